@@ -1,0 +1,249 @@
+// AssemblyScript (compiled by scripts/build-wasm.js with --enable simd): the hot loops of both engines.
+// Memory is managed by the TypeScript loader (src/kernels/wasm/runtime.ts); every argument is a byte offset.
+// Float GEMM:   C[M×N] = clamp(A[M×K] · B[K×N] + bias[M], lo, hi), A packed in 4-row blocks, B in 8-column panels.
+// Integer GEMM: C[M×N] = Σ_k (A[m,k] − za)(B[k,n] − zb) (+ bias[m]) in int32, operands as i16 pairs for i32x4.dot_i16x8_s.
+
+const MR: i32 = 4; // rows of A per micro-tile
+const NR: i32 = 8; // columns of B per micro-tile (two 128-bit vectors)
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// ---------------------------------------------------------------- float32
+
+/** Packs row-major A[M×K] (row stride lda) into blocks of 4 rows: block i, k → a[4i..4i+3][k], zero-padded. */
+export function packA_f32(a: usize, lda: i32, m: i32, k: i32, dst: usize): void {
+  const blocks = (m + MR - 1) / MR;
+  for (let ib = 0; ib < blocks; ib++) {
+    const out = dst + <usize>(ib * k * MR) * 4;
+    for (let r = 0; r < MR; r++) {
+      const row = ib * MR + r;
+      if (row < m) {
+        const src = a + <usize>(row * lda) * 4;
+        for (let kk = 0; kk < k; kk++) store<f32>(out + <usize>(kk * MR + r) * 4, load<f32>(src + <usize>kk * 4));
+      } else {
+        for (let kk = 0; kk < k; kk++) store<f32>(out + <usize>(kk * MR + r) * 4, 0);
+      }
+    }
+  }
+}
+
+/** Packs rows k0..k0+kc of row-major B[K×N] (stride ldb) into 8-column panels: panel j, k → b[k][8j..8j+7], zero-padded. */
+export function packB_f32(b: usize, ldb: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  const panels = (n + NR - 1) / NR;
+  const fullPanels = n / NR;
+  for (let kk = 0; kk < kc; kk++) {
+    const src = b + <usize>((k0 + kk) * ldb) * 4;
+    for (let jp = 0; jp < fullPanels; jp++) {
+      const out = dst + <usize>(jp * kc * NR + kk * NR) * 4;
+      const s = src + <usize>(jp * NR) * 4;
+      v128.store(out, v128.load(s));
+      v128.store(out, v128.load(s, 16), 16);
+    }
+    if (fullPanels < panels) {
+      const out = dst + <usize>(fullPanels * kc * NR + kk * NR) * 4;
+      for (let c = 0; c < NR; c++) {
+        const col = fullPanels * NR + c;
+        store<f32>(out + <usize>c * 4, col < n ? load<f32>(src + <usize>col * 4) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * C = A·B over packed operands for one K block. c has row stride ldc and must hold ceil(M/4)*4 rows and
+ * ceil(N/8)*8 columns (padding is scratch). first: start from bias (or 0); last: apply clamp [lo, hi].
+ */
+export function gemm_f32_block(
+  pa: usize, pb: usize, m: i32, n: i32, kc: i32, kTotal: i32, k0: i32,
+  c: usize, ldc: i32, bias: usize, first: i32, last: i32, lo: f32, hi: f32,
+): void {
+  const blocks = (m + MR - 1) / MR;
+  const panels = (n + NR - 1) / NR;
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  for (let jp = 0; jp < panels; jp++) {
+    const bPanel = pb + <usize>(jp * kc * NR) * 4;
+    for (let ib = 0; ib < blocks; ib++) {
+      const aBlock = pa + <usize>(ib * kTotal * MR + k0 * MR) * 4;
+      const c0 = c + <usize>((ib * MR) * ldc + jp * NR) * 4;
+      const c1 = c0 + <usize>ldc * 4;
+      const c2 = c1 + <usize>ldc * 4;
+      const c3 = c2 + <usize>ldc * 4;
+      let a00: v128, a01: v128, a10: v128, a11: v128, a20: v128, a21: v128, a30: v128, a31: v128;
+      if (first) {
+        if (bias) {
+          const r = ib * MR;
+          const b0 = f32x4.splat(r < m ? load<f32>(bias + <usize>r * 4) : 0);
+          const b1 = f32x4.splat(r + 1 < m ? load<f32>(bias + <usize>(r + 1) * 4) : 0);
+          const b2 = f32x4.splat(r + 2 < m ? load<f32>(bias + <usize>(r + 2) * 4) : 0);
+          const b3 = f32x4.splat(r + 3 < m ? load<f32>(bias + <usize>(r + 3) * 4) : 0);
+          a00 = b0; a01 = b0; a10 = b1; a11 = b1; a20 = b2; a21 = b2; a30 = b3; a31 = b3;
+        } else {
+          const z = f32x4.splat(0);
+          a00 = z; a01 = z; a10 = z; a11 = z; a20 = z; a21 = z; a30 = z; a31 = z;
+        }
+      } else {
+        a00 = v128.load(c0); a01 = v128.load(c0, 16);
+        a10 = v128.load(c1); a11 = v128.load(c1, 16);
+        a20 = v128.load(c2); a21 = v128.load(c2, 16);
+        a30 = v128.load(c3); a31 = v128.load(c3, 16);
+      }
+      let pA = aBlock;
+      let pB = bPanel;
+      for (let kk = 0; kk < kc; kk++) {
+        const b0 = v128.load(pB);
+        const b1 = v128.load(pB, 16);
+        let x = v128.load32_splat(pA);
+        a00 = f32x4.add(a00, f32x4.mul(x, b0)); a01 = f32x4.add(a01, f32x4.mul(x, b1));
+        x = v128.load32_splat(pA, 4);
+        a10 = f32x4.add(a10, f32x4.mul(x, b0)); a11 = f32x4.add(a11, f32x4.mul(x, b1));
+        x = v128.load32_splat(pA, 8);
+        a20 = f32x4.add(a20, f32x4.mul(x, b0)); a21 = f32x4.add(a21, f32x4.mul(x, b1));
+        x = v128.load32_splat(pA, 12);
+        a30 = f32x4.add(a30, f32x4.mul(x, b0)); a31 = f32x4.add(a31, f32x4.mul(x, b1));
+        pA += 16;
+        pB += 32;
+      }
+      if (last) {
+        a00 = f32x4.min(f32x4.max(a00, vlo), vhi); a01 = f32x4.min(f32x4.max(a01, vlo), vhi);
+        a10 = f32x4.min(f32x4.max(a10, vlo), vhi); a11 = f32x4.min(f32x4.max(a11, vlo), vhi);
+        a20 = f32x4.min(f32x4.max(a20, vlo), vhi); a21 = f32x4.min(f32x4.max(a21, vlo), vhi);
+        a30 = f32x4.min(f32x4.max(a30, vlo), vhi); a31 = f32x4.min(f32x4.max(a31, vlo), vhi);
+      }
+      v128.store(c0, a00); v128.store(c0, a01, 16);
+      v128.store(c1, a10); v128.store(c1, a11, 16);
+      v128.store(c2, a20); v128.store(c2, a21, 16);
+      v128.store(c3, a30); v128.store(c3, a31, 16);
+    }
+  }
+}
+
+/** Moves rows of a [rows × ldSrc] matrix to stride n in place (n ≤ ldSrc), so the first rows*n elements are dense. */
+export function compactRows(c: usize, rows: i32, ldSrc: i32, n: i32, elemBytes: i32): void {
+  if (ldSrc == n) return;
+  for (let r = 1; r < rows; r++) {
+    memory.copy(c + <usize>(r * n * elemBytes), c + <usize>(r * ldSrc * elemBytes), <usize>(n * elemBytes));
+  }
+}
+
+// ---------------------------------------------------------------- int8 × int8 → int32
+
+/** Packs int8/uint8 A[M×K] (signed: 1 = int8) minus za as i16 pairs: block i, pair p → 4 × (a[r][2p] | a[r][2p+1] << 16). */
+export function packA_i8(a: usize, lda: i32, m: i32, k: i32, signed: i32, za: i32, dst: usize): void {
+  const blocks = (m + MR - 1) / MR;
+  const pairs = (k + 1) >> 1;
+  for (let ib = 0; ib < blocks; ib++) {
+    const out = dst + <usize>(ib * pairs * MR) * 4;
+    for (let r = 0; r < MR; r++) {
+      const row = ib * MR + r;
+      for (let p = 0; p < pairs; p++) {
+        let lo: i32 = 0;
+        let hi: i32 = 0;
+        if (row < m) {
+          const src = a + <usize>(row * lda);
+          lo = (signed ? <i32>load<i8>(src + <usize>(2 * p)) : <i32>load<u8>(src + <usize>(2 * p))) - za;
+          if (2 * p + 1 < k) hi = (signed ? <i32>load<i8>(src + <usize>(2 * p + 1)) : <i32>load<u8>(src + <usize>(2 * p + 1))) - za;
+        }
+        store<i32>(out + <usize>(p * MR + r) * 4, (lo & 0xffff) | (hi << 16));
+      }
+    }
+  }
+}
+
+/**
+ * Packs int8/uint8 B[K×N] (stride ldb) minus zb into 8-column panels of i16: panel j, pair p →
+ * [b(2p,c), b(2p+1,c)] for c = 8j..8j+7 (16 lanes = two i16x8 vectors), zero-padded in K and N.
+ */
+export function packB_i8(b: usize, ldb: i32, n: i32, k: i32, signed: i32, zb: i32, dst: usize): void {
+  const panels = (n + NR - 1) / NR;
+  const fullPanels = n / NR;
+  const pairs = (k + 1) >> 1;
+  const vz = i16x8.splat(<i16>zb);
+  for (let p = 0; p < pairs; p++) {
+    const r0 = b + <usize>(2 * p * ldb);
+    const hasR1 = 2 * p + 1 < k;
+    const r1 = hasR1 ? r0 + <usize>ldb : r0;
+    for (let jp = 0; jp < fullPanels; jp++) {
+      const out = dst + <usize>(jp * pairs * NR + p * NR) * 4;
+      const x0 = v128.load64_zero(r0 + <usize>(jp * NR));
+      let x1 = v128.load64_zero(r1 + <usize>(jp * NR));
+      let w0: v128, w1: v128;
+      if (signed) {
+        w0 = i16x8.sub(i16x8.extend_low_i8x16_s(x0), vz);
+        w1 = i16x8.sub(i16x8.extend_low_i8x16_s(x1), vz);
+      } else {
+        w0 = i16x8.sub(i16x8.extend_low_i8x16_u(x0), vz);
+        w1 = i16x8.sub(i16x8.extend_low_i8x16_u(x1), vz);
+      }
+      if (!hasR1) w1 = i16x8.splat(0);
+      // interleave: [w0[0], w1[0], w0[1], w1[1], ...]
+      v128.store(out, v128.shuffle<i16>(w0, w1, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(out, v128.shuffle<i16>(w0, w1, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+    }
+    if (fullPanels < panels) {
+      const out = dst + <usize>(fullPanels * pairs * NR + p * NR) * 4;
+      for (let c = 0; c < NR; c++) {
+        const col = fullPanels * NR + c;
+        let lo: i32 = 0;
+        let hi: i32 = 0;
+        if (col < n) {
+          lo = (signed ? <i32>load<i8>(r0 + <usize>col) : <i32>load<u8>(r0 + <usize>col)) - zb;
+          if (hasR1) hi = (signed ? <i32>load<i8>(r1 + <usize>col) : <i32>load<u8>(r1 + <usize>col)) - zb;
+        }
+        store<i16>(out + <usize>c * 4, <i16>lo);
+        store<i16>(out + <usize>c * 4 + 2, <i16>hi);
+      }
+    }
+  }
+}
+
+/** C[m][n] (int32, row stride ldc, padded to 4-row/8-column tiles) = Σ over packed pairs + bias[m] (int32, optional). */
+export function gemm_i8(pa: usize, pb: usize, m: i32, n: i32, k: i32, c: usize, ldc: i32, bias: usize): void {
+  const blocks = (m + MR - 1) / MR;
+  const panels = (n + NR - 1) / NR;
+  const pairs = (k + 1) >> 1;
+  for (let jp = 0; jp < panels; jp++) {
+    const bPanel = pb + <usize>(jp * pairs * NR) * 4;
+    for (let ib = 0; ib < blocks; ib++) {
+      const aBlock = pa + <usize>(ib * pairs * MR) * 4;
+      let a00: v128, a01: v128, a10: v128, a11: v128, a20: v128, a21: v128, a30: v128, a31: v128;
+      if (bias) {
+        const r = ib * MR;
+        const b0 = i32x4.splat(r < m ? load<i32>(bias + <usize>r * 4) : 0);
+        const b1 = i32x4.splat(r + 1 < m ? load<i32>(bias + <usize>(r + 1) * 4) : 0);
+        const b2 = i32x4.splat(r + 2 < m ? load<i32>(bias + <usize>(r + 2) * 4) : 0);
+        const b3 = i32x4.splat(r + 3 < m ? load<i32>(bias + <usize>(r + 3) * 4) : 0);
+        a00 = b0; a01 = b0; a10 = b1; a11 = b1; a20 = b2; a21 = b2; a30 = b3; a31 = b3;
+      } else {
+        const z = i32x4.splat(0);
+        a00 = z; a01 = z; a10 = z; a11 = z; a20 = z; a21 = z; a30 = z; a31 = z;
+      }
+      let pA = aBlock;
+      let pB = bPanel;
+      for (let p = 0; p < pairs; p++) {
+        const b0 = v128.load(pB);
+        const b1 = v128.load(pB, 16);
+        let x = v128.load32_splat(pA);
+        a00 = i32x4.add(a00, i32x4.dot_i16x8_s(x, b0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(x, b1));
+        x = v128.load32_splat(pA, 4);
+        a10 = i32x4.add(a10, i32x4.dot_i16x8_s(x, b0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(x, b1));
+        x = v128.load32_splat(pA, 8);
+        a20 = i32x4.add(a20, i32x4.dot_i16x8_s(x, b0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(x, b1));
+        x = v128.load32_splat(pA, 12);
+        a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x, b0)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x, b1));
+        pA += 16;
+        pB += 32;
+      }
+      const c0 = c + <usize>((ib * MR) * ldc + jp * NR) * 4;
+      const c1 = c0 + <usize>ldc * 4;
+      const c2 = c1 + <usize>ldc * 4;
+      const c3 = c2 + <usize>ldc * 4;
+      v128.store(c0, a00); v128.store(c0, a01, 16);
+      v128.store(c1, a10); v128.store(c1, a11, 16);
+      v128.store(c2, a20); v128.store(c2, a21, 16);
+      v128.store(c3, a30); v128.store(c3, a31, 16);
+    }
+  }
+}

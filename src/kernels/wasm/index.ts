@@ -1,0 +1,59 @@
+/**
+ * Kernel path selection: the wasm SIMD kernels run when available, the TypeScript kernels are the fallback and
+ * the reference. `QINSPECT_KERNELS=ts|wasm` (or setKernelPath) forces one path; 'wasm' where wasm SIMD cannot be
+ * compiled is an InputError.
+ */
+import { InputError } from '../../util/errors';
+import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
+import { kernelArena, releaseKernelArena, wasmAvailable, wasmUnavailableReason } from './runtime';
+
+export type KernelPath = 'ts' | 'wasm';
+
+let override: KernelPath | undefined;
+
+function pathFromEnv(): KernelPath | undefined {
+  const v = (process.env.QINSPECT_KERNELS ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return undefined;
+  if (v === 'ts' || v === 'wasm') return v;
+  throw new InputError(`QINSPECT_KERNELS='${process.env.QINSPECT_KERNELS}': expected ts, wasm or auto`);
+}
+
+/** Forces a kernel path for this thread (undefined: back to the environment / automatic choice). */
+export function setKernelPath(path: KernelPath | undefined): void {
+  override = path;
+}
+
+/** The kernel path in force: override, then QINSPECT_KERNELS, then wasm when the runtime supports SIMD. */
+export function kernelPath(): KernelPath {
+  const wanted = override ?? pathFromEnv();
+  if (wanted === 'ts') return 'ts';
+  if (wasmAvailable()) return 'wasm';
+  if (wanted === 'wasm') throw new InputError(`QINSPECT_KERNELS=wasm: WebAssembly SIMD unavailable (${wasmUnavailableReason()})`);
+  return 'ts';
+}
+
+/** Runs the float GEMM in wasm when that path is selected; returns false when the caller should use TypeScript. */
+export function trySgemmWasm(
+  M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, opts?: SgemmWasmOptions,
+): boolean {
+  if (kernelPath() !== 'wasm') return false;
+  const arena = kernelArena();
+  if (!arena) return false;
+  sgemmWasm(arena, M, N, K, A, B, C, opts);
+  return true;
+}
+
+/** Runs the int8 GEMM in wasm when that path is selected; returns false when the caller should use TypeScript. */
+export function tryIgemmWasm(
+  M: number, N: number, K: number, A: Int8Codes, za: number, B: Int8Codes, zb: number, C: Int32Array,
+  opts?: IgemmWasmOptions,
+): boolean {
+  if (kernelPath() !== 'wasm') return false;
+  const arena = kernelArena();
+  if (!arena) return false;
+  igemmWasm(arena, M, N, K, A, za, B, zb, C, opts);
+  return true;
+}
+
+export { releaseKernelArena, wasmAvailable };
+export type { IgemmWasmOptions, Int8Codes, SgemmWasmOptions };

@@ -1,0 +1,163 @@
+/**
+ * One instance of the SIMD kernel module per thread, with a stack-like arena over its memory:
+ * packed constant weights stay resident at the bottom (keyed by the weight array), per-call scratch above them.
+ */
+import { KERNELS_WASM_BASE64 } from './generated/kernels-wasm';
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  packA_f32(a: number, lda: number, m: number, k: number, dst: number): void;
+  packB_f32(b: number, ldb: number, n: number, k0: number, kc: number, dst: number): void;
+  gemm_f32_block(
+    pa: number, pb: number, m: number, n: number, kc: number, kTotal: number, k0: number,
+    c: number, ldc: number, bias: number, first: number, last: number, lo: number, hi: number,
+  ): void;
+  compactRows(c: number, rows: number, ldSrc: number, n: number, elemBytes: number): void;
+  packA_i8(a: number, lda: number, m: number, k: number, signed: number, za: number, dst: number): void;
+  packB_i8(b: number, ldb: number, n: number, k: number, signed: number, zb: number, dst: number): void;
+  gemm_i8(pa: number, pb: number, m: number, n: number, k: number, c: number, ldc: number, bias: number): void;
+}
+
+const PAGE = 65536;
+const ALIGN = 64;
+/** Resident packed weights beyond this are dropped (and re-packed on demand) to bound memory per thread. */
+const RESIDENT_BUDGET_BYTES = 768 * 1024 * 1024;
+
+let compiled: WebAssembly.Module | undefined;
+let unsupportedReason: string | undefined;
+
+function compileModule(): WebAssembly.Module | undefined {
+  if (compiled || unsupportedReason) return compiled;
+  try {
+    compiled = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  } catch (e) {
+    unsupportedReason = e instanceof Error ? e.message : String(e);
+  }
+  return compiled;
+}
+
+/** True when this runtime can run the SIMD module (Node ≥ 16.4 / any current VS Code). */
+export function wasmAvailable(): boolean {
+  return compileModule() !== undefined;
+}
+
+export function wasmUnavailableReason(): string | undefined {
+  compileModule();
+  return unsupportedReason;
+}
+
+interface Resident {
+  generation: number;
+  ptr: number;
+  bytes: number;
+  key: string;
+}
+
+export class KernelArena {
+  readonly exports: KernelExports;
+  private readonly memory: WebAssembly.Memory;
+  private residentTop: number;
+  private scratchTop: number;
+  private generation = 0;
+  private residentBytes = 0;
+  private readonly resident = new WeakMap<object, Resident>();
+  private u8: Uint8Array;
+
+  constructor(module: WebAssembly.Module) {
+    const instance = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('wasm abort'); } } });
+    this.exports = instance.exports as unknown as KernelExports;
+    this.memory = this.exports.memory;
+    this.residentTop = alignUp(this.exports.heapBase());
+    this.scratchTop = this.residentTop;
+    this.u8 = new Uint8Array(this.memory.buffer);
+  }
+
+  /** The current byte view of wasm memory (renewed after growth). */
+  bytes(): Uint8Array {
+    if (this.u8.buffer !== this.memory.buffer) this.u8 = new Uint8Array(this.memory.buffer);
+    return this.u8;
+  }
+
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** Allocates per-call scratch; release with resetScratch() when the call is done. */
+  scratch(bytes: number): number {
+    const ptr = this.scratchTop;
+    this.ensure(ptr + bytes);
+    this.scratchTop = alignUp(ptr + bytes);
+    return ptr;
+  }
+
+  resetScratch(): void {
+    this.scratchTop = this.residentTop;
+  }
+
+  /** Copies a typed array into scratch and returns its offset. */
+  copyIn(data: ArrayBufferView): number {
+    const ptr = this.scratch(data.byteLength);
+    this.bytes().set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), ptr);
+    return ptr;
+  }
+
+  /** Returns the resident copy made by `pack` for (owner, key), packing it now if absent. No scratch may be live. */
+  residentFor(owner: object, key: string, bytes: number, pack: (dst: number) => void): number {
+    const hit = this.resident.get(owner);
+    if (hit && hit.generation === this.generation && hit.key === key) return hit.ptr;
+    if (this.scratchTop !== this.residentTop) throw new Error('wasm arena: resident allocation while scratch is live');
+    if (this.residentBytes + bytes > RESIDENT_BUDGET_BYTES) this.dropResident();
+    const ptr = this.residentTop;
+    this.ensure(ptr + bytes);
+    this.residentTop = alignUp(ptr + bytes);
+    this.scratchTop = this.residentTop;
+    this.residentBytes += bytes;
+    pack(ptr);
+    this.resident.set(owner, { generation: this.generation, ptr, bytes, key });
+    return ptr;
+  }
+
+  /** Forgets every resident packed weight (memory is reused; wasm memory never shrinks). */
+  dropResident(): void {
+    this.generation++;
+    this.residentBytes = 0;
+    this.residentTop = alignUp(this.exports.heapBase());
+    this.scratchTop = this.residentTop;
+  }
+
+  memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    this.memory.grow(Math.max(pages, Math.ceil(have / PAGE / 4))); // grow by ≥ 25% to limit regrowth
+  }
+}
+
+function alignUp(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+let arena: KernelArena | undefined;
+
+/** This thread's kernel arena (created on first use); undefined when wasm SIMD is unavailable. */
+export function kernelArena(): KernelArena | undefined {
+  if (arena) return arena;
+  const m = compileModule();
+  if (!m) return undefined;
+  arena = new KernelArena(m);
+  return arena;
+}
+
+/** Releases this thread's wasm memory entirely (a later call starts a fresh instance). */
+export function releaseKernelArena(): void {
+  arena = undefined;
+}
