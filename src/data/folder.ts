@@ -1,0 +1,94 @@
+/** A folder of class sub-folders of PNG/JPEG images; class index = position of the sub-folder name in sorted order. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { InputError, errorMessage } from '../util/errors';
+import { decodeImage, readImageSize } from './image-decode';
+import type { Dataset, OpenOptions } from './types';
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
+
+interface ImageEntry {
+  file: string;
+  label: number;
+}
+
+export function listImageFolder(folder: string): { classNames: string[]; entries: ImageEntry[] } {
+  const subfolders = readDir(folder)
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
+  if (subfolders.length === 0) {
+    throw new InputError(`${folder}: no class sub-folders found; an image folder data set needs one sub-folder of images per class`);
+  }
+  const entries: ImageEntry[] = [];
+  subfolders.forEach((name, label) => {
+    const dir = path.join(folder, name);
+    const files = readDir(dir)
+      .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
+      .map((e) => e.name)
+      .sort();
+    for (const f of files) entries.push({ file: path.join(dir, f), label });
+  });
+  if (entries.length === 0) {
+    throw new InputError(`${folder}: the class sub-folders (${subfolders.join(', ')}) hold no .png/.jpg/.jpeg images`);
+  }
+  return { classNames: subfolders, entries };
+}
+
+function readDir(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new InputError(`${dir}: cannot read folder (${errorMessage(e)})`);
+  }
+}
+
+function readBytes(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new InputError(`${file}: cannot read image (${errorMessage(e)})`);
+  }
+}
+
+/**
+ * Lists the images and checks every header up front (format, equal sizes); pixels are decoded per batch.
+ * No resizing: every image must have the size of the first one (and, later, of the model input).
+ */
+export function readImageFolder(folder: string, options: OpenOptions = {}): Dataset {
+  const { classNames, entries: all } = listImageFolder(folder);
+  const entries = all.slice(0, options.limit ?? all.length);
+  const channels = options.channels ?? 3;
+  if (channels !== 1 && channels !== 3) throw new InputError(`${folder}: image folders can be read as 1 or 3 channels, not ${channels}`);
+  const first = readImageSize(readBytes(entries[0].file), entries[0].file);
+  for (const e of entries) {
+    const size = readImageSize(readBytes(e.file), e.file);
+    if (size.width !== first.width || size.height !== first.height) {
+      throw new InputError(
+        `${e.file}: image is ${size.width}×${size.height} but ${entries[0].file} is ${first.width}×${first.height}; all images must have the same size (no resizing is done)`,
+      );
+    }
+  }
+  const size = channels * first.height * first.width;
+  const readPixels = (start: number, end: number): Uint8Array => {
+    const out = new Uint8Array((end - start) * size);
+    for (let i = start; i < end; i++) {
+      const { planes } = decodeImage(readBytes(entries[i].file), entries[i].file, channels);
+      if (planes.length !== size) throw new InputError(`${entries[i].file}: decoded size differs from its header (${planes.length} values, expected ${size})`);
+      out.set(planes, (i - start) * size);
+    }
+    return out;
+  };
+  return {
+    source: folder,
+    format: 'image-folder',
+    count: entries.length,
+    channels,
+    height: first.height,
+    width: first.width,
+    labels: Int32Array.from(entries.map((e) => e.label)),
+    classNames,
+    readPixels,
+    describeImage: (index) => entries[index].file,
+  };
+}

@@ -1,0 +1,31 @@
+/** Opens a data set by looking at its path: a folder, an IDX images file, or a CIFAR-10 binary batch. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { InputError } from '../util/errors';
+import { readCifar10 } from './cifar';
+import { readImageFolder } from './folder';
+import { isIdxImagesPath, readIdx } from './idx';
+import type { Dataset, OpenOptions } from './types';
+
+export const SUPPORTED_DATA =
+  'a CIFAR-10 binary batch (.bin, .bin.gz), an IDX images file (*-images-idx3-ubyte[.gz]) with its labels beside it, or a folder of class sub-folders of PNG/JPEG images';
+
+export function openDataset(dataPath: string, options: OpenOptions = {}): Dataset {
+  if (options.limit !== undefined && (!Number.isSafeInteger(options.limit) || options.limit < 1)) {
+    throw new InputError(`--limit must be a positive whole number, got ${options.limit}`);
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dataPath);
+  } catch {
+    throw new InputError(`${dataPath}: no such file or folder`);
+  }
+  if (stat.isDirectory()) return readImageFolder(dataPath, options);
+  const name = path.basename(dataPath);
+  if (isIdxImagesPath(dataPath)) return readIdx(dataPath, options);
+  if (/labels[-.]idx1-ubyte(\.gz)?$/.test(name)) {
+    throw new InputError(`${dataPath}: this is an IDX label file; pass the images file (*-images-idx3-ubyte[.gz]) and its labels are found beside it`);
+  }
+  if (/\.bin(\.gz)?$/.test(name)) return readCifar10(dataPath, options);
+  throw new InputError(`${dataPath}: unknown data format; expected ${SUPPORTED_DATA}`);
+}

@@ -1,0 +1,35 @@
+/** Labelled image data sets as the engines consume them: raw uint8 pixels, CHW per image, read a range at a time. */
+
+export type DatasetFormat = 'cifar10-binary' | 'idx' | 'image-folder';
+
+export interface Dataset {
+  /** The file or folder the images were read from, for messages. */
+  source: string;
+  format: DatasetFormat;
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  /** One class index per image. */
+  labels: Int32Array;
+  /** Class names, when the data set knows them (image folders: the sorted sub-folder names). */
+  classNames?: string[];
+  /** Pixels of images [start, end) as uint8, each image C×H×W (planes), images back to back. */
+  readPixels(start: number, end: number): Uint8Array;
+  /** Names the file an image came from, for error messages. */
+  describeImage(index: number): string;
+}
+
+/** Per-channel normalisation: y = (x * scale - mean[c]) / std[c]. */
+export interface Preprocess {
+  scale: number;
+  mean: number[];
+  std: number[];
+}
+
+export interface OpenOptions {
+  /** Read at most this many images (the first ones). */
+  limit?: number;
+  /** Channel count wanted for image folders (1: grayscale, 3: RGB); images are converted to it. */
+  channels?: number;
+}
