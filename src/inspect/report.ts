@@ -378,7 +378,7 @@ export function scalesJson(layers: readonly LayerReportRow[]): string {
 const PAGE_CSS = `
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1f2328; --muted: #57606a; --grid: #d8dee4; --accent: #0969da; --warn: #cf222e; --ok: #1a7f37; --panel: #f6f8fa; }
 @media (prefers-color-scheme: dark) { :root { --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --grid: #30363d; --accent: #4493f8; --warn: #f85149; --ok: #3fb950; --panel: #161b22; } }
-body { background: var(--bg); color: var(--fg); font: 14px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 0 auto; padding: 16px 24px; }
+body { background: var(--bg); color: var(--fg); font: 14px/1.5 system-ui, sans-serif; max-width: 1200px; margin: 0 auto; padding: 16px 24px; }
 h1 { font-size: 22px; } h2 { font-size: 18px; border-bottom: 1px solid var(--grid); padding-bottom: 4px; margin-top: 28px; }
 .qi-meta { color: var(--muted); }
 .qi-table { overflow-x: auto; } table { border-collapse: collapse; font-size: 12px; font-variant-numeric: tabular-nums; }
