@@ -17,6 +17,8 @@ export interface SgemmWasmOptions {
    * The caller promises not to modify A afterwards (pass a new array instead).
    */
   constantA?: boolean;
+  /** C += A·B (C's current content is the starting value) instead of C = A·B. */
+  accumulate?: boolean;
 }
 
 function roundUp(n: number, m: number): number {
@@ -40,12 +42,21 @@ function packedF32A(arena: KernelArena, A: Float32Array, M: number, K: number, c
   return dst;
 }
 
-/** C[M×N] = clamp(A[M×K]·B[K×N] + bias, lo, hi), all row-major float32. */
+/** C[M×N] = clamp((C +) A[M×K]·B[K×N] + bias, lo, hi), all row-major float32 (use subarrays for offsets). */
 export function sgemmWasm(
   arena: KernelArena, M: number, N: number, K: number,
   A: Float32Array, B: Float32Array, C: Float32Array, opts: SgemmWasmOptions = {},
 ): void {
   const ex = arena.exports;
+  const lo = opts.clampMin ?? -Infinity;
+  const hi = opts.clampMax ?? Infinity;
+  if (K === 0) {
+    for (let i = 0; i < M * N; i++) {
+      const start = (opts.accumulate ? C[i] : 0) + (opts.bias ? opts.bias[Math.floor(i / N)] : 0);
+      C[i] = Math.min(Math.max(start, lo), hi);
+    }
+    return;
+  }
   try {
     const pa = packedF32A(arena, A, M, K, opts.constantA === true);
     const pbias = opts.bias ? arena.copyIn(opts.bias.subarray(0, M)) : 0;
@@ -55,19 +66,17 @@ export function sgemmWasm(
     const kc = Math.min(K, KC);
     const pb = arena.scratch(ldc * kc * 4);
     const pc = arena.scratch(rows * ldc * 4);
-    const lo = opts.clampMin ?? -Infinity;
-    const hi = opts.clampMax ?? Infinity;
+    if (opts.accumulate) {
+      const cView = arena.f32(pc, rows * ldc);
+      if (ldc === N) cView.set(C.subarray(0, M * N));
+      else for (let m = 0; m < M; m++) cView.set(C.subarray(m * N, (m + 1) * N), m * ldc);
+      if (opts.bias) for (let m = 0; m < M; m++) for (let j = 0; j < N; j++) cView[m * ldc + j] += opts.bias[m];
+    }
     for (let k0 = 0; k0 < K; k0 += KC) {
       const kLen = Math.min(KC, K - k0);
+      const first = k0 === 0 && !opts.accumulate ? 1 : 0;
       ex.packB_f32(bSrc, N, N, k0, kLen, pb);
-      ex.gemm_f32_block(pa, pb, M, N, kLen, K, k0, pc, ldc, pbias, k0 === 0 ? 1 : 0, k0 + kLen >= K ? 1 : 0, lo, hi);
-    }
-    if (K === 0) {
-      for (let m = 0; m < M; m++) {
-        const v = Math.min(Math.max(opts.bias ? opts.bias[m] : 0, lo), hi);
-        C.fill(v, m * N, (m + 1) * N);
-      }
-      return;
+      ex.gemm_f32_block(pa, pb, M, N, kLen, K, k0, pc, ldc, k0 === 0 ? pbias : 0, first, k0 + kLen >= K ? 1 : 0, lo, hi);
     }
     ex.compactRows(pc, M, ldc, N, 4);
     C.set(arena.f32(pc, M * N));

@@ -4,12 +4,14 @@
  * compiled is an InputError.
  */
 import { InputError } from '../../util/errors';
+import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { kernelArena, releaseKernelArena, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
 
 let override: KernelPath | undefined;
+let fromEnv: { value: KernelPath | undefined } | undefined;
 
 function pathFromEnv(): KernelPath | undefined {
   const v = (process.env.QINSPECT_KERNELS ?? '').trim().toLowerCase();
@@ -21,11 +23,13 @@ function pathFromEnv(): KernelPath | undefined {
 /** Forces a kernel path for this thread (undefined: back to the environment / automatic choice). */
 export function setKernelPath(path: KernelPath | undefined): void {
   override = path;
+  fromEnv = undefined;
 }
 
 /** The kernel path in force: override, then QINSPECT_KERNELS, then wasm when the runtime supports SIMD. */
 export function kernelPath(): KernelPath {
-  const wanted = override ?? pathFromEnv();
+  if (!override && !fromEnv) fromEnv = { value: pathFromEnv() };
+  const wanted = override ?? fromEnv?.value;
   if (wanted === 'ts') return 'ts';
   if (wasmAvailable()) return 'wasm';
   if (wanted === 'wasm') throw new InputError(`QINSPECT_KERNELS=wasm: WebAssembly SIMD unavailable (${wasmUnavailableReason()})`);
@@ -56,4 +60,33 @@ export function tryIgemmWasm(
 }
 
 export { releaseKernelArena, wasmAvailable };
-export type { IgemmWasmOptions, Int8Codes, SgemmWasmOptions };
+export type { ConvGeometry, IgemmWasmOptions, Int8Codes, SgemmWasmOptions };
+
+/**
+ * The float kernels' Sgemm contract (kernels/float/gemm.ts): C (+)= A·B at offsets. Returns false when the
+ * TypeScript path is selected. A is not assumed constant (Gemm/MatMul pass activations as A).
+ */
+export function trySgemmWasmAt(
+  M: number, N: number, K: number,
+  A: Float32Array, aOffset: number, B: Float32Array, bOffset: number, C: Float32Array, cOffset: number,
+  accumulate: boolean,
+): boolean {
+  if (kernelPath() !== 'wasm') return false;
+  const arena = kernelArena();
+  if (!arena) return false;
+  sgemmWasm(arena, M, N, K, A.subarray(aOffset, aOffset + M * K), B.subarray(bOffset, bOffset + K * N),
+    C.subarray(cOffset, cOffset + M * N), { accumulate });
+  return true;
+}
+
+/** Whole-batch NCHW float conv in wasm (weights resident); false when the TypeScript path is selected. */
+export function tryConv2dWasm(
+  p: ConvGeometry, x: Float32Array, wt: Float32Array, bias: Float32Array | undefined, y: Float32Array,
+  clampMin = -Infinity, clampMax = Infinity,
+): boolean {
+  if (kernelPath() !== 'wasm') return false;
+  const arena = kernelArena();
+  if (!arena) return false;
+  conv2dWasm(arena, p, x, wt, bias, y, clampMin, clampMax);
+  return true;
+}

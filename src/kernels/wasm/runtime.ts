@@ -17,12 +17,22 @@ export interface KernelExports {
   packA_i8(a: number, lda: number, m: number, k: number, signed: number, za: number, dst: number): void;
   packB_i8(b: number, ldb: number, n: number, k: number, signed: number, zb: number, dst: number): void;
   gemm_i8(pa: number, pb: number, m: number, n: number, k: number, c: number, ldc: number, bias: number): void;
+  conv2d_f32(
+    x: number, n: number, c: number, h: number, w: number, oc: number, group: number, kh: number, kw: number,
+    sh: number, sw: number, dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,
+    pa: number, bias: number, pb: number, pc: number, y: number, kcMax: number, lo: number, hi: number,
+  ): void;
+  depthwise_f32(
+    x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+    dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,
+    wts: number, bias: number, pad: number, y: number, lo: number, hi: number,
+  ): void;
 }
 
 const PAGE = 65536;
 const ALIGN = 64;
 /** Resident packed weights beyond this are dropped (and re-packed on demand) to bound memory per thread. */
-const RESIDENT_BUDGET_BYTES = 768 * 1024 * 1024;
+const RESIDENT_BUDGET_BYTES = 192 * 1024 * 1024;
 
 let compiled: WebAssembly.Module | undefined;
 let unsupportedReason: string | undefined;
@@ -52,6 +62,17 @@ interface Resident {
   ptr: number;
   bytes: number;
   key: string;
+  fingerprint: number;
+}
+
+/** A cheap fingerprint of ~64 strided elements: a changed weight array is re-packed instead of silently reused. */
+export function sampleFingerprint(data: ArrayBufferView): number {
+  const words = new Int32Array(data.buffer, data.byteOffset, data.byteLength >> 2);
+  let h = data.byteLength | 0;
+  if (words.length === 0) return h;
+  const step = Math.max(1, Math.floor(words.length / 64));
+  for (let i = 0; i < words.length; i += step) h = Math.imul(h ^ words[i], 0x9e3779b1) + i;
+  return (Math.imul(h ^ words[words.length - 1], 0x85ebca6b) ^ (h >>> 13)) | 0;
 }
 
 export class KernelArena {
@@ -107,9 +128,10 @@ export class KernelArena {
   }
 
   /** Returns the resident copy made by `pack` for (owner, key), packing it now if absent. No scratch may be live. */
-  residentFor(owner: object, key: string, bytes: number, pack: (dst: number) => void): number {
+  residentFor(owner: ArrayBufferView, key: string, bytes: number, pack: (dst: number) => void): number {
     const hit = this.resident.get(owner);
-    if (hit && hit.generation === this.generation && hit.key === key) return hit.ptr;
+    const fingerprint = sampleFingerprint(owner);
+    if (hit && hit.generation === this.generation && hit.key === key && hit.fingerprint === fingerprint) return hit.ptr;
     if (this.scratchTop !== this.residentTop) throw new Error('wasm arena: resident allocation while scratch is live');
     if (this.residentBytes + bytes > RESIDENT_BUDGET_BYTES) this.dropResident();
     const ptr = this.residentTop;
@@ -118,7 +140,7 @@ export class KernelArena {
     this.scratchTop = this.residentTop;
     this.residentBytes += bytes;
     pack(ptr);
-    this.resident.set(owner, { generation: this.generation, ptr, bytes, key });
+    this.resident.set(owner, { generation: this.generation, ptr, bytes, key, fingerprint });
     return ptr;
   }
 

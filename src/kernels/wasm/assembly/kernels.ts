@@ -247,3 +247,122 @@ export function gemm_i8(pa: usize, pb: usize, m: i32, n: i32, k: i32, c: usize, 
     }
   }
 }
+
+// ---------------------------------------------------------------- float32 convolution (NCHW)
+
+/** im2col of rows k0..k0+kc straight into 8-column panels: dst[((col>>3)*kc + kk)*8 + (col&7)] = x[ci][iy][ix] (0 outside). */
+export function im2colPacked_f32(
+  x: usize, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  padT: i32, padL: i32, oh: i32, ow: i32, k0: i32, kc: i32, dst: usize,
+): void {
+  const taps = kh * kw;
+  for (let kk = 0; kk < kc; kk++) {
+    const k = k0 + kk;
+    const ci = k / taps;
+    const r = k - ci * taps;
+    const ky = r / kw;
+    const kx = r - ky * kw;
+    const plane = x + <usize>(ci * h * w) * 4;
+    const rowBase = dst + <usize>(kk * NR) * 4;
+    for (let oy = 0; oy < oh; oy++) {
+      const iy = oy * sh - padT + ky * dh;
+      const inRow = iy >= 0 && iy < h;
+      const src = plane + <usize>(iy * w) * 4;
+      for (let ox = 0; ox < ow; ox++) {
+        const col = oy * ow + ox;
+        const ix = ox * sw - padL + kx * dw;
+        const v: f32 = inRow && ix >= 0 && ix < w ? load<f32>(src + <usize>ix * 4) : 0;
+        store<f32>(rowBase + <usize>(((col >> 3) * kc) * NR + (col & 7)) * 4, v);
+      }
+    }
+  }
+}
+
+/**
+ * y = clamp(conv(x, W) + bias, lo, hi) for a batch of NCHW images; W packed per group by packA_f32 (rows of
+ * ceil(ocg/4)*4, K = cg*kh*kw each). pb: scratch of ceil(oh*ow/8)*8*min(K,kcMax) floats; pc: ceil(ocg/4)*4 rows of it.
+ */
+export function conv2d_f32(
+  x: usize, n: i32, c: i32, h: i32, w: i32, oc: i32, group: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  dh: i32, dw: i32, padT: i32, padL: i32, oh: i32, ow: i32,
+  pa: usize, bias: usize, pb: usize, pc: usize, y: usize, kcMax: i32, lo: f32, hi: f32,
+): void {
+  const cg = c / group;
+  const ocg = oc / group;
+  const k = cg * kh * kw;
+  const plane = oh * ow;
+  const ldc = (plane + NR - 1) / NR * NR;
+  const groupA = <usize>((ocg + MR - 1) / MR * MR * k) * 4;
+  const pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && padT == 0 && padL == 0 && oh == h && ow == w;
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < group; g++) {
+      const xg = x + <usize>((b * c + g * cg) * h * w) * 4;
+      const yg = y + <usize>((b * oc + g * ocg) * plane) * 4;
+      const ag = pa + <usize>g * groupA;
+      const bg = bias ? bias + <usize>(g * ocg) * 4 : 0;
+      for (let k0 = 0; k0 < k; k0 += kcMax) {
+        const kc = min(kcMax, k - k0);
+        if (pointwise) packB_f32(xg, plane, plane, k0, kc, pb);
+        else im2colPacked_f32(xg, h, w, kh, kw, sh, sw, dh, dw, padT, padL, oh, ow, k0, kc, pb);
+        gemm_f32_block(ag, pb, ocg, plane, kc, k, k0, pc, ldc, bg, k0 == 0 ? 1 : 0, k0 + kc >= k ? 1 : 0, lo, hi);
+      }
+      if (ldc == plane) memory.copy(yg, pc, <usize>(ocg * plane) * 4);
+      else for (let r = 0; r < ocg; r++) memory.copy(yg + <usize>(r * plane) * 4, pc + <usize>(r * ldc) * 4, <usize>plane * 4);
+    }
+  }
+}
+
+/**
+ * Depthwise conv (one filter per channel): y[ch] = clamp(Σ w[ch][ky][kx]·x[ch][oy·sh+ky·dh−padT][ox·sw+kx·dw−padL] + bias, lo, hi).
+ * pad: scratch for one zero-padded plane of ((oh−1)·sh+(kh−1)·dh+1) × ((ow−1)·sw+(kw−1)·dw+1+4) floats.
+ */
+export function depthwise_f32(
+  x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, pad: usize, y: usize, lo: f32, hi: f32,
+): void {
+  const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
+  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 4;
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const xc = x + <usize>((b * c + ch) * h * w) * 4;
+      const yc = y + <usize>((b * c + ch) * oh * ow) * 4;
+      const wc = wts + <usize>(ch * kh * kw) * 4;
+      const bv: f32 = bias ? load<f32>(bias + <usize>ch * 4) : 0;
+      memory.fill(pad, 0, <usize>(hp * wp) * 4);
+      for (let py = 0; py < hp; py++) {
+        const iy = py - padT;
+        if (iy < 0 || iy >= h) continue;
+        const x0 = max(0, padL);
+        const x1 = min(wp, w + padL);
+        if (x1 > x0) memory.copy(pad + <usize>(py * wp + x0) * 4, xc + <usize>(iy * w + x0 - padL) * 4, <usize>(x1 - x0) * 4);
+      }
+      for (let oy = 0; oy < oh; oy++) {
+        const yr = yc + <usize>(oy * ow) * 4;
+        let ox = 0;
+        if (sw == 1) {
+          for (; ox + 4 <= ow; ox += 4) {
+            let acc = f32x4.splat(bv);
+            for (let ky = 0; ky < kh; ky++) {
+              const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox) * 4;
+              for (let kx = 0; kx < kw; kx++) {
+                const wv = v128.load32_splat(wc + <usize>(ky * kw + kx) * 4);
+                acc = f32x4.add(acc, f32x4.mul(wv, v128.load(pr + <usize>(kx * dw) * 4)));
+              }
+            }
+            v128.store(yr + <usize>ox * 4, f32x4.min(f32x4.max(acc, vlo), vhi));
+          }
+        }
+        for (; ox < ow; ox++) {
+          let acc: f32 = bv;
+          for (let ky = 0; ky < kh; ky++) {
+            const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox * sw) * 4;
+            for (let kx = 0; kx < kw; kx++) acc += load<f32>(wc + <usize>(ky * kw + kx) * 4) * load<f32>(pr + <usize>(kx * dw) * 4);
+          }
+          store<f32>(yr + <usize>ox * 4, min(max(acc, lo), hi));
+        }
+      }
+    }
+  }
+}
