@@ -1,0 +1,115 @@
+/** The float32 reference engine: runs a PreparedModel node by node with the float kernels. */
+import { defaultOpset, describeNode, Model, Node } from '../graph/ir';
+import { checkInputShape, prepareModel } from '../graph/prepare';
+import type { Tensor } from '../graph/tensor';
+import { shapeString } from '../graph/tensor';
+import { FLOAT_KERNELS } from '../kernels/float';
+import { InputError } from '../util/errors';
+import type { PreparedModel, RunHooks } from './types';
+
+/** How many nodes read each value (graph outputs count once more so they are never freed). */
+function consumerCounts(prepared: PreparedModel, keep: Iterable<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of prepared.nodes) for (const i of n.inputs) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
+  for (const k of keep) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return counts;
+}
+
+function runNode(node: Node, inputs: (Tensor | undefined)[], opset: number, hooks?: RunHooks): Tensor[] {
+  const replaced = hooks?.replaceNode?.(node, inputs);
+  if (replaced) return replaced;
+  const kernel = FLOAT_KERNELS[node.opType];
+  if (!kernel) throw new InputError(`${describeNode(node)}: unsupported operator ${node.opType}`);
+  return kernel(node, inputs, opset);
+}
+
+/**
+ * Runs the graph from several named inputs. Returns the values named in `keep` (default: graph outputs),
+ * or every value when keepAll is set. Intermediates are dropped once their last consumer has run.
+ */
+export function runGraph(
+  prepared: PreparedModel,
+  inputs: Map<string, Tensor>,
+  hooks?: RunHooks,
+  options: { keep?: string[]; keepAll?: boolean } = {},
+): Map<string, Tensor> {
+  const opset = defaultOpset(prepared.model);
+  const keep = options.keep ?? prepared.model.graph.outputs.map((o) => o.name);
+  const remaining = options.keepAll ? undefined : consumerCounts(prepared, keep);
+  const values = new Map<string, Tensor>(inputs);
+  const lookup = (name: string): Tensor | undefined => values.get(name) ?? prepared.constants.get(name);
+  for (const node of prepared.nodes) {
+    hooks?.checkCancelled?.();
+    const ins = node.inputs.map((name) => {
+      if (!name) return undefined;
+      const t = lookup(name);
+      if (!t) throw new InputError(`${describeNode(node)}: input '${name}' has no value`);
+      return t;
+    });
+    const outs = runNode(node, ins, opset, hooks);
+    node.outputs.forEach((o, k) => {
+      if (o && outs[k]) values.set(o, outs[k]);
+    });
+    hooks?.afterNode?.(node, outs);
+    if (remaining) {
+      for (const name of node.inputs) {
+        if (!name) continue;
+        const left = (remaining.get(name) ?? 0) - 1;
+        remaining.set(name, left);
+        if (left <= 0) values.delete(name);
+      }
+      for (const o of node.outputs) if (o && !remaining.has(o)) values.delete(o); // never read
+    }
+  }
+  const out = new Map<string, Tensor>();
+  if (options.keepAll) {
+    for (const [k, v] of prepared.constants) out.set(k, v);
+    for (const [k, v] of values) out.set(k, v);
+    return out;
+  }
+  for (const k of keep) {
+    const t = lookup(k);
+    if (t) out.set(k, t);
+  }
+  return out;
+}
+
+function checkedInput(prepared: PreparedModel, input: Tensor): Map<string, Tensor> {
+  if (input.dtype !== 'float32') throw new InputError(`input '${prepared.inputName}' must be float32, got ${input.dtype}`);
+  checkInputShape(prepared, input.dims);
+  return new Map([[prepared.inputName, input]]);
+}
+
+/** Runs the model on one batch; returns the output named prepared.outputName. */
+export function runFloat(prepared: PreparedModel, input: Tensor, hooks?: RunHooks): Tensor {
+  const out = runGraph(prepared, checkedInput(prepared, input), hooks, { keep: [prepared.outputName] }).get(prepared.outputName);
+  if (!out) throw new InputError(`output '${prepared.outputName}' was not produced`);
+  return out;
+}
+
+/** Runs the model and returns every value (inputs, constants, intermediates, outputs) by name, for inspection. */
+export function runFloatAll(prepared: PreparedModel, input: Tensor, hooks?: RunHooks): Map<string, Tensor> {
+  return runGraph(prepared, checkedInput(prepared, input), hooks, { keepAll: true });
+}
+
+/** A model with PreparedModels cached per batch size (the last batch of a data set is often smaller). */
+export class FloatModel {
+  private readonly cache = new Map<number, PreparedModel>();
+
+  constructor(readonly model: Model) {}
+
+  getPrepared(batchSize: number): PreparedModel {
+    let p = this.cache.get(batchSize);
+    if (!p) {
+      p = prepareModel(this.model, batchSize);
+      this.cache.set(batchSize, p);
+    }
+    return p;
+  }
+
+  /** Runs any batch size: input dims [N, ...] pick the prepared graph for N. */
+  run(input: Tensor, hooks?: RunHooks): Tensor {
+    if (input.dims.length === 0) throw new InputError(`input must have a batch axis, got shape ${shapeString(input.dims)}`);
+    return runFloat(this.getPrepared(input.dims[0]), input, hooks);
+  }
+}

@@ -1,0 +1,180 @@
+/** Turns a loaded model into a PreparedModel for one batch size: validated, sorted, constants and BatchNorm folded, shapes known. */
+import type { PreparedModel } from '../engine/types';
+import { FLOAT_KERNELS } from '../kernels/float';
+import { batchNormCoefficients } from '../kernels/float/norm';
+import { InputError } from '../util/errors';
+import { attrFloat, defaultOpset, Model, Node } from './ir';
+import { inferNodeShapes } from './shapes';
+import { floatTensor, shapeString, Tensor } from './tensor';
+import { checkSupported, topologicalOrder, validateGraph } from './validate';
+
+/** Nodes removed at preparation: their output is their first input. */
+const PASS_THROUGH = new Set(['Identity', 'Dropout']);
+
+function modelName(model: Model): string {
+  return model.path || '<model>';
+}
+
+/** Concrete input shape for a batch size: the symbolic (or missing) batch dim becomes batchSize. */
+export function resolveInputShape(model: Model, batchSize: number): { name: string; dims: number[] } {
+  const file = modelName(model);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${batchSize}`);
+  const inputs = model.graph.inputs;
+  if (inputs.length !== 1) {
+    throw new InputError(`${file}: the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); only single-input image classifiers are supported`);
+  }
+  const input = inputs[0];
+  if (!input.dims) throw new InputError(`${file}: input '${input.name}' declares no shape`);
+  if (input.dtype !== 'float32') throw new InputError(`${file}: input '${input.name}' is ${input.dtype}; only float32 inputs are supported`);
+  const dims = input.dims.map((d, i) => {
+    if (typeof d === 'number') {
+      if (i === 0 && d !== batchSize) throw new InputError(`${file}: input '${input.name}' has a fixed batch size of ${d}; cannot run with batch ${batchSize}`);
+      return d;
+    }
+    if (i === 0) return batchSize;
+    throw new InputError(`${file}: input '${input.name}' has a symbolic dimension '${d}' at axis ${i}; only the batch axis may be dynamic`);
+  });
+  return { name: input.name, dims };
+}
+
+/** prepareModel for a single-input classifier at `batchSize`. */
+export function prepareModel(model: Model, batchSize: number): PreparedModel {
+  const input = resolveInputShape(model, batchSize);
+  return prepareGraph(model, new Map([[input.name, input.dims]]), batchSize);
+}
+
+/**
+ * Prepares a graph given concrete shapes for its (non-initializer) inputs. Used by prepareModel and by
+ * multi-input graphs (conformance tests). inputName/outputName are the first input/output.
+ */
+export function prepareGraph(model: Model, inputShapes: Map<string, number[]>, batchSize = inputShapes.values().next().value?.[0] ?? 1): PreparedModel {
+  validateGraph(model);
+  checkSupported(model);
+  const file = modelName(model);
+  const g = model.graph;
+  const opset = defaultOpset(model);
+  for (const v of g.inputs) if (!inputShapes.has(v.name)) throw new InputError(`${file}: no shape given for input '${v.name}'`);
+  const graphOutputs = new Set(g.outputs.map((o) => o.name));
+  const constants = new Map<string, Tensor>(g.initializers);
+  const shapes = new Map<string, number[]>();
+  for (const [name, t] of constants) shapes.set(name, t.dims);
+  for (const [name, dims] of inputShapes) {
+    constants.delete(name); // a graph input overrides an initializer of the same name (its default)
+    shapes.set(name, dims);
+  }
+  const alias = new Map<string, string>();
+  const resolve = (name: string) => alias.get(name) ?? name;
+  const kept: Node[] = [];
+  for (const original of topologicalOrder(model)) {
+    const node: Node = { ...original, inputs: original.inputs.map((i) => (i ? resolve(i) : i)) };
+    const extraOutputsUsed = node.outputs.slice(1).some((o) => o !== '');
+    if (PASS_THROUGH.has(node.opType) && !extraOutputsUsed && !graphOutputs.has(node.outputs[0]) && node.inputs[0]) {
+      alias.set(node.outputs[0], node.inputs[0]);
+      continue;
+    }
+    const present = node.inputs.filter((i) => i !== '');
+    const foldable = present.every((i) => constants.has(i)) || (node.opType === 'Shape' && shapes.has(node.inputs[0]));
+    if (foldable) {
+      const ins = node.inputs.map((i) => (i ? constants.get(i) : undefined));
+      const outs = node.opType === 'Shape'
+        ? FLOAT_KERNELS.Shape(node, [floatTensor(shapes.get(node.inputs[0]) ?? [], new Float32Array(0))], opset)
+        : FLOAT_KERNELS[node.opType](node, ins, opset);
+      node.outputs.forEach((o, k) => {
+        if (o && outs[k]) {
+          constants.set(o, outs[k]);
+          shapes.set(o, outs[k].dims);
+        }
+      });
+      continue;
+    }
+    const inShapes = node.inputs.map((i) => (i ? shapes.get(i) : undefined));
+    const inValues = node.inputs.map((i) => (i ? constants.get(i) : undefined));
+    const outShapes = inferNodeShapes(node, inShapes, inValues, opset);
+    node.outputs.forEach((o, k) => o && outShapes[k] && shapes.set(o, outShapes[k]));
+    kept.push(node);
+  }
+  for (const o of g.outputs) {
+    const name = resolve(o.name);
+    if (name !== o.name) throw new InputError(`${file}: graph output '${o.name}' is an alias of '${name}'`);
+  }
+  const folded = foldBatchNorm(kept, constants, graphOutputs);
+  const nodes = removeDeadNodes(folded, graphOutputs);
+  pruneConstants(constants, nodes, graphOutputs, inputShapes);
+  const inputName = g.inputs[0]?.name ?? '';
+  return { model, batchSize, nodes, constants, shapes, inputName, outputName: g.outputs[0].name };
+}
+
+/** Conv → BatchNormalization (conv output used only by the BN) becomes one Conv with W·a and bias·a + b. */
+function foldBatchNorm(nodes: Node[], constants: Map<string, Tensor>, graphOutputs: Set<string>): Node[] {
+  const consumers = countConsumers(nodes);
+  const producer = new Map<string, Node>();
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+  const replaced = new Map<Node, Node>();
+  const removed = new Set<Node>();
+  for (const bn of nodes) {
+    if (bn.opType !== 'BatchNormalization' || bn.outputs.filter((o) => o).length !== 1) continue;
+    const conv = producer.get(bn.inputs[0]);
+    if (!conv || conv.opType !== 'Conv' || replaced.has(conv)) continue;
+    if ((consumers.get(bn.inputs[0]) ?? 0) !== 1 || graphOutputs.has(bn.inputs[0])) continue;
+    const params = bn.inputs.slice(1, 5).map((i) => constants.get(i));
+    const w = constants.get(conv.inputs[1]);
+    const b = conv.inputs[2] ? constants.get(conv.inputs[2]) : undefined;
+    if (!w || w.dtype !== 'float32' || (conv.inputs[2] && !b) || params.some((p) => !p || p.dtype !== 'float32')) continue;
+    const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array);
+    const oc = w.dims[0];
+    if (gamma.length !== oc) continue;
+    const { a, b: shift } = batchNormCoefficients(gamma, beta, mean, variance, attrFloat(bn, 'epsilon', 1e-5));
+    const wd = w.data as Float32Array;
+    const per = wd.length / oc;
+    const newW = new Float32Array(wd.length);
+    for (let c = 0; c < oc; c++) for (let i = 0; i < per; i++) newW[c * per + i] = wd[c * per + i] * a[c];
+    const newB = new Float32Array(oc);
+    const bd = b ? (b.data as Float32Array) : undefined;
+    // W' = W·a, b' = b·a + (β − μ·a)
+    for (let c = 0; c < oc; c++) newB[c] = (bd ? bd[c] : 0) * a[c] + shift[c];
+    const wName = `${conv.name}/bn_folded_weight`;
+    const bName = `${conv.name}/bn_folded_bias`;
+    constants.set(wName, floatTensor([...w.dims], newW));
+    constants.set(bName, floatTensor([oc], newB));
+    replaced.set(conv, { ...conv, inputs: [conv.inputs[0], wName, bName], outputs: [bn.outputs[0]] });
+    removed.add(bn);
+  }
+  return nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
+}
+
+function countConsumers(nodes: Node[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of nodes) for (const i of n.inputs) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
+  return counts;
+}
+
+/** Keeps only nodes that contribute to a graph output. */
+function removeDeadNodes(nodes: Node[], graphOutputs: Set<string>): Node[] {
+  const needed = new Set(graphOutputs);
+  const live: Node[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (n.outputs.some((o) => needed.has(o))) {
+      live.push(n);
+      for (const inp of n.inputs) if (inp) needed.add(inp);
+    }
+  }
+  return live.reverse();
+}
+
+function pruneConstants(constants: Map<string, Tensor>, nodes: Node[], graphOutputs: Set<string>, inputShapes: Map<string, number[]>): void {
+  const used = new Set<string>(graphOutputs);
+  for (const n of nodes) for (const i of n.inputs) used.add(i);
+  for (const name of [...constants.keys()]) if (!used.has(name) || inputShapes.has(name)) constants.delete(name);
+}
+
+/** The input shape check every engine applies: InputError with expected vs got. */
+export function checkInputShape(prepared: PreparedModel, dims: readonly number[]): void {
+  const expected = prepared.shapes.get(prepared.inputName);
+  if (!expected || expected.length !== dims.length || expected.some((d, i) => d !== dims[i])) {
+    throw new InputError(
+      `${modelName(prepared.model)}: input '${prepared.inputName}' must have shape ${shapeString(expected ?? [])}, got ${shapeString(dims)}`,
+    );
+  }
+}
+
