@@ -1,0 +1,51 @@
+/** `qinspect demo`: the main job on the embedded sample, no arguments needed. Extend it by adding a step to DEMO_STEPS. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { InputError } from '../../util/errors';
+import type { CliContext, Command, ParsedArgs } from '../command';
+import { infoCommand } from './info';
+import { evalCommand } from './eval';
+
+export const SAMPLE_MODEL = 'resnet20_cifar10.onnx';
+
+/** The repository's samples/ folder, found from this file (src/cli/commands) or the bundle (dist/). */
+export function samplesDir(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'samples');
+    if (fs.existsSync(path.join(candidate, SAMPLE_MODEL))) return candidate;
+    if (path.dirname(dir) === dir) throw new InputError(`the embedded sample samples/${SAMPLE_MODEL} was not found above ${__dirname}`);
+  }
+}
+
+export interface DemoStep {
+  title: string;
+  run(sampleModel: string, ctx: CliContext): Promise<void> | void;
+}
+
+const args = (positionals: string[], values: ParsedArgs['values'] = {}): ParsedArgs => ({ positionals, values });
+
+/** Steps run in order on samples/resnet20_cifar10.onnx (its sidecar names the test and calibration images). */
+export const DEMO_STEPS: DemoStep[] = [
+  { title: 'model', run: (model, ctx) => infoCommand.run(args([model]), ctx) as void },
+  { title: 'float32 accuracy on the 500 sample test images', run: async (model, ctx) => void (await evalCommand.run(args([model]), ctx)) },
+];
+
+export async function runDemo(ctx: CliContext, steps: readonly DemoStep[] = DEMO_STEPS): Promise<void> {
+  const model = path.join(samplesDir(), SAMPLE_MODEL);
+  for (const step of steps) {
+    if (!ctx.json) ctx.out(`\n== ${step.title} ==`);
+    await step.run(model, ctx);
+  }
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'run the main job on the embedded sample (ResNet-20, CIFAR-10) with no arguments',
+  usage: '[--json]',
+  positionals: [],
+  options: {},
+  details: `uses samples/${SAMPLE_MODEL} and its sidecar samples/resnet20_cifar10.qinspect.json`,
+  async run(_args, ctx) {
+    await runDemo(ctx);
+  },
+};

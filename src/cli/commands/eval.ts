@@ -1,0 +1,75 @@
+/** `qinspect eval MODEL --data PATH`: top-1 accuracy of the float reference engine. */
+import { evaluateAccuracy, checkLabelsFit } from '../../data';
+import type { AccuracyResult } from '../../data';
+import { FloatModel } from '../../engine/float-engine';
+import { shapeString } from '../../graph/tensor';
+import type { CliContext, Command } from '../command';
+import { DATA_OPTIONS, ModelData, loadModelAndData } from '../model-data';
+
+export interface EvalSummary {
+  accuracy: number;
+  correct: number;
+  images: number;
+  imagesPerSecond: number;
+  seconds: number;
+  model: string;
+  data: string;
+  batch: number;
+}
+
+/** Runs the float engine over the data set with a progress bar on stderr. */
+export async function evaluateFloat(md: ModelData, ctx: CliContext, label = 'eval'): Promise<AccuracyResult> {
+  const engine = new FloatModel(md.model);
+  const prepared = engine.getPrepared(Math.min(md.batchSize, md.dataset.count)); // unsupported operators and bad shapes fail here, before any image runs
+  const classes = prepared.shapes.get(prepared.outputName)?.[1];
+  if (classes !== undefined) checkLabelsFit(md.dataset, classes, md.model.path);
+  const progress = ctx.progress(label, md.dataset.count);
+  const result = await evaluateAccuracy(md.dataset, md.preprocess, md.batchSize, (input) => engine.run(input), (done) => progress.update(done));
+  progress.done();
+  return result;
+}
+
+export function summarize(md: ModelData, r: AccuracyResult): EvalSummary {
+  return {
+    accuracy: r.accuracy,
+    correct: r.correct,
+    images: r.images,
+    imagesPerSecond: Math.round(r.imagesPerSecond * 10) / 10,
+    seconds: Math.round(r.seconds * 1000) / 1000,
+    model: md.model.path,
+    data: md.dataset.source,
+    batch: md.batchSize,
+  };
+}
+
+export function formatEval(md: ModelData, s: EvalSummary): string[] {
+  const d = md.dataset;
+  return [
+    `model     ${s.model}`,
+    `data      ${s.data} (${d.format}, ${s.images} images ${shapeString([d.channels, d.height, d.width])})`,
+    `top-1     ${s.accuracy.toFixed(2)}% (${s.correct}/${s.images})`,
+    `speed     ${s.imagesPerSecond.toFixed(1)} images/s (float32 engine, batch ${s.batch}, ${s.seconds.toFixed(2)} s)`,
+  ];
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'top-1 accuracy of the float32 engine on a labelled data set',
+  usage: 'MODEL --data PATH [--mean a,b,c --std a,b,c] [--limit N] [--batch N] [--json]',
+  positionals: ['MODEL'],
+  options: { ...DATA_OPTIONS },
+  details: [
+    'Preprocessing is y = (x * scale - mean[c]) / std[c]; values come from the command line, else from',
+    'the sidecar MODEL.qinspect.json beside the model, else x/255 alone (with a warning).',
+    '',
+    'examples:',
+    '  qinspect eval samples/resnet20_cifar10.onnx',
+    '  qinspect eval model.onnx --data t10k-images-idx3-ubyte.gz --mean 0.2860 --std 0.3530 --json',
+  ].join('\n'),
+  async run(args, ctx) {
+    const md = loadModelAndData(args.positionals[0], args, ctx);
+    const summary = summarize(md, await evaluateFloat(md, ctx));
+    if (ctx.json) ctx.out(JSON.stringify(summary));
+    else for (const line of formatEval(md, summary)) ctx.out(line);
+  },
+};

@@ -1,0 +1,100 @@
+/** `qinspect info MODEL`: inputs, outputs, opset, producer, operator counts, conv/linear layers with shapes, parameters and MACs. */
+import type { Model, ValueInfo } from '../../graph/ir';
+import { defaultOpset } from '../../graph/ir';
+import { elementCount, shapeString } from '../../graph/tensor';
+import type { LayerInfo } from '../../engine/types';
+import { loadModel } from '../../onnx/load';
+import type { Command } from '../command';
+import { modelLayers } from '../layers';
+
+export interface ModelInfo {
+  path: string;
+  producer: string;
+  irVersion: number;
+  opset: number;
+  opsets: { domain: string; version: number }[];
+  inputs: { name: string; dtype: string; dims: (number | string)[] | null }[];
+  outputs: { name: string; dtype: string; dims: (number | string)[] | null }[];
+  nodes: number;
+  operators: Record<string, number>;
+  parameters: number;
+  layers: LayerInfo[];
+  metadata: Record<string, string>;
+}
+
+function valueJson(v: ValueInfo) {
+  return { name: v.name, dtype: v.dtype, dims: v.dims ?? null };
+}
+
+export function operatorCounts(model: Model): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of model.graph.nodes) {
+    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+}
+
+/** Elements of floating-point initializers (weights and biases; shape constants excluded). */
+export function parameterCount(model: Model): number {
+  let n = 0;
+  for (const t of model.graph.initializers.values()) if (t.dtype === 'float32' || t.dtype === 'float64') n += elementCount(t.dims);
+  return n;
+}
+
+export function describeModel(model: Model, layers: LayerInfo[]): ModelInfo {
+  return {
+    path: model.path,
+    producer: `${model.producerName} ${model.producerVersion}`.trim(),
+    irVersion: model.irVersion,
+    opset: defaultOpset(model),
+    opsets: model.opsetImports,
+    inputs: model.graph.inputs.map(valueJson),
+    outputs: model.graph.outputs.map(valueJson),
+    nodes: model.graph.nodes.length,
+    operators: operatorCounts(model),
+    parameters: parameterCount(model),
+    layers,
+    metadata: model.metadata,
+  };
+}
+
+const dimsText = (dims: (number | string)[] | null) => (dims ? shapeString(dims) : '[?]');
+
+export function formatInfo(info: ModelInfo): string[] {
+  const lines = [
+    `model       ${info.path}`,
+    `producer    ${info.producer || '(unknown)'}, IR version ${info.irVersion}, opset ${info.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`,
+    ...info.inputs.map((v) => `input       ${v.name} ${v.dtype} ${dimsText(v.dims)}`),
+    ...info.outputs.map((v) => `output      ${v.name} ${v.dtype} ${dimsText(v.dims)}`),
+    `parameters  ${info.parameters.toLocaleString('en-US')}`,
+    `nodes       ${info.nodes}: ${Object.entries(info.operators).map(([op, n]) => `${op} ${n}`).join(', ')}`,
+  ];
+  if (info.layers.length > 0) {
+    const totalMacs = info.layers.reduce((s, l) => s + l.macsPerImage, 0);
+    lines.push(`layers      ${info.layers.length} conv/linear, ${(totalMacs / 1e6).toFixed(2)} M MACs per image`);
+    const rows = info.layers.map((l) => [
+      l.name, l.op + (l.groups > 1 ? ` g=${l.groups}` : ''), shapeString(l.weightDims), `${shapeString(l.inputShape)} → ${shapeString(l.outputShape)}`,
+      String(l.parameters), String(l.macsPerImage), l.activation ?? '',
+    ]);
+    const header = ['layer', 'op', 'weight', 'input → output', 'params', 'MACs', 'act'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    for (const r of [header, ...rows]) lines.push(`  ${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}`);
+  }
+  return lines;
+}
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'show a model: inputs, outputs, opset, operator counts, conv/linear layers with shapes, parameters and MACs',
+  usage: 'MODEL [--json]',
+  positionals: ['MODEL'],
+  options: {},
+  details: 'example:\n  qinspect info samples/resnet20_cifar10.onnx',
+  run(args, ctx) {
+    const model = loadModel(args.positionals[0]);
+    const info = describeModel(model, modelLayers(model));
+    if (ctx.json) ctx.out(JSON.stringify(info));
+    else for (const line of formatInfo(info)) ctx.out(line);
+  },
+};

@@ -1,0 +1,60 @@
+/** What eval, quantize and friends share: load a model, find its sidecar, open a data set that fits its input. */
+import * as path from 'path';
+import type { Model, ValueInfo } from '../graph/ir';
+import { loadModel } from '../onnx/load';
+import { InputError } from '../util/errors';
+import {
+  Dataset, Preprocess, Sidecar, checkDatasetFitsInput, checkPreprocess, findSidecar, openDataset, resolvePreprocess,
+} from '../data';
+import type { CliContext, OptionSpec, ParsedArgs } from './command';
+import { numberListOption, numberOption, scaleOption, stringOption } from './options';
+
+/** Options for commands that read a data set; spread into a command's `options`. */
+export const DATA_OPTIONS: Record<string, OptionSpec> = {
+  data: { type: 'string', valueName: 'PATH', description: "data set: CIFAR-10 .bin[.gz], IDX *-images-idx3-ubyte[.gz], or a folder of class folders (default: the sidecar's \"test\")" },
+  mean: { type: 'string', valueName: 'a,b,c', description: 'per-channel mean after scaling (default: sidecar, else 0)' },
+  std: { type: 'string', valueName: 'a,b,c', description: 'per-channel std after scaling (default: sidecar, else 1)' },
+  scale: { type: 'string', valueName: 'S', description: 'pixel scale before mean/std, e.g. 1/255 (default: sidecar, else 1/255)' },
+  limit: { type: 'string', valueName: 'N', description: 'use only the first N images' },
+  batch: { type: 'string', valueName: 'N', description: 'images per batch (default 50)' },
+};
+
+export const DEFAULT_BATCH = 50;
+
+export interface ModelData {
+  model: Model;
+  input: ValueInfo;
+  sidecar?: Sidecar;
+  dataset: Dataset;
+  preprocess: Preprocess;
+  batchSize: number;
+}
+
+export function modelInput(model: Model): ValueInfo {
+  const inputs = model.graph.inputs;
+  if (inputs.length !== 1) {
+    throw new InputError(`${model.path}: image classifiers need exactly one graph input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
+  }
+  return inputs[0];
+}
+
+/** Loads MODEL and the data named by --data (or the sidecar's `role` entry), checked against the model's input. */
+export function loadModelAndData(modelPath: string, args: ParsedArgs, ctx: CliContext, role: 'test' | 'calibration' = 'test'): ModelData {
+  const model = loadModel(modelPath);
+  const input = modelInput(model);
+  const sidecar = findSidecar(modelPath);
+  const dataPath = stringOption(args, role === 'test' ? 'data' : 'calibration') ?? sidecar?.[role];
+  if (!dataPath) {
+    const flag = role === 'test' ? '--data' : '--calibration';
+    throw new InputError(`${modelPath}: no data set given; pass ${flag} PATH (or add "${role}" to ${path.basename(modelPath).replace(/\.onnx$/i, '')}.qinspect.json)`);
+  }
+  const limit = numberOption(args, 'limit', { integer: true, min: 1 });
+  const batchSize = numberOption(args, 'batch', { integer: true, min: 1, max: 4096 }) ?? DEFAULT_BATCH;
+  const channels = typeof input.dims?.[1] === 'number' ? input.dims[1] : undefined;
+  const dataset = openDataset(dataPath, { limit, channels });
+  checkDatasetFitsInput(dataset, input.dims, modelPath);
+  const resolved = resolvePreprocess(sidecar, { mean: numberListOption(args, 'mean'), std: numberListOption(args, 'std'), scale: scaleOption(args, 'scale') });
+  if (resolved.warning) ctx.err(resolved.warning);
+  const preprocess = checkPreprocess(resolved.preprocess, dataset.channels, `preprocessing from ${resolved.source}`);
+  return { model, input, sidecar, dataset, preprocess, batchSize };
+}
