@@ -256,6 +256,9 @@ export function im2colPacked_f32(
   padT: i32, padL: i32, oh: i32, ow: i32, k0: i32, kc: i32, dst: usize,
 ): void {
   const taps = kh * kw;
+  const panelStride = <usize>(kc * NR) * 4;
+  // rows of 8 whole output columns per panel: copy 8 contiguous inputs with two vector loads when inside
+  const vectorRows = sw == 1 && ow % NR == 0;
   for (let kk = 0; kk < kc; kk++) {
     const k = k0 + kk;
     const ci = k / taps;
@@ -263,16 +266,49 @@ export function im2colPacked_f32(
     const ky = r / kw;
     const kx = r - ky * kw;
     const plane = x + <usize>(ci * h * w) * 4;
-    const rowBase = dst + <usize>(kk * NR) * 4;
+    let out = dst + <usize>(kk * NR) * 4;
+    const dx = kx * dw - padL;
+    if (vectorRows) {
+      for (let oy = 0; oy < oh; oy++) {
+        const iy = oy * sh - padT + ky * dh;
+        if (iy < 0 || iy >= h) {
+          for (let ox = 0; ox < ow; ox += NR) {
+            v128.store(out, i32x4.splat(0));
+            v128.store(out, i32x4.splat(0), 16);
+            out += panelStride;
+          }
+          continue;
+        }
+        const src = plane + <usize>(iy * w) * 4;
+        for (let ox = 0; ox < ow; ox += NR) {
+          const ix = ox + dx;
+          if (ix >= 0 && ix + NR <= w) {
+            v128.store(out, v128.load(src + <usize>ix * 4));
+            v128.store(out, v128.load(src + <usize>ix * 4, 16), 16);
+          } else {
+            for (let c = 0; c < NR; c++) {
+              const xi = ix + c;
+              store<f32>(out + <usize>c * 4, xi >= 0 && xi < w ? load<f32>(src + <usize>xi * 4) : 0);
+            }
+          }
+          out += panelStride;
+        }
+      }
+      continue;
+    }
+    let lane = 0;
     for (let oy = 0; oy < oh; oy++) {
       const iy = oy * sh - padT + ky * dh;
       const inRow = iy >= 0 && iy < h;
       const src = plane + <usize>(iy * w) * 4;
       for (let ox = 0; ox < ow; ox++) {
-        const col = oy * ow + ox;
-        const ix = ox * sw - padL + kx * dw;
+        const ix = ox * sw + dx;
         const v: f32 = inRow && ix >= 0 && ix < w ? load<f32>(src + <usize>ix * 4) : 0;
-        store<f32>(rowBase + <usize>(((col >> 3) * kc) * NR + (col & 7)) * 4, v);
+        store<f32>(out + <usize>lane * 4, v);
+        if (++lane == NR) {
+          lane = 0;
+          out += panelStride;
+        }
       }
     }
   }
