@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import * as jpeg from 'jpeg-js';
+import { iterateBatches, openDataset } from '../src/data';
+import { InputError } from '../src/util/errors';
+
+function inputError(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof InputError, `expected InputError, got ${String(e)}`);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+/** An RGBA image whose pixel (x, y) is (r, g, b) = (x + 10y, 100 + x, 200 - y) plus `seed`. */
+function rgba(width: number, height: number, seed: number): Buffer {
+  const data = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = 4 * (y * width + x);
+      data[p] = x + 10 * y + seed;
+      data[p + 1] = 100 + x + seed;
+      data[p + 2] = 200 - y + seed;
+      data[p + 3] = 255;
+    }
+  }
+  return data;
+}
+
+function writePng(file: string, width: number, height: number, seed: number, colorType: 0 | 2 | 6 = 6): void {
+  const png = new PNG({ width, height, colorType, inputColorType: 6 });
+  const data = rgba(width, height, seed);
+  if (colorType === 0) for (let p = 0; p < data.length; p += 4) data[p + 1] = data[p + 2] = data[p];
+  png.data = data;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, PNG.sync.write(png, { colorType, inputColorType: 6 }));
+}
+
+function makeFolder(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-folder-'));
+  writePng(path.join(root, 'dog', 'b.png'), 4, 3, 1);
+  writePng(path.join(root, 'dog', 'a.png'), 4, 3, 2);
+  writePng(path.join(root, 'cat', 'x.png'), 4, 3, 3);
+  const jpg = jpeg.encode({ width: 4, height: 3, data: rgba(4, 3, 4) }, 100);
+  fs.writeFileSync(path.join(root, 'cat', 'y.jpg'), jpg.data);
+  fs.writeFileSync(path.join(root, 'cat', 'notes.txt'), 'not an image');
+  return root;
+}
+
+test('image folder: class index = sorted sub-folder names, PNG pixels exact, JPEG close, CHW planes', () => {
+  const root = makeFolder();
+  const ds = openDataset(root);
+  assert.equal(ds.format, 'image-folder');
+  assert.deepEqual(ds.classNames, ['cat', 'dog']);
+  assert.deepEqual([ds.count, ds.channels, ds.height, ds.width], [4, 3, 3, 4]);
+  assert.deepEqual([...ds.labels], [0, 0, 1, 1]);
+  assert.equal(ds.describeImage(2), path.join(root, 'dog', 'a.png'));
+  const px = ds.readPixels(2, 3); // dog/a.png, seed 2
+  const area = 12;
+  // pixel (x=3, y=2): r = 3 + 20 + 2, g = 100 + 3 + 2, b = 200 - 2 + 2
+  assert.deepEqual([px[2 * 4 + 3], px[area + 2 * 4 + 3], px[2 * area + 2 * 4 + 3]], [25, 105, 200]);
+  const jpgPixels = ds.readPixels(1, 2); // cat/y.jpg, seed 4, quality 100
+  assert.ok(Math.abs(jpgPixels[area + 0] - 104) <= 3, `JPEG green ${jpgPixels[area]}`);
+  const batches = [...iterateBatches(ds, 3, { scale: 1 / 255, mean: [0], std: [1] })];
+  assert.deepEqual(batches.map((b) => b.input.dims[0]), [3, 1]);
+  assert.equal((batches[0].input.data as Float32Array)[2 * 36 + 2 * 4 + 3], Math.fround(25 / 255));
+});
+
+test('image folder: grayscale wanted from RGB uses ITU-R 601 luma; gray PNG replicates into RGB', () => {
+  const root = makeFolder();
+  const gray = openDataset(root, { channels: 1 });
+  assert.equal(gray.channels, 1);
+  const px = gray.readPixels(2, 3);
+  assert.equal(px[2 * 4 + 3], Math.round(0.299 * 25 + 0.587 * 105 + 0.114 * 200));
+  const grayRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-gray-'));
+  writePng(path.join(grayRoot, 'one', 'g.png'), 4, 3, 0, 0);
+  const rgb = openDataset(grayRoot, { channels: 3 }).readPixels(0, 1);
+  assert.deepEqual([rgb[5], rgb[12 + 5], rgb[24 + 5]], [11, 11, 11]); // x=1, y=1: 1 + 10
+});
+
+test('image folder errors: empty folder, no images, mixed sizes, corrupt PNG name the file', () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-empty-'));
+  inputError(() => openDataset(empty), /no class sub-folders found/);
+  fs.mkdirSync(path.join(empty, 'a'));
+  inputError(() => openDataset(empty), /hold no \.png\/\.jpg\/\.jpeg images/);
+
+  const mixed = makeFolder();
+  writePng(path.join(mixed, 'dog', 'c.png'), 5, 3, 0);
+  inputError(() => openDataset(mixed), /dog\/c.png: image is 5×3 but .*cat\/x.png is 4×3; all images must have the same size/);
+
+  const corrupt = makeFolder();
+  const file = path.join(corrupt, 'dog', 'a.png');
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(file, bytes.subarray(0, 40)); // header intact, pixel data cut
+  const ds = openDataset(corrupt);
+  inputError(() => ds.readPixels(0, 4), /dog\/a.png: unreadable image/);
+  fs.writeFileSync(file, 'garbage that is not an image');
+  inputError(() => openDataset(corrupt), /dog\/a.png: not a PNG or JPEG image/);
+});
