@@ -40,14 +40,19 @@ export function resolveInputShape(model: Model, batchSize: number): { name: stri
 /** prepareModel for a single-input classifier at `batchSize`. */
 export function prepareModel(model: Model, batchSize: number): PreparedModel {
   const input = resolveInputShape(model, batchSize);
-  return prepareGraph(model, new Map([[input.name, input.dims]]), batchSize);
+  return prepareGraph(model, new Map([[input.name, input.dims]]), { batchSize });
 }
 
 /**
  * Prepares a graph given concrete shapes for its (non-initializer) inputs. Used by prepareModel and by
  * multi-input graphs (conformance tests). inputName/outputName are the first input/output.
  */
-export function prepareGraph(model: Model, inputShapes: Map<string, number[]>, batchSize = inputShapes.values().next().value?.[0] ?? 1): PreparedModel {
+export function prepareGraph(
+  model: Model,
+  inputShapes: Map<string, number[]>,
+  options: { batchSize?: number; constantInputs?: Map<string, Tensor> } = {},
+): PreparedModel {
+  const batchSize = options.batchSize ?? inputShapes.values().next().value?.[0] ?? 1;
   validateGraph(model);
   checkSupported(model);
   const file = modelName(model);
@@ -61,6 +66,11 @@ export function prepareGraph(model: Model, inputShapes: Map<string, number[]>, b
   for (const [name, dims] of inputShapes) {
     constants.delete(name); // a graph input overrides an initializer of the same name (its default)
     shapes.set(name, dims);
+  }
+  // inputs whose values are fixed at preparation (e.g. a shape fed as an input) fold like initializers
+  for (const [name, t] of options.constantInputs ?? []) {
+    constants.set(name, t);
+    shapes.set(name, t.dims);
   }
   const alias = new Map<string, string>();
   const resolve = (name: string) => alias.get(name) ?? name;
@@ -99,7 +109,7 @@ export function prepareGraph(model: Model, inputShapes: Map<string, number[]>, b
   }
   const folded = foldBatchNorm(kept, constants, graphOutputs);
   const nodes = removeDeadNodes(folded, graphOutputs);
-  pruneConstants(constants, nodes, graphOutputs, inputShapes);
+  pruneConstants(constants, nodes, graphOutputs, new Set([...inputShapes.keys()].filter((k) => !options.constantInputs?.has(k))));
   const inputName = g.inputs[0]?.name ?? '';
   return { model, batchSize, nodes, constants, shapes, inputName, outputName: g.outputs[0].name };
 }
@@ -162,10 +172,10 @@ function removeDeadNodes(nodes: Node[], graphOutputs: Set<string>): Node[] {
   return live.reverse();
 }
 
-function pruneConstants(constants: Map<string, Tensor>, nodes: Node[], graphOutputs: Set<string>, inputShapes: Map<string, number[]>): void {
+function pruneConstants(constants: Map<string, Tensor>, nodes: Node[], graphOutputs: Set<string>, runtimeInputs: Set<string>): void {
   const used = new Set<string>(graphOutputs);
   for (const n of nodes) for (const i of n.inputs) used.add(i);
-  for (const name of [...constants.keys()]) if (!used.has(name) || inputShapes.has(name)) constants.delete(name);
+  for (const name of [...constants.keys()]) if (!used.has(name) || runtimeInputs.has(name)) constants.delete(name);
 }
 
 /** The input shape check every engine applies: InputError with expected vs got. */

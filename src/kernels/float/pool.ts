@@ -1,7 +1,7 @@
 /** MaxPool, AveragePool (count_include_pad, ceil_mode, dilations), GlobalAveragePool, GlobalMaxPool. */
 import type { Node } from '../../graph/ir';
 import { attrInt, attrInts } from '../../graph/ir';
-import { floatTensor } from '../../graph/tensor';
+import { allocate, floatTensor } from '../../graph/tensor';
 import { FloatKernel, fail, required, requireFloat } from './types';
 import { windowGeometry } from './window';
 
@@ -38,9 +38,8 @@ export function poolOutputDims(node: Node, dims: readonly number[]): number[] {
   return dims.length === 3 ? [p.n, p.c, p.ow] : [p.n, p.c, p.oh, p.ow];
 }
 
-function pool(node: Node, x: Float32Array, p: Pool2d, mode: 'max' | 'avg', countIncludePad: boolean): Float32Array {
+function pool(x: Float32Array, y: Float32Array, p: Pool2d, mode: 'max' | 'avg', countIncludePad: boolean): void {
   const { n, c, h, w, kh, kw, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight, oh, ow } = p;
-  const y = new Float32Array(n * c * oh * ow);
   for (let plane = 0; plane < n * c; plane++) {
     const xo = plane * h * w;
     const yo = plane * oh * ow;
@@ -76,7 +75,6 @@ function pool(node: Node, x: Float32Array, p: Pool2d, mode: 'max' | 'avg', count
       }
     }
   }
-  return y;
 }
 
 function pooling(mode: 'max' | 'avg'): FloatKernel {
@@ -85,8 +83,11 @@ function pooling(mode: 'max' | 'avg'): FloatKernel {
     if (mode === 'max' && attrInt(node, 'storage_order', 0) !== 0) fail(node, 'storage_order=1 is not supported');
     const x = required(node, inputs, 0);
     const p = pool2dParams(node, x.dims);
-    const data = pool(node, requireFloat(node, x), p, mode, attrInt(node, 'count_include_pad', 0) === 1);
-    return [floatTensor(x.dims.length === 3 ? [p.n, p.c, p.ow] : [p.n, p.c, p.oh, p.ow], data)];
+    // MaxPool also takes integer tensors (8-bit images); AveragePool is float only
+    if (mode === 'avg' || x.dtype === 'int64' || x.dtype === 'bool') requireFloat(node, x);
+    const y = allocate(x.dtype, x.dims.length === 3 ? [p.n, p.c, p.ow] : [p.n, p.c, p.oh, p.ow]);
+    pool(x.data as Float32Array, y.data as Float32Array, p, mode, attrInt(node, 'count_include_pad', 0) === 1);
+    return [y];
   };
 }
 
