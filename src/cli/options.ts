@@ -1,4 +1,5 @@
 /** Typed reads of parsed command-line options; a bad value is an InputError naming the option. */
+import * as path from 'path';
 import { InputError } from '../util/errors';
 import type { ParsedArgs } from './command';
 
@@ -42,4 +43,10 @@ export function scaleOption(args: ParsedArgs, name: string): number | undefined 
   const v = m ? Number(m[1]) / Number(m[2]) : Number(raw);
   if (raw.trim() === '' || !Number.isFinite(v) || v === 0) throw new InputError(`--${name} must be a non-zero number or fraction such as 1/255, got '${raw}'`);
   return v;
+}
+
+/** A path as the user would type it: relative to the working folder when it lies inside it. */
+export function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }

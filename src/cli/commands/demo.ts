@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError } from '../../util/errors';
+import { displayPath } from '../options';
 import type { CliContext, Command, ParsedArgs } from '../command';
 import { infoCommand } from './info';
 import { evalCommand } from './eval';
@@ -31,7 +32,7 @@ export const DEMO_STEPS: DemoStep[] = [
 ];
 
 export async function runDemo(ctx: CliContext, steps: readonly DemoStep[] = DEMO_STEPS): Promise<void> {
-  const model = path.join(samplesDir(), SAMPLE_MODEL);
+  const model = displayPath(path.join(samplesDir(), SAMPLE_MODEL));
   for (const step of steps) {
     if (!ctx.json) ctx.out(`\n== ${step.title} ==`);
     await step.run(model, ctx);

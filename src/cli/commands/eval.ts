@@ -4,6 +4,7 @@ import type { AccuracyResult } from '../../data';
 import { FloatModel } from '../../engine/float-engine';
 import { shapeString } from '../../graph/tensor';
 import type { CliContext, Command } from '../command';
+import { displayPath } from '../options';
 import { DATA_OPTIONS, ModelData, loadModelAndData } from '../model-data';
 
 export interface EvalSummary {
@@ -37,7 +38,7 @@ export function summarize(md: ModelData, r: AccuracyResult): EvalSummary {
     imagesPerSecond: Math.round(r.imagesPerSecond * 10) / 10,
     seconds: Math.round(r.seconds * 1000) / 1000,
     model: md.model.path,
-    data: md.dataset.source,
+    data: displayPath(md.dataset.source),
     batch: md.batchSize,
   };
 }
