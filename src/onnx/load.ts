@@ -5,7 +5,7 @@ import { onnx } from 'onnx-proto';
 import type { AttributeValue, Graph, Model, Node, ValueInfo, Dim } from '../graph/ir';
 import { DType, Tensor, TensorData, elementCount } from '../graph/tensor';
 import { InputError } from '../util/errors';
-import { DEFAULT_LIMITS, LoadLimits } from './limits';
+import { DEFAULT_LIMITS, LoadLimits, scanModelWire } from './limits';
 
 const TensorDataType = onnx.TensorProto.DataType;
 const AttrType = onnx.AttributeProto.AttributeType;
@@ -60,15 +60,22 @@ export function loadModel(file: string, limits: LoadLimits = DEFAULT_LIMITS): Mo
   if (!stat.isFile()) throw new InputError(`${file}: not a file`);
   if (stat.size > limits.maxModelBytes) {
     throw new InputError(
-      `${file}: model is ${(stat.size / 2 ** 20).toFixed(1)} MB, over the limit of ${(limits.maxModelBytes / 2 ** 20).toFixed(0)} MB (setting quantInspector.maxModelSizeMB)`,
+      `${file}: model is ${megabytes(stat.size)} MB, over the limit of ${megabytes(limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB)`,
     );
   }
   return parseModel(fs.readFileSync(file), file, limits);
 }
 
+/** Bytes as MB for messages: 0.5, 1.07, 46.7, 1024. */
+function megabytes(bytes: number): string {
+  const mb = bytes / 2 ** 20;
+  return String(mb >= 100 ? Math.round(mb) : Number(mb.toFixed(mb >= 10 ? 1 : 2)));
+}
+
 /** Parses model bytes; `file` is used for messages and to resolve external data. */
 export function parseModel(bytes: Uint8Array, file = '<memory>', limits: LoadLimits = DEFAULT_LIMITS): Model {
   if (bytes.length === 0) throw new InputError(`${file}: empty file, not an ONNX model`);
+  scanModelWire(bytes, file, limits); // bounds nesting and decoded size before protobufjs allocates
   let proto: onnx.ModelProto;
   try {
     proto = onnx.ModelProto.decode(bytes);
@@ -234,7 +241,7 @@ function readExternal(t: onnx.ITensorProto, ctx: LoadContext, what: string): Uin
   }
   ctx.externalBytes += length;
   if (ctx.externalBytes > ctx.limits.maxModelBytes) {
-    throw new InputError(`${ctx.file}: external data exceeds the limit of ${(ctx.limits.maxModelBytes / 2 ** 20).toFixed(0)} MB (setting quantInspector.maxModelSizeMB)`);
+    throw new InputError(`${ctx.file}: external data exceeds the limit of ${megabytes(ctx.limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB)`);
   }
   const fd = fs.openSync(resolved, 'r');
   try {
