@@ -38,23 +38,49 @@ export function modelInput(model: Model): ValueInfo {
   return inputs[0];
 }
 
-/** Loads MODEL and the data named by --data (or the sidecar's `role` entry), checked against the model's input. */
-export function loadModelAndData(modelPath: string, args: ParsedArgs, ctx: CliContext, role: 'test' | 'calibration' = 'test'): ModelData {
+export interface LoadedModel {
+  model: Model;
+  input: ValueInfo;
+  sidecar?: Sidecar;
+}
+
+export interface OpenedData {
+  dataset: Dataset;
+  preprocess: Preprocess;
+  batchSize: number;
+}
+
+/** Option for commands that calibrate; spread into a command's `options` next to DATA_OPTIONS. */
+export const CALIBRATION_OPTION: Record<string, OptionSpec> = {
+  calibration: { type: 'string', valueName: 'PATH', description: 'calibration images, same formats as --data (default: the sidecar\'s "calibration")' },
+};
+
+export function loadModelWithSidecar(modelPath: string): LoadedModel {
   const model = loadModel(modelPath);
-  const input = modelInput(model);
-  const sidecar = findSidecar(modelPath);
-  const dataPath = stringOption(args, role === 'test' ? 'data' : 'calibration') ?? sidecar?.[role];
+  return { model, input: modelInput(model), sidecar: findSidecar(modelPath) };
+}
+
+/** Opens the data named by --data / --calibration (or the sidecar's `role` entry), checked against the model's input. */
+export function openDataFor(loaded: LoadedModel, args: ParsedArgs, ctx: CliContext, role: 'test' | 'calibration' = 'test'): OpenedData {
+  const { model, input, sidecar } = loaded;
+  const flag = role === 'test' ? 'data' : 'calibration';
+  const dataPath = stringOption(args, flag) ?? sidecar?.[role];
   if (!dataPath) {
-    const flag = role === 'test' ? '--data' : '--calibration';
-    throw new InputError(`${modelPath}: no data set given; pass ${flag} PATH (or add "${role}" to ${path.basename(modelPath).replace(/\.onnx$/i, '')}.qinspect.json)`);
+    throw new InputError(`${model.path}: no data set given; pass --${flag} PATH (or add "${role}" to ${path.basename(model.path).replace(/\.onnx$/i, '')}.qinspect.json)`);
   }
   const limit = numberOption(args, 'limit', { integer: true, min: 1 });
   const batchSize = numberOption(args, 'batch', { integer: true, min: 1, max: 4096 }) ?? DEFAULT_BATCH;
   const channels = typeof input.dims?.[1] === 'number' ? input.dims[1] : undefined;
   const dataset = openDataset(dataPath, { limit, channels });
-  checkDatasetFitsInput(dataset, input.dims, modelPath);
+  checkDatasetFitsInput(dataset, input.dims, model.path);
   const resolved = resolvePreprocess(sidecar, { mean: numberListOption(args, 'mean'), std: numberListOption(args, 'std'), scale: scaleOption(args, 'scale') });
   if (resolved.warning) ctx.err(resolved.warning);
   const preprocess = checkPreprocess(resolved.preprocess, dataset.channels, `preprocessing from ${resolved.source}`);
-  return { model, input, sidecar, dataset, preprocess, batchSize };
+  return { dataset, preprocess, batchSize };
+}
+
+/** Loads MODEL and opens its test (or calibration) data in one step. */
+export function loadModelAndData(modelPath: string, args: ParsedArgs, ctx: CliContext, role: 'test' | 'calibration' = 'test'): ModelData {
+  const loaded = loadModelWithSidecar(modelPath);
+  return { ...loaded, ...openDataFor(loaded, args, ctx, role) };
 }
