@@ -12,6 +12,7 @@ const nodeEntries = [
   ['src/extension/extension.ts', 'dist/extension.js'],
   ['src/worker/worker-main.ts', 'dist/worker.js'],
   ['src/cli/main.ts', 'dist/cli.js'],
+  ['src/parallel/pool-worker.ts', 'dist/pool-worker.js'],
 ].filter(([src]) => exists(src));
 const webEntries = [['webview/main.ts', 'dist/webview.js']].filter(([src]) => exists(src));
 

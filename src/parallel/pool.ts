@@ -1,0 +1,237 @@
+/**
+ * A worker_threads pool that runs one task (tasks.ts) over batches of images on all cores. The model's weights
+ * are moved into SharedArrayBuffers once and shared by every worker; results stream back in batch order.
+ * Idle workers are unref'd (an idle pool never keeps the process alive); close() terminates them.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { Model } from '../graph/ir';
+import { Tensor, allocate, elementCount } from '../graph/tensor';
+import type { KernelPath } from '../kernels/wasm';
+import { loadModel } from '../onnx/load';
+import { CancelledError, InputError } from '../util/errors';
+import type { FromWorker, SerializedError, ToWorker } from './protocol';
+import { shareModel } from './share';
+
+export interface PoolOptions {
+  /** Worker threads (default: the number of cores). */
+  workers?: number;
+  /** Task name from tasks.ts (default 'float'). */
+  task?: string;
+  /** Passed to the task factory in every worker (structured-cloned; typed arrays on SharedArrayBuffers are shared). */
+  config?: unknown;
+  /** Kernel path for the workers (default: theirs, i.e. QINSPECT_KERNELS or wasm). */
+  kernels?: KernelPath;
+}
+
+interface Pending {
+  id: number;
+  input: Tensor;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy?: Pending;
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/** The worker script: dist/pool-worker.js beside a bundle, or the TypeScript source loaded through tsx. */
+function workerEntry(): { script: string; eval: boolean } {
+  const js = path.join(__dirname, 'pool-worker.js');
+  if (fs.existsSync(js)) return { script: js, eval: false };
+  const ts = path.join(__dirname, 'pool-worker.ts');
+  if (fs.existsSync(ts)) {
+    const tsx = require.resolve(['tsx', 'cjs'].join('/')); // not a literal: bundles never take this branch
+    return { script: `require(${JSON.stringify(tsx)}); require(${JSON.stringify(ts)});`, eval: true };
+  }
+  throw new Error(`pool worker script not found (looked for pool-worker.js and pool-worker.ts in ${__dirname})`);
+}
+
+function rebuildError(e: SerializedError): Error {
+  let err: Error;
+  if (e.name === 'InputError') err = new InputError(e.message);
+  else if (e.name === 'CancelledError') err = new CancelledError(e.message);
+  else {
+    err = new Error(e.message);
+    err.name = e.name;
+  }
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 0;
+  private failure: Error | undefined;
+  private closed = false;
+
+  private constructor(readonly size: number) {}
+
+  /** Starts `workers` threads with the model (a path or a loaded Model) and waits until each has built its task. */
+  static async create(model: Model | string, options: PoolOptions = {}): Promise<WorkerPool> {
+    const size = options.workers ?? defaultWorkerCount();
+    if (!Number.isInteger(size) || size < 1 || size > 256) throw new InputError(`workers: expected an integer 1..256, got ${size}`);
+    const loaded = typeof model === 'string' ? loadModel(model) : model;
+    const shared = shareModel(loaded);
+    const pool = new WorkerPool(size);
+    const entry = workerEntry();
+    const init: ToWorker = { type: 'init', model: shared, task: options.task ?? 'float', config: options.config, kernels: options.kernels };
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(entry.script, { eval: entry.eval });
+      const slot: Slot = { worker };
+      pool.slots.push(slot);
+      ready.push(new Promise<void>((resolve, reject) => {
+        const onInit = (msg: FromWorker): void => {
+          if (msg.type === 'ready') resolve();
+          else if (msg.type === 'init-error') reject(rebuildError(msg.error));
+          else return;
+          worker.off('message', onInit);
+          worker.on('message', (m: FromWorker) => pool.onMessage(slot, m));
+          worker.unref(); // after adding listeners: a new 'message' listener refs the port again
+        };
+        worker.on('message', onInit);
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`pool worker exited during start (code ${code})`)));
+      }));
+      worker.on('error', (e) => pool.onWorkerGone(slot, e));
+      worker.on('exit', (code) => pool.onWorkerGone(slot, new Error(`pool worker exited (code ${code})`)));
+      worker.postMessage(init);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  /** Runs the task on one batch on the next free worker. */
+  run(input: Tensor): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, input, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Splits one batch along axis 0 across the workers and concatenates their tensor results. */
+  async runSplit(input: Tensor): Promise<Tensor> {
+    const n = input.dims[0] ?? 0;
+    const parts = Math.min(this.size, n);
+    if (parts <= 1) return (await this.run(input)) as Tensor;
+    const per = elementCount(input.dims.slice(1));
+    const outs: Promise<unknown>[] = [];
+    for (let p = 0; p < parts; p++) {
+      const start = Math.floor((p * n) / parts);
+      const end = Math.floor(((p + 1) * n) / parts);
+      const data = input.data.slice(start * per, end * per);
+      outs.push(this.run({ dtype: input.dtype, dims: [end - start, ...input.dims.slice(1)], data }));
+    }
+    return concatBatch((await Promise.all(outs)) as Tensor[]);
+  }
+
+  /**
+   * Runs every batch, yielding results in batch order as soon as they are ready. At most 2 batches per worker
+   * are in flight, so a long stream of batches is never held in memory at once.
+   */
+  async *map(batches: Iterable<Tensor> | AsyncIterable<Tensor>): AsyncGenerator<{ index: number; output: unknown }> {
+    const window: Promise<unknown>[] = [];
+    let index = 0;
+    for await (const batch of batches as AsyncIterable<Tensor>) {
+      const result = this.run(batch);
+      result.catch(() => undefined); // rejections surface when awaited in order below
+      window.push(result);
+      if (window.length >= 2 * this.size) yield { index: index++, output: await window.shift()! };
+    }
+    while (window.length) yield { index: index++, output: await window.shift()! };
+  }
+
+  /** Terminates every worker; pending and queued batches are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new Error('worker pool closed');
+    for (const p of this.queue.splice(0)) p.reject(err);
+    await Promise.all(this.slots.map(async (s) => {
+      s.busy?.reject(err);
+      s.busy = undefined;
+      await s.worker.terminate();
+    }));
+  }
+
+  /** Worker threads currently alive (0 after close). */
+  threadIds(): number[] {
+    return this.slots.map((s) => s.worker.threadId).filter((id) => id >= 0);
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy || this.queue.length === 0) continue;
+      const job = this.queue.shift()!;
+      slot.busy = job;
+      slot.worker.ref(); // keep the process alive while a batch is in flight
+      slot.worker.postMessage({ type: 'run', id: job.id, input: job.input } satisfies ToWorker);
+    }
+  }
+
+  private onMessage(slot: Slot, msg: FromWorker): void {
+    const job = slot.busy;
+    if (!job || (msg.type !== 'result' && msg.type !== 'error') || msg.id !== job.id) return;
+    slot.busy = undefined;
+    slot.worker.unref();
+    if (msg.type === 'result') job.resolve(msg.output);
+    else job.reject(rebuildError(msg.error));
+    this.dispatch();
+  }
+
+  private onWorkerGone(slot: Slot, e: Error): void {
+    if (this.closed) return;
+    this.failure ??= e;
+    slot.busy?.reject(e);
+    slot.busy = undefined;
+    for (const p of this.queue.splice(0)) p.reject(e);
+    void this.close();
+  }
+}
+
+/** Concatenates tensors along axis 0. */
+export function concatBatch(parts: Tensor[]): Tensor {
+  const first = parts[0];
+  const rows = parts.reduce((s, t) => s + t.dims[0], 0);
+  const out = allocate(first.dtype, [rows, ...first.dims.slice(1)]);
+  let offset = 0;
+  for (const t of parts) {
+    (out.data as unknown as { set(a: ArrayLike<number | bigint>, o: number): void }).set(t.data as ArrayLike<number | bigint>, offset);
+    offset += t.data.length;
+  }
+  return out;
+}
+
+/**
+ * Runs `task` over all batches on a pool of workers and calls onResult in batch order (streaming: nothing is
+ * kept). The pool is closed afterwards, also on error.
+ */
+export async function evaluateParallel(
+  model: Model | string,
+  batches: Iterable<Tensor> | AsyncIterable<Tensor>,
+  onResult: (output: unknown, index: number) => void,
+  options: PoolOptions = {},
+): Promise<void> {
+  const pool = await WorkerPool.create(model, options);
+  try {
+    for await (const { index, output } of pool.map(batches)) onResult(output, index);
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,33 @@
+/** Moves a model's weights into SharedArrayBuffers so worker threads read one copy instead of one each. */
+import type { Graph, Model } from '../graph/ir';
+import type { Tensor, TensorData } from '../graph/tensor';
+
+function sharedCopy(data: TensorData): TensorData {
+  if (data.buffer instanceof SharedArrayBuffer) return data;
+  const Ctor = data.constructor as { new (buffer: SharedArrayBuffer): TensorData };
+  const copy = new Ctor(new SharedArrayBuffer(data.byteLength));
+  (copy as unknown as { set(a: ArrayLike<number | bigint>): void }).set(data as ArrayLike<number | bigint>);
+  return copy;
+}
+
+export function shareTensor(t: Tensor): Tensor {
+  return { dtype: t.dtype, dims: t.dims.slice(), data: sharedCopy(t.data) };
+}
+
+function shareGraph(g: Graph): Graph {
+  const initializers = new Map<string, Tensor>();
+  for (const [name, t] of g.initializers) initializers.set(name, shareTensor(t));
+  return { ...g, initializers };
+}
+
+/** A copy of the model whose initializers live in SharedArrayBuffers (postMessage then shares, not copies, them). */
+export function shareModel(model: Model): Model {
+  return { ...model, graph: shareGraph(model.graph) };
+}
+
+/** Bytes of initializer data held in SharedArrayBuffers (for tests and memory reports). */
+export function sharedBytes(model: Model): number {
+  let n = 0;
+  for (const t of model.graph.initializers.values()) if (t.data.buffer instanceof SharedArrayBuffer) n += t.data.byteLength;
+  return n;
+}

@@ -1,0 +1,28 @@
+/**
+ * What a pool worker can compute on one batch. A task factory runs once per worker with the shared model and the
+ * pool's config; the function it returns runs per batch and returns a structured-clonable result.
+ * Tasks are listed here statically so that they exist inside the bundled worker (dist/pool-worker.js).
+ */
+import type { Model } from '../graph/ir';
+import type { Tensor } from '../graph/tensor';
+import { FloatModel } from '../engine/float-engine';
+import { InputError } from '../util/errors';
+
+export type BatchFunction = (input: Tensor) => unknown;
+export type TaskFactory = (model: Model, config: unknown) => BatchFunction;
+
+/** Float logits of the batch. */
+const floatLogits: TaskFactory = (model) => {
+  const fm = new FloatModel(model);
+  return (input) => fm.run(input);
+};
+
+/** Built-in tasks; test-only tasks exercise failures. */
+export const TASKS: Record<string, TaskFactory> = {
+  float: floatLogits,
+  'test-fail': () => (input) => {
+    throw new InputError(`test-fail: batch of ${input.dims[0]} rejected`);
+  },
+  'test-crash': () => () => process.exit(3),
+  'test-buffer-kind': (model) => () => [...model.graph.initializers.values()].every((t) => t.data.buffer instanceof SharedArrayBuffer),
+};
