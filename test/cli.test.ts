@@ -179,3 +179,13 @@ test('bin/qinspect: real process exit codes, error line on stderr, JSON last on 
   assert.equal(lines.length, 1);
   assert.deepEqual(Object.keys(JSON.parse(lines[0])).slice(0, 3), ['accuracy', 'correct', 'images']);
 });
+
+test('demo: no arguments, info then eval of the embedded sample (91% on its 500 images, as onnxruntime-node)', async () => {
+  const r = await cli('demo', '--json');
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.equal(lines[0].layers.length, 20);
+  assert.deepEqual([lines[1].accuracy, lines[1].correct, lines[1].images], [91, 455, 500]);
+  assert.equal(r.err.includes('warning'), false);
+});
