@@ -1,0 +1,135 @@
+/**
+ * `npm run bench [-- --json] [--quick] [--no-scale] [--workers N]`: our float/integer engines against
+ * onnxruntime-node, measured in one run on this machine. Every measurement runs in its own child process so its
+ * peak RSS is its own. Prints a table; with --json the last line is one JSON object.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { PARTS, PartResult } from './parts';
+
+const root = path.resolve(__dirname, '..');
+const shared = path.resolve(root, '../shared/models');
+
+interface BenchModel {
+  key: string;
+  file: string;
+  batch: number;
+  images: number;
+  scale: boolean;
+}
+
+const MODELS: BenchModel[] = [
+  { key: 'resnet20_cifar10', file: path.join(shared, 'resnet20_cifar10.onnx'), batch: 100, images: 3000, scale: false },
+  { key: 'fmnist_mobilenetv2', file: path.join(shared, 'fmnist_mobilenetv2.onnx'), batch: 100, images: 2000, scale: false },
+  { key: 'resnet18_imagenet', file: path.join(shared, 'scale/resnet18_imagenet_random.onnx'), batch: 8, images: 48, scale: true },
+  { key: 'mobilenet_v2_imagenet', file: path.join(shared, 'scale/mobilenet_v2_imagenet_random.onnx'), batch: 8, images: 96, scale: true },
+];
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Runs one measurement in a fresh process (this same script with --part) and parses its last JSON line. */
+function runPart(part: string, model: BenchModel, workers: number, images: number): PartResult {
+  const args = [...process.execArgv, __filename.endsWith('.ts') ? __filename : process.argv[1], '--part', part,
+    '--model', model.file, '--batch', String(model.batch), '--images', String(images), '--workers', String(workers)];
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const lines = (r.stdout ?? '').trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) {
+    const why = (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | ');
+    return { skipped: why.slice(0, 300) };
+  }
+  return JSON.parse(last) as PartResult;
+}
+
+function fmt(v: number | undefined, digits = 0): string {
+  return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+}
+
+async function childMain(part: string): Promise<void> {
+  const fn = PARTS[part];
+  if (!fn) throw new Error(`unknown bench part '${part}'`);
+  const result = await fn({
+    model: argValue('--model')!,
+    batch: Number(argValue('--batch')),
+    images: Number(argValue('--images')),
+    workers: Number(argValue('--workers')),
+  });
+  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
+
+function main(): void {
+  const json = process.argv.includes('--json');
+  const quick = process.argv.includes('--quick');
+  const noScale = process.argv.includes('--no-scale');
+  const workers = Number(argValue('--workers') ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  const summary: Record<string, unknown> = {
+    machine: `${os.cpus()[0]?.model ?? 'cpu'} ×${os.cpus().length}, node ${process.versions.node}`,
+    workers,
+    models: {} as Record<string, unknown>,
+  };
+  const rows: string[] = [];
+  const log = (s: string): void => { if (!json) console.log(s); else process.stderr.write(s + '\n'); };
+  log(`Quant Inspector benchmark — ${summary.machine}, ${workers} workers / onnxruntime threads`);
+  log('model                   | ours float | ours int | ort float | ort quant | float/ort | int/ort | peak RSS MB (ours float / int / ort)');
+  for (const m of MODELS) {
+    if (m.scale && noScale) continue;
+    if (!fs.existsSync(m.file)) {
+      log(`${m.key}: model missing (${m.file})`);
+      continue;
+    }
+    const images = quick ? Math.max(m.batch * 2, Math.round(m.images / 4)) : m.images;
+    const float = runPart('ours-float', m, workers, images);
+    const int = runPart('ours-int', m, workers, images);
+    const ort = runPart('ort-float', m, workers, images);
+    const ortQ = runPart('ort-quant', m, workers, images);
+    const float1 = m.scale ? undefined : runPart('ours-float', m, 1, Math.round(images / 2));
+    const entry = {
+      oursFloatIps: float.ips, oursFloatIps1Thread: float1?.ips, oursIntIps: int.ips, ortFloatIps: ort.ips, ortQuantIps: ortQ.ips,
+      floatRatio: float.ips && ort.ips ? float.ips / ort.ips : undefined,
+      intRatio: int.ips && ort.ips ? int.ips / ort.ips : undefined,
+      peakRssMB: { oursFloat: float.peakRssMB, oursInt: int.peakRssMB, ortFloat: ort.peakRssMB },
+      skipped: Object.fromEntries(Object.entries({ oursFloat: float, oursInt: int, ortFloat: ort, ortQuant: ortQ })
+        .filter(([, r]) => r.skipped).map(([k, r]) => [k, r.skipped])),
+      extra: { ...float.extra, ...int.extra },
+    };
+    (summary.models as Record<string, unknown>)[m.key] = entry;
+    const row = `${m.key.padEnd(23)} | ${fmt(float.ips).padStart(10)} | ${fmt(int.ips).padStart(8)} | ${fmt(ort.ips).padStart(9)} | ${fmt(ortQ.ips).padStart(9)} | ${fmt(entry.floatRatio, 3).padStart(9)} | ${fmt(entry.intRatio, 3).padStart(7)} | ${fmt(float.peakRssMB)} / ${fmt(int.peakRssMB)} / ${fmt(ort.peakRssMB)}`;
+    rows.push(row);
+    log(row);
+    for (const [k, why] of Object.entries(entry.skipped)) log(`  ${k}: skipped (${why})`);
+  }
+  const quantize = quick ? undefined : runPart('quantize', MODELS[0], workers, 0);
+  if (quantize) {
+    summary.quantize = quantize;
+    log(quantize.skipped ? `quantize (calibrate 1,000 + evaluate 10,000): skipped (${quantize.skipped})`
+      : `quantize resnet20 (calibrate 1,000 + evaluate 10,000 images): ${fmt(quantize.seconds, 1)} s, peak RSS ${fmt(quantize.peakRssMB)} MB`);
+  }
+  const main20 = (summary.models as Record<string, Record<string, unknown>>).resnet20_cifar10 ?? {};
+  const result = {
+    oursFloatIps: main20.oursFloatIps ?? null,
+    oursIntIps: main20.oursIntIps ?? null,
+    ortFloatIps: main20.ortFloatIps ?? null,
+    ortQuantIps: main20.ortQuantIps ?? null,
+    floatRatio: main20.floatRatio ?? null,
+    intRatio: main20.intRatio ?? null,
+    ...summary,
+  };
+  if (json) console.log(JSON.stringify(result));
+}
+
+const part = argValue('--part');
+if (part) {
+  childMain(part).catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  });
+} else {
+  main();
+}
