@@ -1,0 +1,39 @@
+/** Messages between the custom editor and its webview; everything from the webview is validated here before use. */
+import * as path from 'path';
+
+export const WEBVIEW_COMMANDS = ['quantize', 'sensitivity', 'export', 'report', 'selectCalibration'] as const;
+export type WebviewCommand = (typeof WEBVIEW_COMMANDS)[number];
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'command'; command: WebviewCommand }
+  | { type: 'selectLayer'; layer: string }
+  | { type: 'revealLayer'; layer: string };
+
+const MAX_NAME = 1024;
+
+/** Returns the message if it is one we know with valid fields, naming only layers of this model; otherwise undefined. */
+export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string>): FromWebview | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const m = raw as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'command':
+      return WEBVIEW_COMMANDS.includes(m.command as WebviewCommand) ? { type: 'command', command: m.command as WebviewCommand } : undefined;
+    case 'selectLayer':
+    case 'revealLayer':
+      return typeof m.layer === 'string' && m.layer.length <= MAX_NAME && layerNames.has(m.layer) ? { type: m.type, layer: m.layer } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** True when `file` (absolute) lies inside one of the folders (no `..` escape, no sibling-prefix trick). */
+export function isInsideFolders(file: string, folders: readonly string[]): boolean {
+  const resolved = path.resolve(file);
+  return folders.some((f) => {
+    const rel = path.relative(path.resolve(f), resolved);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  });
+}

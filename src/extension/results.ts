@@ -1,0 +1,185 @@
+/** Quantization results as the extension keeps and shows them: validated from the job's JSON, then pure formatting. */
+
+export interface HistogramView {
+  low: number;
+  high: number;
+  counts: number[];
+}
+
+export interface DataflowStepView {
+  stage: string;
+  title: string;
+  bits: number;
+  range: { min: number; max: number };
+  explanation: string;
+}
+
+export interface LayerResult {
+  name: string;
+  op: string;
+  weightBits: number;
+  activationBits: number;
+  weightScales: number[];
+  weightZeroPoints?: number[];
+  inputScale?: number;
+  inputZeroPoint?: number;
+  outputScale?: number;
+  outputZeroPoint?: number;
+  weightSqnrDb?: number;
+  outputSqnrDb?: number;
+  outputMse?: number;
+  outputCosine?: number;
+  maxAccumulator?: number;
+  weightHistogram?: HistogramView;
+  activationHistogram?: HistogramView;
+  dataflow?: DataflowStepView[];
+  /** Accuracy change (points) when only this layer is quantized, from a sensitivity run. */
+  deltaAccuracy?: number;
+}
+
+export interface RunSettings {
+  weightBits: number;
+  activationBits: number;
+  method: string;
+  granularity: string;
+  calibrationData: string;
+  testData?: string;
+  calibrationImages: number;
+  testImages: number;
+}
+
+export interface QuantRun {
+  modelPath: string;
+  settings: RunSettings;
+  fp32Accuracy?: number;
+  quantizedAccuracy?: number;
+  agreement?: number;
+  layers: LayerResult[];
+  finishedAt: string;
+  seconds: number;
+}
+
+export interface SensitivityEntry {
+  layer: string;
+  deltaAccuracy: number;
+  sqnrDb?: number;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const nums = (v: unknown): number[] | undefined =>
+  Array.isArray(v) || ArrayBuffer.isView(v) ? Array.from(v as ArrayLike<unknown>, (x) => Number(x)).filter(Number.isFinite) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+function histogramOf(v: unknown): HistogramView | undefined {
+  const h = obj(v);
+  const counts = nums(h?.counts);
+  const low = num(h?.low);
+  const high = num(h?.high);
+  return h && counts && low !== undefined && high !== undefined ? { low, high, counts } : undefined;
+}
+
+function dataflowOf(v: unknown): DataflowStepView[] | undefined {
+  const steps = Array.isArray(v) ? v : obj(v)?.steps;
+  if (!Array.isArray(steps)) return undefined;
+  return steps.flatMap((s) => {
+    const o = obj(s);
+    const r = obj(o?.range);
+    if (!o || typeof o.title !== 'string' || num(o.bits) === undefined) return [];
+    return [{ stage: String(o.stage ?? ''), title: o.title, bits: num(o.bits)!, range: { min: num(r?.min) ?? 0, max: num(r?.max) ?? 0 }, explanation: String(o.explanation ?? '') }];
+  });
+}
+
+/** Reads one layer of a quantize job's result; unknown or malformed fields are dropped, never guessed. */
+export function layerResultFrom(raw: unknown): LayerResult | undefined {
+  const o = obj(raw);
+  if (!o || typeof o.name !== 'string') return undefined;
+  const firstZp = (v: unknown) => num(v) ?? nums(v)?.[0];
+  return {
+    name: o.name,
+    op: String(o.op ?? ''),
+    weightBits: num(o.weightBits) ?? 0,
+    activationBits: num(o.activationBits) ?? 0,
+    weightScales: nums(o.weightScales) ?? (num(o.weightScale) !== undefined ? [num(o.weightScale)!] : []),
+    weightZeroPoints: nums(o.weightZeroPoints),
+    inputScale: num(o.inputScale),
+    inputZeroPoint: firstZp(o.inputZeroPoint),
+    outputScale: num(o.outputScale),
+    outputZeroPoint: firstZp(o.outputZeroPoint),
+    weightSqnrDb: num(o.weightSqnrDb),
+    outputSqnrDb: num(o.outputSqnrDb),
+    outputMse: num(o.outputMse) ?? num(obj(o.outputError)?.mse),
+    outputCosine: num(o.outputCosine) ?? num(obj(o.outputError)?.cosine),
+    maxAccumulator: num(o.maxAccumulator),
+    weightHistogram: histogramOf(o.weightHistogram),
+    activationHistogram: histogramOf(o.activationHistogram ?? o.outputHistogram),
+    dataflow: dataflowOf(o.dataflow),
+    deltaAccuracy: num(o.deltaAccuracy),
+  };
+}
+
+/** Builds the stored run from the quantize job's `{fp32:{accuracy}, quantized:{accuracy, agreement}, layers:[...]}`. */
+export function quantRunFrom(raw: unknown, modelPath: string, settings: RunSettings, seconds: number): QuantRun {
+  const o = obj(raw) ?? {};
+  const layers = Array.isArray(o.layers) ? o.layers.flatMap((l) => layerResultFrom(l) ?? []) : [];
+  return {
+    modelPath,
+    settings,
+    fp32Accuracy: num(obj(o.fp32)?.accuracy),
+    quantizedAccuracy: num(obj(o.quantized)?.accuracy),
+    agreement: num(obj(o.quantized)?.agreement),
+    layers,
+    finishedAt: new Date().toISOString(),
+    seconds,
+  };
+}
+
+/** Checks a stored run (workspace storage may hold data from an older version). */
+export function isQuantRun(v: unknown): v is QuantRun {
+  const o = obj(v);
+  return !!o && typeof o.modelPath === 'string' && Array.isArray(o.layers) && !!obj(o.settings);
+}
+
+export function accuracyDrop(run: QuantRun): number | undefined {
+  return run.fp32Accuracy !== undefined && run.quantizedAccuracy !== undefined ? run.quantizedAccuracy - run.fp32Accuracy : undefined;
+}
+
+export type Quality = 'good' | 'fair' | 'poor' | 'unknown';
+
+/** SQNR bands: ≥ 30 dB good, 20–30 dB fair, < 20 dB poor (≈ 6 dB per bit). */
+export function sqnrQuality(db: number | undefined): Quality {
+  if (db === undefined) return 'unknown';
+  return db >= 30 ? 'good' : db >= 20 ? 'fair' : 'poor';
+}
+
+export function bitsLabel(w: number, a: number): string {
+  return `W${w}A${a}`;
+}
+
+export function formatDb(db: number | undefined): string {
+  return db === undefined ? '—' : `${db.toFixed(1)} dB`;
+}
+
+export function formatSigned(points: number | undefined, digits = 2): string {
+  if (points === undefined) return '—';
+  return `${points >= 0 ? '+' : '−'}${Math.abs(points).toFixed(digits)}`;
+}
+
+/** CodeLens title for one code line that creates one or more layers. */
+export function lensTitle(attribute: string, layerCount: number, layers: readonly LayerResult[]): string {
+  const name = layerCount > 1 ? `${attribute} ×${layerCount}` : attribute;
+  if (layers.length === 0) return `${name} · not quantized yet`;
+  const bits = [...new Set(layers.map((l) => bitsLabel(l.weightBits, l.activationBits)))].join('/');
+  const sqnr = layers.map((l) => l.outputSqnrDb).filter((d): d is number => d !== undefined);
+  const deltas = layers.map((l) => l.deltaAccuracy).filter((d): d is number => d !== undefined);
+  const parts = [name, bits];
+  if (sqnr.length) parts.push(layers.length > 1 ? `SQNR ${Math.min(...sqnr).toFixed(1)}–${Math.max(...sqnr).toFixed(1)} dB` : `SQNR ${sqnr[0].toFixed(1)} dB`);
+  if (deltas.length) parts.push(`Δacc ${formatSigned(Math.min(...deltas))} pts`);
+  return parts.join(' · ');
+}
+
+/** One-line error summary of a layer, as the editor's tooltip and the hover show it. */
+export function layerErrorLine(l: LayerResult): string {
+  const parts = [`${bitsLabel(l.weightBits, l.activationBits)}`, `output SQNR ${formatDb(l.outputSqnrDb)}`, `weight SQNR ${formatDb(l.weightSqnrDb)}`];
+  if (l.deltaAccuracy !== undefined) parts.push(`Δacc ${formatSigned(l.deltaAccuracy)} pts`);
+  return parts.join(' · ');
+}

@@ -1,0 +1,161 @@
+// UI test: playwright-core drives Debian chromium against code-server with Quant Inspector loaded from the repo.
+// Opens the sample model, quantizes from the palette to 8 and then 4 bits, hovers a layer for its error, cancels a run,
+// finds the CodeLens on `self.conv1 = ...`, and saves screenshots under test-results/.
+// usage: node ui.js <baseUrl> <workspaceFolder> <outDir>
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const [base, folder, out] = process.argv.slice(2);
+const root = process.env.QI_ROOT || path.resolve(__dirname, '../..');
+fs.mkdirSync(out, { recursive: true });
+const t0 = Date.now();
+const log = (...a) => console.log(`[ui ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+let page;
+
+async function palette(text) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill('>' + text);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** Answers one quick pick: waits for its title, types a filter (or nothing) and accepts. */
+async function answer(title, filter) {
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: 20000 });
+  const input = page.locator('.quick-input-widget input');
+  if (filter) {
+    await input.fill(filter);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: filter }).first().waitFor();
+  }
+  await page.keyboard.press('Enter');
+}
+
+async function quickOpen(file) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(file);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: file }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+const editorFrame = () => page.frameLocator('iframe.webview.ready').first().frameLocator('iframe#active-frame');
+
+async function quantize(bits) {
+  await palette('Quant Inspector: Quantize to N bits');
+  await answer('weight bits', String(bits));
+  await answer('activation bits', String(bits));
+  await answer('calibration data');
+  await answer('calibration method');
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  page.on('pageerror', (e) => log('pageerror:', e.message));
+  const authority = new URL(base).host;
+  const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${root}`]];
+  await page.goto(`${base}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90000 });
+  log('workbench ready');
+
+  // 1. the custom editor opens for the .onnx with its summary and layer table
+  await quickOpen('resnet20_cifar10.onnx');
+  const ed = editorFrame();
+  await ed.locator('#title', { hasText: 'resnet20_cifar10.onnx' }).waitFor({ timeout: 60000 });
+  await ed.locator('table.layers tbody tr').nth(19).waitFor({ timeout: 60000 });
+  assert.strictEqual(await ed.locator('table.layers tbody tr').count(), 20, '20 conv/linear layers listed');
+  log('editor:', await ed.locator('#model-info').textContent());
+  await page.keyboard.press('Control+B'); // hide the side bar: more room for the editor
+  await page.screenshot({ path: path.join(out, 'editor-summary.png') });
+
+  // 2. quantize to 8 bits from the palette, then to 4 bits
+  const results = {};
+  for (const bits of [8, 4]) {
+    await quantize(bits);
+    await ed.locator('#run-setting', { hasText: `W${bits}A${bits}` }).waitFor({ timeout: 240000 });
+    results[bits] = {
+      float: await ed.locator('#acc-float').textContent(),
+      quantized: await ed.locator('#acc-quant').textContent(),
+      delta: await ed.locator('#acc-delta').textContent(),
+    };
+    log(`W${bits}A${bits}:`, JSON.stringify(results[bits]));
+    assert.match(results[bits].quantized, /\d+\.\d\d %/);
+  }
+  const acc = (s) => Number.parseFloat(s);
+  assert.ok(acc(results[8].quantized) >= acc(results[4].quantized), 'W8A8 at least as accurate as W4A4');
+  await page.screenshot({ path: path.join(out, 'editor-w4a4.png') });
+
+  // 3. hovering a layer shows its quantization error in a tooltip
+  const row = ed.locator('tr[data-layer="/layer2/layer2.0/conv1/Conv"]');
+  await row.hover();
+  const tip = ed.locator('#tooltip');
+  await tip.waitFor({ state: 'visible', timeout: 10000 });
+  const tipText = await tip.textContent();
+  log('tooltip:', tipText);
+  assert.match(tipText, /layer2\.0\.conv1/);
+  assert.match(tipText, /W4A4 · output SQNR -?\d+\.\d dB · weight SQNR -?\d+\.\d dB/);
+  const cellSqnr = await row.locator('td').nth(9).textContent();
+  assert.ok(cellSqnr.includes(tipText.match(/output SQNR (-?\d+\.\d dB)/)[1]), `tooltip matches the table (${cellSqnr})`);
+  await page.screenshot({ path: path.join(out, 'editor-hover.png') });
+
+  // 4. clicking a layer opens its details (and reveals its line in the model code)
+  await row.click();
+  await ed.locator('#details-title', { hasText: 'layer2.0.conv1' }).waitFor({ timeout: 10000 });
+  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ timeout: 15000 });
+  log('details shown and model code revealed');
+
+  // 5. cancel a run mid-calibration: the worker stops, the editor keeps the W4A4 results and stays usable
+  await palette('Quant Inspector: Quantize to N bits');
+  await answer('weight bits', '8');
+  await answer('activation bits', '8');
+  await answer('calibration data');
+  await answer('calibration method');
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Quantize resnet20_cifar10.onnx to W8A8' });
+  await toast.first().waitFor({ timeout: 20000 });
+  await ed.locator('#busy-text').waitFor({ timeout: 20000 });
+  await page.waitForTimeout(500);
+  await toast.first().hover();
+  await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+  await page.locator('.notifications-toasts .notification-toast', { hasText: 'cancelled' }).first().waitFor({ timeout: 15000 });
+  await ed.locator('#busy').waitFor({ state: 'hidden', timeout: 10000 });
+  assert.match(await ed.locator('#run-setting').textContent(), /W4A4/, 'previous results still shown');
+  await ed.locator('tr[data-layer="/conv1/Conv"]').click();
+  await ed.locator('#details-title', { hasText: 'conv1' }).waitFor({ timeout: 10000 });
+  log('cancelled mid-run; editor usable');
+
+  // 6. CodeLens and hover on the model code
+  await quickOpen('resnet_cifar.py');
+  const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'conv1 · W4A4' });
+  await lens.first().waitFor({ timeout: 30000 });
+  const lensTexts = await page.locator('.monaco-editor .codelens-decoration').allTextContents();
+  log('codelens:', JSON.stringify(lensTexts));
+  assert.ok(lensTexts.some((t) => /^conv1 · W4A4 · SQNR -?\d+\.\d dB$/.test(t.trim())), 'lens on ResNet.conv1');
+  assert.ok(lensTexts.some((t) => /^conv1 ×9 · W4A4 · SQNR/.test(t.trim())), 'lens on BasicBlock.conv1');
+  await page.locator('.view-line', { hasText: 'self.conv1 = nn.Conv2d(in_planes' }).first().scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(out, 'codelens.png') });
+  const word = page.locator('.monaco-editor .view-line', { hasText: 'self.conv1 = nn.Conv2d(3, 16' }).locator('span', { hasText: 'conv1' }).first();
+  await word.hover();
+  const hover = page.locator('.monaco-hover', { hasText: 'Quant Inspector' });
+  await hover.first().waitFor({ timeout: 15000 });
+  const hoverText = (await hover.first().textContent()).replace(/\s+/g, ' ');
+  log('hover:', hoverText.slice(0, 200));
+  assert.match(hoverText, /W4A4/);
+  await page.screenshot({ path: path.join(out, 'codelens-hover.png') });
+
+  fs.writeFileSync(path.join(out, 'ui-results.json'), JSON.stringify({ results, tooltip: tipText, codelens: lensTexts, hover: hoverText }, null, 2));
+  log('ALL OK');
+  await browser.close();
+})().catch(async (e) => {
+  console.error('UI test FAILED:', e);
+  try { await page.screenshot({ path: path.join(out, 'failure.png') }); } catch { /* no page */ }
+  process.exit(1);
+});
