@@ -15,7 +15,9 @@ function joinScopes(scopes: string[]): string {
   const path: string[] = [];
   for (const scope of scopes) {
     const last = path[path.length - 1];
-    if (last !== undefined && scope.startsWith(last + '.')) path.push(...scope.slice(last.length + 1).split('.'));
+    const full = path.join('.');
+    if (full && scope.startsWith(full + '.')) path.push(...scope.slice(full.length + 1).split('.'));
+    else if (last !== undefined && scope.startsWith(last + '.')) path.push(...scope.slice(last.length + 1).split('.'));
     else path.push(...scope.split('.'));
   }
   return path.join('.');

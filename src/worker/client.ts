@@ -26,6 +26,8 @@ export interface JobClientOptions {
   /** Script the worker runs (dist/worker.js in the extension; a .ts file with execArgv ['--import','tsx'] in tests). */
   script: string;
   execArgv?: string[];
+  /** `script` is JavaScript source, not a path (tests: require tsx, then the TypeScript entry). */
+  eval?: boolean;
   resourceLimits?: { maxOldGenerationSizeMb?: number };
   log?(line: string): void;
 }
@@ -76,6 +78,7 @@ export class JobClient {
     if (this.worker) return this.worker;
     const worker = new Worker(this.options.script, {
       execArgv: this.options.execArgv,
+      eval: this.options.eval,
       resourceLimits: this.options.resourceLimits,
       stdout: false,
       stderr: false,
