@@ -149,3 +149,25 @@ test('checkSupported lists every unsupported operator with its node before any r
     e instanceof InputError && /tiny\.onnx/.test(e.message) && /Erf \(node 'erf_1'\)/.test(e.message) && /Gelu \(node 'my_gelu'\)/.test(e.message));
   assert.throws(() => prepareModel(m, 1), /Erf \(node 'erf_1'\)/);
 });
+
+test('in-place elementwise reuse never touches the input, constants or values a hook sees', () => {
+  const p = prepareModel(resnet20, 2);
+  const x = ramp([2, 3, 32, 32], 1, 9);
+  const before = Float32Array.from(x.data as Float32Array);
+  const plain = Float32Array.from(runFloat(p, x).data as Float32Array);
+  assert.deepEqual(x.data, before, 'the caller input is unchanged');
+  const seen = new Map<string, Float32Array>();
+  const hooked = runFloat(p, x, {
+    afterNode(n, outs) {
+      if (n.opType === 'Conv') seen.set(n.outputs[0], outs[0].data as Float32Array);
+    },
+  }).data as Float32Array;
+  assert.deepEqual(hooked, plain, 'hooked and plain runs give identical logits');
+  const again = runFloat(p, x).data as Float32Array;
+  assert.deepEqual(again, plain, 'constants were not modified by the first run');
+  // with hooks nothing runs in place: conv outputs the hook kept still hold negative pre-ReLU values
+  const firstConv = seen.get(p.nodes[0].outputs[0])!;
+  assert.ok(firstConv.some((v) => v < 0));
+  const all = runFloatAll(p, x);
+  assert.ok((all.get(p.nodes[0].outputs[0])!.data as Float32Array).some((v) => v < 0), 'runFloatAll keeps pre-ReLU values');
+});

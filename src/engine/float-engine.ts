@@ -1,9 +1,10 @@
 /** The float32 reference engine: runs a PreparedModel node by node with the float kernels. */
 import { defaultOpset, describeNode, Model, Node } from '../graph/ir';
 import { checkInputShape, prepareModel } from '../graph/prepare';
-import type { Tensor } from '../graph/tensor';
+import type { Tensor, TensorData } from '../graph/tensor';
 import { shapeString } from '../graph/tensor';
 import { FLOAT_KERNELS } from '../kernels/float';
+import { canRunInPlace, runInPlace } from '../kernels/float/inplace';
 import { InputError } from '../util/errors';
 import type { PreparedModel, RunHooks } from './types';
 
@@ -13,6 +14,20 @@ function consumerCounts(prepared: PreparedModel, keep: Iterable<string>): Map<st
   for (const n of prepared.nodes) for (const i of n.inputs) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
   for (const k of keep) counts.set(k, (counts.get(k) ?? 0) + 1);
   return counts;
+}
+
+/**
+ * True when input 0 of `node` is an intermediate read by no later node, whose buffer no other value shares:
+ * the node may then write its output into it. Never for constants or the caller's input.
+ */
+function ownsInput0(
+  node: Node, ins: (Tensor | undefined)[], remaining: Map<string, number>, shared: Set<TensorData>, prepared: PreparedModel,
+  callerInputs: Map<string, Tensor>,
+): boolean {
+  const name = node.inputs[0];
+  const t = ins[0];
+  if (!name || !t || callerInputs.has(name) || prepared.constants.has(name) || shared.has(t.data)) return false;
+  return remaining.get(name) === 1;
 }
 
 function runNode(node: Node, inputs: (Tensor | undefined)[], opset: number, hooks?: RunHooks): Tensor[] {
@@ -38,6 +53,7 @@ export function runGraph(
   const remaining = options.keepAll ? undefined : consumerCounts(prepared, keep);
   const values = new Map<string, Tensor>(inputs);
   const lookup = (name: string): Tensor | undefined => values.get(name) ?? prepared.constants.get(name);
+  const shared = new Set<TensorData>(); // buffers seen by more than one value: never overwritten
   for (const node of prepared.nodes) {
     hooks?.checkCancelled?.();
     const ins = node.inputs.map((name) => {
@@ -46,9 +62,12 @@ export function runGraph(
       if (!t) throw new InputError(`${describeNode(node)}: input '${name}' has no value`);
       return t;
     });
-    const outs = runNode(node, ins, opset, hooks);
+    const inPlace = remaining !== undefined && !hooks && ownsInput0(node, ins, remaining, shared, prepared, inputs) && canRunInPlace(node, ins);
+    const outs = inPlace ? runInPlace(node, ins, opset) : runNode(node, ins, opset, hooks);
     node.outputs.forEach((o, k) => {
-      if (o && outs[k]) values.set(o, outs[k]);
+      if (!o || !outs[k]) return;
+      values.set(o, outs[k]);
+      if (!inPlace && ins.some((t) => t && t.data === outs[k].data)) shared.add(outs[k].data); // a view (Reshape, Identity)
     });
     hooks?.afterNode?.(node, outs);
     if (remaining) {
