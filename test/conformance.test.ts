@@ -12,6 +12,7 @@ import { loadModel, convertTensor } from '../src/onnx/load';
 import { prepareGraph } from '../src/graph/prepare';
 import { runGraph } from '../src/engine/float-engine';
 import { SUPPORTED_FLOAT_OPS } from '../src/kernels/float';
+import { setKernelPath, wasmAvailable } from '../src/kernels/wasm';
 import type { Model } from '../src/graph/ir';
 import type { Tensor } from '../src/graph/tensor';
 import { errorMessage } from '../src/util/errors';
@@ -123,5 +124,17 @@ test('ONNX node conformance (libonnx-testdata)', { skip: missing }, async (t) =>
   assert.ok(ran.length > 150, `expected well over 150 runnable cases, found ${ran.length}`);
   for (const { name, c } of ran) {
     await t.test(name, () => runCase(c));
+  }
+});
+
+// the TypeScript kernels are the reference the WebAssembly ones are checked against: they pass on their own
+test('ONNX node conformance on the TypeScript kernel path', { skip: missing || !wasmAvailable() && 'the default path is already TypeScript' }, async (t) => {
+  setKernelPath('ts');
+  try {
+    for (const { name, c } of ran) {
+      await t.test(name, () => runCase(c));
+    }
+  } finally {
+    setKernelPath(undefined);
   }
 });

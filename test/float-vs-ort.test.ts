@@ -11,6 +11,7 @@ import { FloatModel } from '../src/engine/float-engine';
 import { floatTensor, Tensor } from '../src/graph/tensor';
 import { openDataset, iterateBatches } from '../src/data';
 import type { Preprocess } from '../src/data';
+import { setKernelPath } from '../src/kernels/wasm';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const ort = require('onnxruntime-node');
@@ -38,7 +39,7 @@ function gaussian(count: number, seed: number): Float32Array {
   return out;
 }
 
-interface Case { file: string; batches: () => Tensor[]; note: string }
+interface Case { file: string; batches: () => Tensor[]; note: string; kernels?: 'ts' }
 
 function dataBatches(dataPath: string, pre: Preprocess, images: number, batch: number): () => Tensor[] {
   return () => [...iterateBatches(openDataset(dataPath, { limit: images }), batch, pre)].map((b) => b.input);
@@ -64,11 +65,14 @@ const cases: Case[] = [
   // 224×224 models take ~0.3–1.8 GMAC per image in plain TypeScript: a few random images keep the suite short
   { file: 'scale/mobilenet_v2_imagenet_random.onnx', batches: randomBatches(4, 2, [3, 224, 224]), note: '4 random N(0,1) images (fewer for time)' },
   { file: 'scale/resnet18_imagenet_random.onnx', batches: randomBatches(2, 2, [3, 224, 224]), note: '2 random N(0,1) images (fewer for time)' },
+  // the TypeScript reference kernels (QINSPECT_KERNELS=ts), slower: fewer images
+  { file: 'resnet20_cifar10.onnx', batches: dataBatches(CIFAR, CIFAR_NORM, 20, 20), note: '20 CIFAR-10 test images, TypeScript kernels', kernels: 'ts' },
+  { file: 'fmnist_mobilenetv2.onnx', batches: dataBatches(FMNIST, FMNIST_NORM, 20, 20), note: '20 Fashion-MNIST test images, TypeScript kernels', kernels: 'ts' },
 ];
 
 for (const c of cases) {
   const file = path.join(MODELS, c.file);
-  test(`float engine matches onnxruntime-node: ${c.file}`, { skip: !fs.existsSync(file) && `${file} missing` }, async () => {
+  test(`float engine matches onnxruntime-node: ${c.file}${c.kernels ? ' (TypeScript kernels)' : ''}`, { skip: !fs.existsSync(file) && `${file} missing` }, async () => {
     const model = new FloatModel(loadModel(file));
     const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
     const inputName = session.inputNames[0];
@@ -77,7 +81,13 @@ for (const c of cases) {
     let maxRef = 0;
     let images = 0;
     for (const x of c.batches()) {
-      const ours = model.run(x).data as Float32Array;
+      setKernelPath(c.kernels);
+      let ours: Float32Array;
+      try {
+        ours = model.run(x).data as Float32Array;
+      } finally {
+        setKernelPath(undefined);
+      }
       const ref = (await session.run({ [inputName]: new ort.Tensor('float32', x.data, x.dims) }))[outputName].data as Float32Array;
       assert.equal(ours.length, ref.length);
       for (let i = 0; i < ref.length; i++) {
