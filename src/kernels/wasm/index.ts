@@ -6,6 +6,7 @@
 import { InputError } from '../../util/errors';
 import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
+import { IntCodes, QConvArgs, qconv2dWasm, qconvFitsWasm } from './qconv';
 import { kernelArena, releaseKernelArena, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -60,6 +61,8 @@ export function tryIgemmWasm(
 }
 
 export { releaseKernelArena, wasmAvailable };
+export { qconvFitsWasm };
+export type { IntCodes, QConvArgs };
 export type { ConvGeometry, IgemmWasmOptions, Int8Codes, SgemmWasmOptions };
 
 /**
@@ -88,5 +91,17 @@ export function tryConv2dWasm(
   const arena = kernelArena();
   if (!arena) return false;
   conv2dWasm(arena, p, x, wt, bias, y, clampMin, clampMax);
+  return true;
+}
+
+/**
+ * Quantized conv with fused requantization in wasm when selected and exact for these bit widths
+ * (qconvFitsWasm); false means: run the TypeScript integer kernel.
+ */
+export function tryQConv2dWasm(p: ConvGeometry, args: QConvArgs, xBits: number, wBits: number): boolean {
+  if (kernelPath() !== 'wasm' || !qconvFitsWasm(p, xBits, wBits)) return false;
+  const arena = kernelArena();
+  if (!arena) return false;
+  qconv2dWasm(arena, p, args);
   return true;
 }

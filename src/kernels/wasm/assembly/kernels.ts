@@ -402,3 +402,242 @@ export function depthwise_f32(
     }
   }
 }
+
+// ---------------------------------------------------------------- quantized convolution (NCHW codes)
+
+/** dst[i] = code[i] − zero as i16; elemBytes 1 (int8 if signed, else uint8), 2 (int16) or 4 (int32). */
+export function codesToI16(src: usize, count: i32, elemBytes: i32, signed: i32, zero: i32, dst: usize): void {
+  for (let i = 0; i < count; i++) {
+    let v: i32;
+    if (elemBytes == 1) v = signed ? <i32>load<i8>(src + <usize>i) : <i32>load<u8>(src + <usize>i);
+    else if (elemBytes == 2) v = signed ? <i32>load<i16>(src + <usize>i * 2) : <i32>load<u16>(src + <usize>i * 2);
+    else v = load<i32>(src + <usize>i * 4);
+    store<i16>(dst + <usize>i * 2, <i16>(v - zero));
+  }
+}
+
+/** 8 consecutive im2col values of one row (ci, ky, kx) for output columns col0..col0+7, as i16x8 (0 outside). */
+@inline
+function gatherRow8(
+  plane: usize, h: i32, w: i32, ky: i32, kx: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  padT: i32, padL: i32, ow: i32, col0: i32, n: i32, tmp: usize, vectorRows: bool,
+): v128 {
+  if (vectorRows) {
+    const oy = col0 / ow;
+    const ox = col0 - oy * ow;
+    const iy = oy * sh - padT + ky * dh;
+    const ix = ox - padL + kx * dw;
+    if (iy >= 0 && iy < h && ix >= 0 && ix + 8 <= w) return v128.load(plane + <usize>(iy * w + ix) * 2);
+  }
+  for (let c = 0; c < 8; c++) {
+    const col = col0 + c;
+    let v: i16 = 0;
+    if (col < n) {
+      const oy = col / ow;
+      const ox = col - oy * ow;
+      const iy = oy * sh - padT + ky * dh;
+      const ix = ox * sw - padL + kx * dw;
+      if (iy >= 0 && iy < h && ix >= 0 && ix < w) v = load<i16>(plane + <usize>(iy * w + ix) * 2);
+    }
+    store<i16>(tmp + <usize>c * 2, v);
+  }
+  return v128.load(tmp);
+}
+
+/** im2col of an i16 image [C][H][W] into gemm_i8's B panels (pairs of K rows interleaved, 8 columns per panel). */
+export function im2colPacked_i16(
+  x: usize, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  padT: i32, padL: i32, oh: i32, ow: i32, k: i32, dst: usize, tmp: usize,
+): void {
+  const taps = kh * kw;
+  const n = oh * ow;
+  const panels = (n + NR - 1) / NR;
+  const pairs = (k + 1) >> 1;
+  const vectorRows = sw == 1 && ow % 8 == 0;
+  const zero = i16x8.splat(0);
+  for (let p = 0; p < pairs; p++) {
+    const k0 = 2 * p;
+    const ci0 = k0 / taps;
+    const r0 = k0 - ci0 * taps;
+    const ky0 = r0 / kw;
+    const kx0 = r0 - ky0 * kw;
+    const plane0 = x + <usize>(ci0 * h * w) * 2;
+    const has1 = k0 + 1 < k;
+    const k1 = has1 ? k0 + 1 : k0;
+    const ci1 = k1 / taps;
+    const r1 = k1 - ci1 * taps;
+    const ky1 = r1 / kw;
+    const kx1 = r1 - ky1 * kw;
+    const plane1 = x + <usize>(ci1 * h * w) * 2;
+    for (let jp = 0; jp < panels; jp++) {
+      const col0 = jp * NR;
+      const a = gatherRow8(plane0, h, w, ky0, kx0, sh, sw, dh, dw, padT, padL, ow, col0, n, tmp, vectorRows);
+      const b = has1 ? gatherRow8(plane1, h, w, ky1, kx1, sh, sw, dh, dw, padT, padL, ow, col0, n, tmp, vectorRows) : zero;
+      const out = dst + <usize>(jp * pairs * NR + p * NR) * 4;
+      v128.store(out, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(out, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+    }
+  }
+}
+
+/** gemmlowp SaturatingRoundingDoublingHighMul: round(a·b / 2^31), ties away from zero, C++ truncating division. */
+@inline
+function srdhm(a: i32, b: i32): i32 {
+  if (a == i32.MIN_VALUE && b == i32.MIN_VALUE) return i32.MAX_VALUE;
+  const ab = <i64>a * <i64>b;
+  const nudge: i64 = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+  return <i32>((ab + nudge) / (<i64>1 << 31));
+}
+
+/** gemmlowp RoundingDivideByPOT: x / 2^e rounded to nearest, ties away from zero. */
+@inline
+function rdbpot(x: i32, e: i32): i32 {
+  if (e == 0) return x;
+  const mask = (1 << e) - 1;
+  const remainder = x & mask;
+  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> e) + (remainder > threshold ? 1 : 0);
+}
+
+/** q = clamp(zOut + acc·M0·2^(shift−31), lo, hi) (TFLite MultiplyByQuantizedMultiplier), bit-exact. */
+@inline
+export function requantizeOne(acc: i32, m0: i32, shift: i32, zOut: i32, lo: i32, hi: i32): i32 {
+  let x = acc;
+  if (shift > 0) {
+    const wide = <i64>x << shift;
+    x = wide > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : wide < <i64>i32.MIN_VALUE ? i32.MIN_VALUE : <i32>wide;
+  }
+  const q = rdbpot(srdhm(x, m0), shift > 0 ? 0 : -shift) + zOut;
+  return q < lo ? lo : q > hi ? hi : q;
+}
+
+/** Requantizes rows of int32 accumulators (row stride ldc) into codes of elemBytes (1, 2 or 4) at dst (row stride n). */
+export function requantizeRows(
+  acc: usize, rows: i32, n: i32, ldc: i32, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32, dst: usize, elemBytes: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const mr = load<i32>(m0 + <usize>r * 4);
+    const sr = load<i32>(shift + <usize>r * 4);
+    const src = acc + <usize>(r * ldc) * 4;
+    const out = dst + <usize>(r * n * elemBytes);
+    for (let j = 0; j < n; j++) {
+      const q = requantizeOne(load<i32>(src + <usize>j * 4), mr, sr, zOut, lo, hi);
+      if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
+      else if (elemBytes == 2) store<i16>(out + <usize>j * 2, <i16>q);
+      else store<i32>(out + <usize>j * 4, q);
+    }
+  }
+}
+
+/**
+ * Quantized conv over a batch: x is the i16 image batch (codes − zx), W packed per group by packA_i8 (zw subtracted),
+ * bias int32 per output channel, per-channel fixed-point multipliers; output codes of elemBytes at y.
+ * pb: gemm_i8 B panels for one image and group; pc: int32 tile rows; tmp: 16 bytes.
+ */
+export function qconv2d(
+  x: usize, n: i32, c: i32, h: i32, w: i32, oc: i32, group: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  dh: i32, dw: i32, padT: i32, padL: i32, oh: i32, ow: i32,
+  pa: usize, bias: usize, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32,
+  pb: usize, pc: usize, tmp: usize, y: usize, elemBytes: i32,
+): void {
+  const cg = c / group;
+  const ocg = oc / group;
+  const k = cg * kh * kw;
+  const plane = oh * ow;
+  const ldc = (plane + NR - 1) / NR * NR;
+  const groupA = <usize>((ocg + MR - 1) / MR * MR * ((k + 1) >> 1)) * 4;
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < group; g++) {
+      const xg = x + <usize>((b * c + g * cg) * h * w) * 2;
+      im2colPacked_i16(xg, h, w, kh, kw, sh, sw, dh, dw, padT, padL, oh, ow, k, pb, tmp);
+      gemm_i8(pa + <usize>g * groupA, pb, ocg, plane, k, pc, ldc, bias ? bias + <usize>(g * ocg) * 4 : 0);
+      const o = <usize>(g * ocg);
+      requantizeRows(pc, ocg, plane, ldc, m0 + o * 4, shift + o * 4, zOut, lo, hi,
+        y + <usize>((b * oc + g * ocg) * plane * elemBytes), elemBytes);
+    }
+  }
+}
+
+/**
+ * Quantized depthwise conv: x i16 (codes − zx), w i16 per channel taps (codes − zw), int32 accumulation,
+ * then the same requantization. pad: scratch for one zero-padded i16 plane (as depthwise_f32).
+ */
+export function qdepthwise(
+  x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, m0: usize, shift: usize,
+  zOut: i32, lo: i32, hi: i32, pad: usize, accRow: usize, y: usize, elemBytes: i32,
+): void {
+  const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
+  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 8;
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const xc = x + <usize>((b * c + ch) * h * w) * 2;
+      const wc = wts + <usize>(ch * kh * kw) * 2;
+      const bv: i32 = bias ? load<i32>(bias + <usize>ch * 4) : 0;
+      memory.fill(pad, 0, <usize>(hp * wp) * 2);
+      for (let py = 0; py < hp; py++) {
+        const iy = py - padT;
+        if (iy < 0 || iy >= h) continue;
+        const x0 = max(0, padL);
+        const x1 = min(wp, w + padL);
+        if (x1 > x0) memory.copy(pad + <usize>(py * wp + x0) * 2, xc + <usize>(iy * w + x0 - padL) * 2, <usize>(x1 - x0) * 2);
+      }
+      const m = load<i32>(m0 + <usize>ch * 4);
+      const s = load<i32>(shift + <usize>ch * 4);
+      const yc = y + <usize>((b * c + ch) * oh * ow * elemBytes);
+      for (let oy = 0; oy < oh; oy++) {
+        let ox = 0;
+        if (sw == 1) {
+          for (; ox + 4 <= ow; ox += 4) {
+            let acc = i32x4.splat(bv);
+            for (let ky = 0; ky < kh; ky++) {
+              const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox) * 2;
+              for (let kx = 0; kx < kw; kx++) {
+                const wv = i32x4.splat(<i32>load<i16>(wc + <usize>(ky * kw + kx) * 2));
+                acc = i32x4.add(acc, i32x4.mul(wv, v128.load16x4_s(pr + <usize>(kx * dw) * 2)));
+              }
+            }
+            v128.store(accRow + <usize>ox * 4, acc);
+          }
+        }
+        for (; ox < ow; ox++) {
+          let acc: i32 = bv;
+          for (let ky = 0; ky < kh; ky++) {
+            const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox * sw) * 2;
+            for (let kx = 0; kx < kw; kx++) acc += <i32>load<i16>(wc + <usize>(ky * kw + kx) * 2) * <i32>load<i16>(pr + <usize>(kx * dw) * 2);
+          }
+          store<i32>(accRow + <usize>ox * 4, acc);
+        }
+        const out = yc + <usize>(oy * ow * elemBytes);
+        for (let j = 0; j < ow; j++) {
+          const q = requantizeOne(load<i32>(accRow + <usize>j * 4), m, s, zOut, lo, hi);
+          if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
+          else if (elemBytes == 2) store<i16>(out + <usize>j * 2, <i16>q);
+          else store<i32>(out + <usize>j * 4, q);
+        }
+      }
+    }
+  }
+}
+
+/** packA_i8 for i16 values already minus their zero point: block i, pair p → 4 × (a[r][2p] | a[r][2p+1] << 16). */
+export function packA_i16(a: usize, lda: i32, m: i32, k: i32, dst: usize): void {
+  const blocks = (m + MR - 1) / MR;
+  const pairs = (k + 1) >> 1;
+  for (let ib = 0; ib < blocks; ib++) {
+    const out = dst + <usize>(ib * pairs * MR) * 4;
+    for (let r = 0; r < MR; r++) {
+      const row = ib * MR + r;
+      const src = a + <usize>(row * lda) * 2;
+      for (let p = 0; p < pairs; p++) {
+        let lo: i32 = 0;
+        let hi: i32 = 0;
+        if (row < m) {
+          lo = <i32>load<i16>(src + <usize>(2 * p) * 2);
+          if (2 * p + 1 < k) hi = <i32>load<i16>(src + <usize>(2 * p + 1) * 2);
+        }
+        store<i32>(out + <usize>(p * MR + r) * 4, (lo & 0xffff) | (hi << 16));
+      }
+    }
+  }
+}

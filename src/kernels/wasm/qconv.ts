@@ -1,0 +1,115 @@
+/**
+ * Quantized NCHW convolution in wasm: integer im2col, int8-range × int8-range → int32 GEMM (i32x4.dot_i16x8_s),
+ * bias, and fused TFLite fixed-point requantization + clamp, bit-exact with src/quant/requantize.ts.
+ */
+import type { ConvGeometry } from './conv';
+import type { KernelArena } from './runtime';
+
+export type IntCodes = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
+
+export interface QConvArgs {
+  /** Input codes [N, C, H, W] and their zero point. */
+  x: IntCodes;
+  xZero: number;
+  /** Weight codes [OC, C/group, kh, kw] (symmetric or with one zero point). */
+  w: IntCodes;
+  wZero: number;
+  /** int32 bias per output channel, already in the accumulator's scale (s_x·s_w). */
+  bias?: Int32Array;
+  /** Per output channel: M = M0·2^(shift−31) (quantizeMultiplier). */
+  multiplier: Int32Array;
+  shift: Int32Array;
+  /** q = clamp(yZero + M·acc, qmin, qmax). */
+  yZero: number;
+  qmin: number;
+  qmax: number;
+  /** Output codes [N, OC, OH, OW]. */
+  y: IntCodes;
+}
+
+const MR = 4;
+const NR = 8;
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+function maxAbs(a: IntCodes, zero: number): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i] - zero);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/**
+ * True when the wasm kernel computes this conv exactly: every (code − zero) fits in int16 and no int32 partial sum
+ * can overflow (|x−zx|max · |w−zw|max · K < 2^31), as holds for ≤ 8-bit activations and weights.
+ */
+export function qconvFitsWasm(p: ConvGeometry, xBits: number, wBits: number): boolean {
+  const k = (p.c / p.group) * p.kh * p.kw;
+  const xMax = 2 ** xBits - 1; // worst |code − zero| of an xBits quantizer
+  const wMax = 2 ** wBits - 1;
+  return xMax <= 32767 && wMax <= 32767 && xMax * wMax * (k + 1) < 2 ** 31;
+}
+
+function elemBytes(a: IntCodes): number {
+  return a.BYTES_PER_ELEMENT;
+}
+
+/** Copies codes into wasm as i16 (code − zero). */
+function codesIn(arena: KernelArena, codes: IntCodes, count: number, zero: number): number {
+  const src = arena.copyIn(codes.subarray(0, count));
+  const dst = arena.scratch(count * 2);
+  const signed = codes instanceof Int8Array || codes instanceof Int16Array || codes instanceof Int32Array ? 1 : 0;
+  arena.exports.codesToI16(src, count, elemBytes(codes), signed, zero, dst);
+  return dst;
+}
+
+function packedQWeights(arena: KernelArena, p: ConvGeometry, w: IntCodes, wZero: number): number {
+  const ocg = p.oc / p.group;
+  const k = (p.c / p.group) * p.kh * p.kw;
+  const groupBytes = roundUp(ocg, MR) * ((k + 1) >> 1) * 4;
+  return arena.residentFor(w, `qconv:${p.oc}x${k}:${p.group}:${wZero}`, groupBytes * p.group, (dst) => {
+    const src = codesIn(arena, w, p.oc * k, wZero);
+    for (let g = 0; g < p.group; g++) arena.exports.packA_i16(src + g * ocg * k * 2, k, ocg, k, dst + g * groupBytes);
+    arena.resetScratch();
+  });
+}
+
+/** Runs the quantized conv (or depthwise conv) over the whole batch; the caller checked qconvFitsWasm. */
+export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): void {
+  const ex = arena.exports;
+  const outCount = p.n * p.oc * p.oh * p.ow;
+  const ob = elemBytes(a.y);
+  try {
+    const depthwise = p.group === p.c && p.oc === p.c;
+    const pw = depthwise ? codesIn(arena, a.w, p.c * p.kh * p.kw, a.wZero) : packedQWeights(arena, p, a.w, a.wZero);
+    const pbias = a.bias ? arena.copyIn(a.bias.subarray(0, p.oc)) : 0;
+    const pm = arena.copyIn(a.multiplier.subarray(0, p.oc));
+    const ps = arena.copyIn(a.shift.subarray(0, p.oc));
+    const px = codesIn(arena, a.x, p.n * p.c * p.h * p.w, a.xZero);
+    const py = arena.scratch(outCount * ob);
+    if (depthwise) {
+      const hp = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 8;
+      const pad = arena.scratch(hp * wp * 2);
+      const accRow = arena.scratch(roundUp(p.ow, 4) * 4);
+      ex.qdepthwise(px, p.n, p.c, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft, p.oh, p.ow,
+        pw, pbias, pm, ps, a.yZero, a.qmin, a.qmax, pad, accRow, py, ob);
+    } else {
+      const k = (p.c / p.group) * p.kh * p.kw;
+      const ldc = roundUp(p.oh * p.ow, NR);
+      const pb = arena.scratch(ldc * ((k + 1) >> 1) * 4);
+      const pc = arena.scratch(roundUp(p.oc / p.group, MR) * ldc * 4);
+      const tmp = arena.scratch(16);
+      ex.qconv2d(px, p.n, p.c, p.h, p.w, p.oc, p.group, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft,
+        p.oh, p.ow, pw, pbias, pm, ps, a.yZero, a.qmin, a.qmax, pb, pc, tmp, py, ob);
+    }
+    a.y.set(new (a.y.constructor as { new (b: ArrayBuffer, o: number, l: number): IntCodes })(
+      arena.bytes().buffer as ArrayBuffer, py, outCount) as unknown as ArrayLike<number>);
+  } finally {
+    arena.resetScratch();
+  }
+}

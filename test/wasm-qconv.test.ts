@@ -1,0 +1,107 @@
+// Quantized conv in wasm (integer im2col, dot_i16x8 GEMM, fused fixed-point requantization) against a scalar
+// reference built on src/quant/requantize.ts: identical codes, bit for bit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setKernelPath, tryQConv2dWasm, qconvFitsWasm } from '../src/kernels/wasm';
+import type { ConvGeometry, IntCodes, QConvArgs } from '../src/kernels/wasm';
+import { quantizeMultiplier, requantize } from '../src/quant/requantize';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Scalar quantized conv: acc = bias + Σ (x − zx)(w − zw) over the window (zero padding = code zx), then requantize. */
+function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
+  const cg = p.c / p.group;
+  const ocg = p.oc / p.group;
+  const out = new Int32Array(p.n * p.oc * p.oh * p.ow);
+  for (let b = 0; b < p.n; b++) for (let o = 0; o < p.oc; o++) {
+    const g = Math.floor(o / ocg);
+    const m = { multiplier: a.multiplier[o], shift: a.shift[o] };
+    for (let oy = 0; oy < p.oh; oy++) for (let ox = 0; ox < p.ow; ox++) {
+      let acc = a.bias ? a.bias[o] : 0;
+      for (let ci = 0; ci < cg; ci++) for (let ky = 0; ky < p.kh; ky++) for (let kx = 0; kx < p.kw; kx++) {
+        const iy = oy * p.sh - p.padTop + ky * p.dh;
+        const ix = ox * p.sw - p.padLeft + kx * p.dw;
+        if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) continue;
+        const xv = a.x[((b * p.c + g * cg + ci) * p.h + iy) * p.w + ix] - a.xZero;
+        const wv = a.w[((o * cg + ci) * p.kh + ky) * p.kw + kx] - a.wZero;
+        acc += xv * wv;
+      }
+      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = requantize(acc, m, a.yZero, a.qmin, a.qmax);
+    }
+  }
+  return out;
+}
+
+function geometry(n: number, c: number, h: number, w: number, oc: number, k: number, group: number, s: number, d: number, pad: number): ConvGeometry {
+  const oh = Math.floor((h + 2 * pad - d * (k - 1) - 1) / s) + 1;
+  const ow = Math.floor((w + 2 * pad - d * (k - 1) - 1) / s) + 1;
+  return { n, c, h, w, oc, kh: k, kw: k, group, sh: s, sw: s, dh: d, dw: d, padTop: pad, padLeft: pad, oh, ow };
+}
+
+interface Case { p: ConvGeometry; xBits: number; xSigned: boolean; wBits: number; xType: 'u8' | 'i8' | 'i32'; yType: 'u8' | 'i8' | 'i32' }
+
+function runCase(r: () => number, c: Case): void {
+  const { p } = c;
+  const k = (p.c / p.group) * p.kh * p.kw;
+  const xq = c.xSigned ? { lo: -(2 ** (c.xBits - 1)), hi: 2 ** (c.xBits - 1) - 1 } : { lo: 0, hi: 2 ** c.xBits - 1 };
+  const wq = 2 ** (c.wBits - 1) - 1;
+  const xCount = p.n * p.c * p.h * p.w;
+  const xVals = Array.from({ length: xCount }, () => xq.lo + Math.floor(r() * (xq.hi - xq.lo + 1)));
+  const x: IntCodes = c.xType === 'u8' ? Uint8Array.from(xVals) : c.xType === 'i8' ? Int8Array.from(xVals) : Int32Array.from(xVals);
+  const w = Int32Array.from({ length: p.oc * k }, () => -wq + Math.floor(r() * (2 * wq + 1)));
+  const bias = Int32Array.from({ length: p.oc }, () => Math.floor(r() * 4000) - 2000);
+  const mults = Array.from({ length: p.oc }, () => quantizeMultiplier(r() < 0.2 ? 1.5 + r() * 3 : 1e-4 + r() * 0.05));
+  const ySigned = c.yType !== 'u8';
+  const outCount = p.n * p.oc * p.oh * p.ow;
+  const y: IntCodes = c.yType === 'u8' ? new Uint8Array(outCount) : c.yType === 'i8' ? new Int8Array(outCount) : new Int32Array(outCount);
+  const args: QConvArgs = {
+    x, xZero: c.xSigned ? 1 : (xq.hi >> 1) + 3, w, wZero: 0, bias,
+    multiplier: Int32Array.from(mults, (m) => m.multiplier), shift: Int32Array.from(mults, (m) => m.shift),
+    yZero: ySigned ? -3 : 100, qmin: ySigned ? -128 : 0, qmax: ySigned ? 127 : 255, y,
+  };
+  assert.equal(tryQConv2dWasm(p, args, c.xBits, c.wBits), true, 'wasm path taken');
+  const want = referenceQConv(p, args);
+  const got = Int32Array.from(y);
+  let same = 0;
+  for (let i = 0; i < want.length; i++) if (want[i] === got[i]) same++;
+  assert.equal(same, want.length, `${JSON.stringify(c)}: ${want.length - same} of ${want.length} codes differ`);
+  // the output is not degenerate: several distinct codes, not all clamped
+  assert.ok(new Set(want).size > 3, 'reference output has variety');
+}
+
+test('quantized conv: wasm codes equal the scalar fixed-point reference bit for bit', () => {
+  setKernelPath('wasm');
+  const r = rng(11);
+  const cases: Case[] = [
+    { p: geometry(2, 3, 32, 32, 16, 3, 1, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // stem
+    { p: geometry(1, 16, 16, 16, 32, 3, 1, 2, 1, 1), xBits: 8, xSigned: true, wBits: 8, xType: 'i8', yType: 'i8' }, // stride 2
+    { p: geometry(2, 13, 7, 9, 11, 1, 1, 1, 1, 0), xBits: 4, xSigned: false, wBits: 4, xType: 'i32', yType: 'i32' }, // 1x1, odd
+    { p: geometry(1, 6, 9, 11, 6, 3, 2, 1, 2, 2), xBits: 6, xSigned: false, wBits: 5, xType: 'i32', yType: 'u8' }, // grouped, dilated
+    { p: geometry(2, 12, 14, 14, 12, 3, 12, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // depthwise
+    { p: geometry(1, 10, 15, 13, 10, 3, 10, 2, 1, 1), xBits: 8, xSigned: true, wBits: 7, xType: 'i8', yType: 'i32' }, // depthwise s2
+    { p: geometry(1, 64, 8, 8, 20, 3, 1, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // K = 576
+    { p: geometry(1, 33, 5, 5, 5, 3, 1, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // K = 297 odd
+  ];
+  for (const c of cases) runCase(r, c);
+  setKernelPath(undefined);
+});
+
+test('quantized conv: bit widths whose int32 sums could overflow are left to the TypeScript kernel', () => {
+  const p = geometry(1, 64, 8, 8, 8, 3, 1, 1, 1, 1);
+  assert.equal(qconvFitsWasm(p, 8, 8), true);
+  assert.equal(qconvFitsWasm(p, 16, 8), false);
+  assert.equal(qconvFitsWasm(p, 12, 12), false);
+  setKernelPath('ts');
+  const dummy = { x: new Uint8Array(1), xZero: 0, w: new Int8Array(1), wZero: 0, multiplier: new Int32Array(1), shift: new Int32Array(1), yZero: 0, qmin: 0, qmax: 255, y: new Uint8Array(1) };
+  assert.equal(tryQConv2dWasm(geometry(1, 1, 1, 1, 1, 1, 1, 1, 1, 0), dummy, 8, 8), false);
+  setKernelPath(undefined);
+});
