@@ -8,11 +8,13 @@ const COST4: Record<string, number> = { a: 0.5, b: 6, c: 1, d: 3, e: 0.2 };
 const layers = Object.keys(COST4);
 const FLOAT = 90;
 const calls: PrecisionPlan[] = [];
-async function evaluate(plan: PrecisionPlan) {
-  calls.push(plan);
-  let loss = 0;
-  for (const [l, b] of Object.entries(plan)) loss += b.weightBits <= 4 ? COST4[l] : b.weightBits < 8 ? COST4[l] / 4 : 0;
-  return { accuracy: FLOAT - loss, agreement: 100 - loss, logitSqnrDb: 40 - loss };
+async function evaluate(plans: PrecisionPlan[]) {
+  return plans.map((plan) => {
+    calls.push(plan);
+    let loss = 0;
+    for (const [l, b] of Object.entries(plan)) loss += b.weightBits <= 4 ? COST4[l] : b.weightBits < 8 ? COST4[l] / 4 : 0;
+    return { accuracy: FLOAT - loss, agreement: 100 - loss, logitSqnrDb: 40 - loss };
+  });
 }
 
 test('sensitivity: one-at-a-time and all-but-one rank the costliest layers first', async () => {

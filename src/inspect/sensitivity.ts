@@ -19,8 +19,8 @@ export interface Evaluation {
   seconds?: number;
 }
 
-/** Runs the model quantized as the plan says on the evaluation images (float activations cached where it can). */
-export type Evaluator = (plan: PrecisionPlan) => Promise<Evaluation>;
+/** Runs the model quantized as each plan says on the evaluation images; plans come together so one float run per batch serves them all. */
+export type Evaluator = (plans: PrecisionPlan[]) => Promise<Evaluation[]>;
 
 export interface LayerSensitivity {
   layer: string;
@@ -63,26 +63,22 @@ export async function layerSensitivity(
   bits: LayerBits,
   floatAccuracy: number,
   evaluate: Evaluator,
-  options: { allButOne?: boolean; allQuantized?: Evaluation; onProgress?: (done: number, total: number, layer: string) => void } = {},
+  options: { allButOne?: boolean; allQuantized?: Evaluation } = {},
 ): Promise<LayerSensitivity[]> {
-  const total = layers.length * (options.allButOne ? 2 : 1);
-  let done = 0;
-  const entries: LayerSensitivity[] = [];
-  for (const layer of layers) {
-    const alone = await evaluate({ [layer]: { ...bits } });
-    options.onProgress?.(++done, total, layer);
-    entries.push({ layer, alone, aloneCost: floatAccuracy - alone.accuracy, rank: 0 });
-  }
-  if (options.allButOne) {
-    const all = options.allQuantized ?? (await evaluate(uniformPlan(layers, bits)));
-    for (const e of entries) {
-      const plan = uniformPlan(layers, bits);
-      delete plan[e.layer];
-      e.allBut = await evaluate(plan);
+  const alonePlans = layers.map((l) => ({ [l]: { ...bits } }));
+  const allButPlans = options.allButOne ? layers.map((l) => { const p = uniformPlan(layers, bits); delete p[l]; return p; }) : [];
+  const needAll = options.allButOne && !options.allQuantized;
+  const results = await evaluate([...alonePlans, ...allButPlans, ...(needAll ? [uniformPlan(layers, bits)] : [])]);
+  const all = options.allQuantized ?? results[results.length - 1];
+  const entries: LayerSensitivity[] = layers.map((layer, i) => {
+    const alone = results[i];
+    const e: LayerSensitivity = { layer, alone, aloneCost: floatAccuracy - alone.accuracy, rank: 0 };
+    if (options.allButOne) {
+      e.allBut = results[layers.length + i];
       e.allButGain = e.allBut.accuracy - all.accuracy;
-      options.onProgress?.(++done, total, e.layer);
     }
-  }
+    return e;
+  });
   return rankLayers(entries);
 }
 
@@ -99,15 +95,19 @@ export async function bitSweep(
   layers: readonly string[],
   bitWidths: readonly number[],
   evaluate: Evaluator,
-  options: { activationBits?: number; onProgress?: (bits: number) => void } = {},
+  options: { activationBits?: number } = {},
 ): Promise<SweepPoint[]> {
-  const points: SweepPoint[] = [];
-  for (const b of bitWidths) {
-    const bits = { weightBits: b, activationBits: options.activationBits ?? b };
-    points.push({ ...bits, evaluation: await evaluate(uniformPlan(layers, bits)) });
-    options.onProgress?.(b);
-  }
-  return points;
+  const settings = bitWidths.map((b) => ({ weightBits: b, activationBits: options.activationBits ?? b }));
+  const results = await evaluate(settings.map((bits) => uniformPlan(layers, bits)));
+  return settings.map((bits, i) => ({ ...bits, evaluation: results[i] }));
+}
+
+/** The plan that keeps the `keep` costliest layers at highBits and the rest at lowBits. */
+export function mixedPlan(layers: readonly string[], ranking: readonly LayerSensitivity[], keep: number, highBits: LayerBits, lowBits: LayerBits): { plan: PrecisionPlan; highBitLayers: string[] } {
+  const highBitLayers = ranking.slice(0, keep).map((e) => e.layer);
+  const plan = uniformPlan(layers, lowBits);
+  for (const l of highBitLayers) plan[l] = { ...highBits };
+  return { plan, highBitLayers };
 }
 
 /** Keep the `keep` costliest layers at highBits and the rest at lowBits; measure what share of the lost accuracy returns. */
@@ -121,11 +121,10 @@ export async function mixedPrecision(
   evaluate: Evaluator,
   low?: Evaluation,
 ): Promise<MixedPrecisionResult> {
-  const highBitLayers = ranking.slice(0, keep).map((e) => e.layer);
-  const plan = uniformPlan(layers, lowBits);
-  for (const l of highBitLayers) plan[l] = { ...highBits };
-  const lowEval = low ?? (await evaluate(uniformPlan(layers, lowBits)));
-  const mixed = await evaluate(plan);
+  const { plan, highBitLayers } = mixedPlan(layers, ranking, keep, highBits, lowBits);
+  const results = await evaluate(low ? [plan] : [plan, uniformPlan(layers, lowBits)]);
+  const lowEval = low ?? results[1];
+  const mixed = results[0];
   return { plan, highBitLayers, highBits, lowBits, low: lowEval, mixed, recoveredShare: recoveredShare(floatAccuracy, lowEval.accuracy, mixed.accuracy) };
 }
 
