@@ -189,3 +189,63 @@ test('demo: no arguments, info then eval of the embedded sample (91% on its 500 
   assert.deepEqual([lines[1].accuracy, lines[1].correct, lines[1].images], [91, 455, 500]);
   assert.equal(r.err.includes('warning'), false);
 });
+
+test('eval on a folder of PNG/JPEG class folders gives the same predictions as the CIFAR-10 .bin it was written from', async () => {
+  const { PNG } = await import('pngjs');
+  const classes = fs.readFileSync(path.join(ROOT, 'samples/batches.meta.txt'), 'utf8').split('\n').filter(Boolean);
+  assert.deepEqual([...classes].sort(), classes); // CIFAR-10 names are in alphabetical order, so folder order = label order
+  const bytes = fs.readFileSync(SAMPLE_TEST);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-cli-folder-'));
+  const n = 30;
+  for (let i = 0; i < n; i++) {
+    const png = new PNG({ width: 32, height: 32 });
+    for (let p = 0; p < 1024; p++) {
+      for (let c = 0; c < 3; c++) png.data[4 * p + c] = bytes[i * 3073 + 1 + c * 1024 + p];
+      png.data[4 * p + 3] = 255;
+    }
+    const folder = path.join(dir, classes[bytes[i * 3073]]);
+    fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(path.join(folder, `${String(i).padStart(3, '0')}.png`), PNG.sync.write(png));
+  }
+  const fromFolder = JSON.parse(lastLine((await cli('eval', SAMPLE, '--data', dir, '--json')).out));
+  const fromBin = JSON.parse(lastLine((await cli('eval', SAMPLE, '--limit', String(n), '--json')).out));
+  assert.equal(fromFolder.images, n);
+  assert.equal(fromFolder.correct, fromBin.correct);
+  assert.equal(fromFolder.correct, await ortCorrect(n));
+});
+
+test('an unsupported operator: info still describes the model, eval names the operator before any image runs', async () => {
+  const { encodeModel, valueInfo } = await import('./robust-fixtures');
+  const proto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'odd',
+      node: [{ name: 'odd_op', opType: 'Frobnicate', input: ['x'], output: ['y'] }],
+      input: [valueInfo('x', ['N', 3, 32, 32])],
+      output: [valueInfo('y', ['N', 10])],
+    },
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-cli-op-'));
+  const file = path.join(dir, 'odd.onnx');
+  fs.writeFileSync(file, encodeModel(proto));
+  const info = await cli('info', file, '--json');
+  assert.equal(info.code, 0, info.err);
+  const json = JSON.parse(lastLine(info.out));
+  assert.deepEqual(json.operators, { Frobnicate: 1 });
+  assert.match(json.layersError, /Frobnicate/);
+  const r = await cli('eval', file, '--data', SAMPLE_TEST, '--mean', '0', '--std', '1');
+  assert.equal(r.code, 1);
+  assertOneErrorLine(r.err, /Frobnicate/);
+});
+
+test('unexpected errors: one line with a hint, the stack only with --debug', async () => {
+  const boom = { name: 'boom', summary: 'fails', usage: '', positionals: [], options: {}, run: () => { throw new TypeError('x is undefined'); } };
+  let err = '';
+  const io: CliIO = { stdout: () => {}, stderr: (t) => void (err += t), progressSink: { write: () => {}, isTTY: false, now: () => 0 } };
+  assert.equal(await runCli(['boom'], io, [boom]), 1);
+  assert.equal(err, 'error: unexpected TypeError: x is undefined (run with --debug for the stack trace)\n');
+  err = '';
+  assert.equal(await runCli(['boom', '--debug'], io, [boom]), 1);
+  assert.match(err, /^error: unexpected TypeError: x is undefined\nTypeError: x is undefined\n +at /);
+});

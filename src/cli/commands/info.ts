@@ -4,6 +4,7 @@ import { defaultOpset } from '../../graph/ir';
 import { elementCount, shapeString } from '../../graph/tensor';
 import type { LayerInfo } from '../../engine/types';
 import { loadModel } from '../../onnx/load';
+import { InputError } from '../../util/errors';
 import type { Command } from '../command';
 import { modelLayers } from '../layers';
 
@@ -19,6 +20,8 @@ export interface ModelInfo {
   operators: Record<string, number>;
   parameters: number;
   layers: LayerInfo[];
+  /** Why layers could not be listed (the graph could not be prepared), when so. */
+  layersError?: string;
   metadata: Record<string, string>;
 }
 
@@ -42,7 +45,7 @@ export function parameterCount(model: Model): number {
   return n;
 }
 
-export function describeModel(model: Model, layers: LayerInfo[]): ModelInfo {
+export function describeModel(model: Model, layers: LayerInfo[], layersError?: string): ModelInfo {
   return {
     path: model.path,
     producer: `${model.producerName} ${model.producerVersion}`.trim(),
@@ -55,6 +58,7 @@ export function describeModel(model: Model, layers: LayerInfo[]): ModelInfo {
     operators: operatorCounts(model),
     parameters: parameterCount(model),
     layers,
+    ...(layersError ? { layersError } : {}),
     metadata: model.metadata,
   };
 }
@@ -70,6 +74,7 @@ export function formatInfo(info: ModelInfo): string[] {
     `parameters  ${info.parameters.toLocaleString('en-US')}`,
     `nodes       ${info.nodes}: ${Object.entries(info.operators).map(([op, n]) => `${op} ${n}`).join(', ')}`,
   ];
+  if (info.layersError) lines.push(`layers      not listed: ${info.layersError}`);
   if (info.layers.length > 0) {
     const totalMacs = info.layers.reduce((s, l) => s + l.macsPerImage, 0);
     lines.push(`layers      ${info.layers.length} conv/linear, ${(totalMacs / 1e6).toFixed(2)} M MACs per image`);
@@ -93,7 +98,15 @@ export const infoCommand: Command = {
   details: 'example:\n  qinspect info samples/resnet20_cifar10.onnx',
   run(args, ctx) {
     const model = loadModel(args.positionals[0]);
-    const info = describeModel(model, modelLayers(model));
+    let layers: LayerInfo[] = [];
+    let layersError: string | undefined;
+    try {
+      layers = modelLayers(model);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      layersError = e.message; // an unsupported operator still leaves the rest worth showing
+    }
+    const info = describeModel(model, layers, layersError);
     if (ctx.json) ctx.out(JSON.stringify(info));
     else for (const line of formatInfo(info)) ctx.out(line);
   },
