@@ -2,7 +2,8 @@
 import type { Node } from '../../graph/ir';
 import { attrFloat, attrInt, attrInts, attrString } from '../../graph/ir';
 import type { Tensor, TensorData } from '../../graph/tensor';
-import { allocate, elementCount, floatTensor, fromNumbers, int64Tensor, toNumbers } from '../../graph/tensor';
+import { allocate, elementCount, floatTensor, int64Tensor, toNumbers } from '../../graph/tensor';
+import { DEFAULT_LIMITS } from '../../onnx/limits';
 import { FloatKernel, fail, normalizeAxis, optionalInts, required, stridesOf } from './types';
 
 /** Reshaped view sharing the data (tensors are never modified in place). */
@@ -317,10 +318,17 @@ export const SHAPE_KERNELS: Record<string, FloatKernel> = {
   ConstantOfShape: (node, inputs) => {
     const dims = toNumbers(required(node, inputs, 0));
     if (dims.some((d) => !Number.isInteger(d) || d < 0)) fail(node, `invalid shape [${dims.join(',')}]`);
+    const count = elementCount(dims);
+    if (count > DEFAULT_LIMITS.maxTensorElements) {
+      fail(node, `shape [${dims.join(',')}] = ${count} elements is over the limit of ${DEFAULT_LIMITS.maxTensorElements} (setting quantInspector.maxTensorElements)`);
+    }
     const v = node.attributes.value as Tensor | undefined;
     const dtype = v ? v.dtype : 'float32';
     const value = v ? toNumbers(v)[0] ?? 0 : 0;
-    return [fromNumbers(dtype, dims, new Array(elementCount(dims)).fill(value))];
+    const out = allocate(dtype, dims);
+    if (out.data instanceof BigInt64Array) out.data.fill(BigInt(Math.trunc(value)));
+    else (out.data as Float32Array).fill(value);
+    return [out];
   },
   Reshape: (node, inputs) => {
     const x = required(node, inputs, 0);
