@@ -3,9 +3,10 @@ import type { PreparedModel } from '../engine/types';
 import { FLOAT_KERNELS } from '../kernels/float';
 import { batchNormCoefficients } from '../kernels/float/norm';
 import { InputError } from '../util/errors';
-import { attrFloat, defaultOpset, Model, Node } from './ir';
+import { DEFAULT_LIMITS } from '../onnx/limits';
+import { attrFloat, defaultOpset, describeNode, Model, Node } from './ir';
 import { inferNodeShapes } from './shapes';
-import { floatTensor, shapeString, Tensor } from './tensor';
+import { elementCount, floatTensor, shapeString, Tensor } from './tensor';
 import { checkSupported, topologicalOrder, validateGraph } from './validate';
 
 /** Nodes removed at preparation: their output is their first input. */
@@ -64,6 +65,7 @@ export function prepareGraph(
   const shapes = new Map<string, number[]>();
   for (const [name, t] of constants) shapes.set(name, t.dims);
   for (const [name, dims] of inputShapes) {
+    checkValueSize(file, `input '${name}'`, dims);
     constants.delete(name); // a graph input overrides an initializer of the same name (its default)
     shapes.set(name, dims);
   }
@@ -100,6 +102,7 @@ export function prepareGraph(
     const inShapes = node.inputs.map((i) => (i ? shapes.get(i) : undefined));
     const inValues = node.inputs.map((i) => (i ? constants.get(i) : undefined));
     const outShapes = inferNodeShapes(node, inShapes, inValues, opset);
+    node.outputs.forEach((o, k) => o && outShapes[k] && checkValueSize(file, `output '${o}' of ${describeNode(node)}`, outShapes[k]));
     node.outputs.forEach((o, k) => o && outShapes[k] && shapes.set(o, outShapes[k]));
     kept.push(node);
   }
@@ -112,6 +115,16 @@ export function prepareGraph(
   pruneConstants(constants, nodes, graphOutputs, new Set([...inputShapes.keys()].filter((k) => !options.constantInputs?.has(k))));
   const inputName = g.inputs[0]?.name ?? '';
   return { model, batchSize, nodes, constants, shapes, inputName, outputName: g.outputs[0].name };
+}
+
+/** Shapes inferred from a (possibly hostile) model are checked before any engine allocates them. */
+function checkValueSize(file: string, what: string, dims: readonly number[]): void {
+  const count = elementCount(dims);
+  if (!(count <= DEFAULT_LIMITS.maxTensorElements)) {
+    throw new InputError(
+      `${file}: ${what} would have shape ${shapeString(dims)} (${count} elements), over the limit of ${DEFAULT_LIMITS.maxTensorElements} (setting quantInspector.maxTensorElements)`,
+    );
+  }
 }
 
 /** Conv → BatchNormalization (conv output used only by the BN) becomes one Conv with W·a and bias·a + b. */
@@ -129,10 +142,10 @@ function foldBatchNorm(nodes: Node[], constants: Map<string, Tensor>, graphOutpu
     const params = bn.inputs.slice(1, 5).map((i) => constants.get(i));
     const w = constants.get(conv.inputs[1]);
     const b = conv.inputs[2] ? constants.get(conv.inputs[2]) : undefined;
-    if (!w || w.dtype !== 'float32' || (conv.inputs[2] && !b) || params.some((p) => !p || p.dtype !== 'float32')) continue;
+    if (!w || w.dtype !== 'float32' || (conv.inputs[2] && !b) || params.length !== 4 || params.some((p) => !p || p.dtype !== 'float32')) continue;
     const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array);
     const oc = w.dims[0];
-    if (gamma.length !== oc) continue;
+    if ([gamma, beta, mean, variance].some((p) => p.length !== oc)) continue;
     const { a, b: shift } = batchNormCoefficients(gamma, beta, mean, variance, attrFloat(bn, 'epsilon', 1e-5));
     const wd = w.data as Float32Array;
     const per = wd.length / oc;

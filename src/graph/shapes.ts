@@ -15,6 +15,7 @@ type Dims = number[];
 
 function need(node: Node, shapes: (Dims | undefined)[], i: number): Dims {
   const s = shapes[i];
+  if (!s && !node.inputs[i]) throw new InputError(`${describeNode(node)}: input ${i} is missing (the node has ${node.inputs.filter(Boolean).length} inputs)`);
   if (!s) throw new InputError(`${describeNode(node)}: the shape of input ${i} ('${node.inputs[i]}') is unknown`);
   return s;
 }

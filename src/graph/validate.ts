@@ -62,6 +62,7 @@ export function validateGraph(model: Model): void {
       }
     }
   }
+  if (g.outputs.length === 0) throw new InputError(`${file}: the graph declares no outputs`);
   for (const o of g.outputs) {
     if (!defined.has(o.name)) throw new InputError(`${file}: graph output '${o.name}' is produced by no node`);
   }

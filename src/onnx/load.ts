@@ -46,6 +46,7 @@ interface LoadContext {
   file: string;
   dir: string;
   limits: LoadLimits;
+  /** Bytes read so far: the model file plus external data, capped by limits.maxModelBytes. */
   externalBytes: number;
 }
 
@@ -84,7 +85,7 @@ export function parseModel(bytes: Uint8Array, file = '<memory>', limits: LoadLim
     throw new InputError(`${file}: not a valid ONNX model (protobuf decoding failed: ${why}); the file may be truncated or corrupt`);
   }
   if (!proto.graph) throw new InputError(`${file}: not an ONNX model (no graph found)`);
-  const ctx: LoadContext = { file, dir: path.dirname(path.resolve(file)), limits, externalBytes: 0 };
+  const ctx: LoadContext = { file, dir: path.dirname(path.resolve(file)), limits, externalBytes: bytes.length };
   const graph = convertGraph(proto.graph, ctx);
   if (graph.nodes.length === 0) throw new InputError(`${file}: the model graph has no nodes`);
   const metadata: Record<string, string> = {};
@@ -241,7 +242,7 @@ function readExternal(t: onnx.ITensorProto, ctx: LoadContext, what: string): Uin
   }
   ctx.externalBytes += length;
   if (ctx.externalBytes > ctx.limits.maxModelBytes) {
-    throw new InputError(`${ctx.file}: external data exceeds the limit of ${megabytes(ctx.limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB)`);
+    throw new InputError(`${ctx.file}: the model and its external data exceed the limit of ${megabytes(ctx.limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB)`);
   }
   const fd = fs.openSync(resolved, 'r');
   try {
