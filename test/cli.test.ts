@@ -7,6 +7,8 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { runCli, CliIO } from '../src/cli/cli';
 import { createProgress } from '../src/cli/progress';
+import { madeTemp } from './data-helpers';
+
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.resolve(ROOT, '../shared/models');
@@ -130,7 +132,7 @@ test('eval --json on the sample (sidecar preprocessing, partial last batch) equa
 });
 
 test('eval: no sidecar and no --mean/--std warns on stderr; labels outside the classes are an error', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-cli-'));
+  const dir = madeTemp('qi-cli-');
   const model = path.join(dir, 'bare.onnx');
   fs.copyFileSync(SAMPLE, model);
   let r = await cli('eval', model, '--data', SAMPLE_TEST, '--limit', '2', '--json');
@@ -195,7 +197,7 @@ test('eval on a folder of PNG/JPEG class folders gives the same predictions as t
   const classes = fs.readFileSync(path.join(ROOT, 'samples/batches.meta.txt'), 'utf8').split('\n').filter(Boolean);
   assert.deepEqual([...classes].sort(), classes); // CIFAR-10 names are in alphabetical order, so folder order = label order
   const bytes = fs.readFileSync(SAMPLE_TEST);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-cli-folder-'));
+  const dir = madeTemp('qi-cli-folder-');
   const n = 30;
   for (let i = 0; i < n; i++) {
     const png = new PNG({ width: 32, height: 32 });
@@ -226,7 +228,7 @@ test('an unsupported operator: info still describes the model, eval names the op
       output: [valueInfo('y', ['N', 10])],
     },
   };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-cli-op-'));
+  const dir = madeTemp('qi-cli-op-');
   const file = path.join(dir, 'odd.onnx');
   fs.writeFileSync(file, encodeModel(proto));
   const info = await cli('info', file, '--json');

@@ -6,15 +6,9 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { iterateBatches, openDataset } from '../src/data';
-import { InputError } from '../src/util/errors';
+import { madeTemp, inputError } from './data-helpers';
 
-function inputError(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, `expected InputError, got ${String(e)}`);
-    assert.match(e.message, pattern);
-    return true;
-  });
-}
+
 
 /** An RGBA image whose pixel (x, y) is (r, g, b) = (x + 10y, 100 + x, 200 - y) plus `seed`. */
 function rgba(width: number, height: number, seed: number): Buffer {
@@ -41,7 +35,7 @@ function writePng(file: string, width: number, height: number, seed: number, col
 }
 
 function makeFolder(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-folder-'));
+  const root = madeTemp('qi-folder-');
   writePng(path.join(root, 'dog', 'b.png'), 4, 3, 1);
   writePng(path.join(root, 'dog', 'a.png'), 4, 3, 2);
   writePng(path.join(root, 'cat', 'x.png'), 4, 3, 3);
@@ -76,14 +70,14 @@ test('image folder: grayscale wanted from RGB uses ITU-R 601 luma; gray PNG repl
   assert.equal(gray.channels, 1);
   const px = gray.readPixels(2, 3);
   assert.equal(px[2 * 4 + 3], Math.round(0.299 * 25 + 0.587 * 105 + 0.114 * 200));
-  const grayRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-gray-'));
+  const grayRoot = madeTemp('qi-gray-');
   writePng(path.join(grayRoot, 'one', 'g.png'), 4, 3, 0, 0);
   const rgb = openDataset(grayRoot, { channels: 3 }).readPixels(0, 1);
   assert.deepEqual([rgb[5], rgb[12 + 5], rgb[24 + 5]], [11, 11, 11]); // x=1, y=1: 1 + 10
 });
 
 test('image folder errors: empty folder, no images, mixed sizes, corrupt PNG name the file', () => {
-  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'qi-empty-'));
+  const empty = madeTemp('qi-empty-');
   inputError(() => openDataset(empty), /no class sub-folders found/);
   fs.mkdirSync(path.join(empty, 'a'));
   inputError(() => openDataset(empty), /hold no \.png\/\.jpg\/\.jpeg images/);

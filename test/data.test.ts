@@ -7,7 +7,8 @@ import * as zlib from 'zlib';
 import {
   checkDatasetFitsInput, checkPreprocess, findSidecar, iterateBatches, openDataset, parseCifar10, resolvePreprocess,
 } from '../src/data';
-import { InputError } from '../src/util/errors';
+import { madeTemp, inputError } from './data-helpers';
+
 
 const SHARED = path.resolve(__dirname, '../../shared/data');
 const CIFAR_1000 = path.join(SHARED, 'cifar10/test_batch_first1000_lossless.bin');
@@ -16,16 +17,9 @@ const FMNIST = path.join(SHARED, 'fmnist/t10k-images-idx3-ubyte.gz');
 const MNIST = path.join(SHARED, 'mnist/t10k-images-idx3-ubyte.gz');
 const SAMPLES = path.resolve(__dirname, '../samples');
 
-function inputError(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, `expected InputError, got ${String(e)}`);
-    assert.match(e.message, pattern);
-    return true;
-  });
-}
 
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'qi-data-'));
+  return madeTemp('qi-data-');
 }
 
 test('CIFAR-10 binary: count, official labels, record 0 pixels equal the raw bytes', () => {
