@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
@@ -9,14 +8,12 @@ import {
 } from '../src/data';
 import { madeTemp, inputError } from './data-helpers';
 
-
 const SHARED = path.resolve(__dirname, '../../shared/data');
 const CIFAR_1000 = path.join(SHARED, 'cifar10/test_batch_first1000_lossless.bin');
 const CIFAR_JPEG = path.join(SHARED, 'cifar10/test_batch_jpeg10k.bin.gz');
 const FMNIST = path.join(SHARED, 'fmnist/t10k-images-idx3-ubyte.gz');
 const MNIST = path.join(SHARED, 'mnist/t10k-images-idx3-ubyte.gz');
 const SAMPLES = path.resolve(__dirname, '../samples');
-
 
 function tempDir(): string {
   return madeTemp('qi-data-');
