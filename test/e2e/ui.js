@@ -81,7 +81,8 @@ async function quantize(bits) {
   const results = {};
   for (const bits of [8, 4]) {
     await quantize(bits);
-    await ed.locator('#run-setting', { hasText: `W${bits}A${bits}` }).waitFor({ timeout: 240000 });
+    await ed.locator(`#run-setting:has-text("W${bits}A${bits}"), #job-error`).first().waitFor({ timeout: 240000 });
+    if (await ed.locator('#job-error').count()) throw new Error(`quantize W${bits}A${bits} failed: ${await ed.locator('#job-error').textContent()}`);
     results[bits] = {
       float: await ed.locator('#acc-float').textContent(),
       quantized: await ed.locator('#acc-quant').textContent(),
