@@ -25,6 +25,7 @@ const ATOL = 1e-4;
 const OUT_OF_SCOPE: Record<string, string> = {
   test_averagepool_3d_default: '3-D pooling (image classifiers pool in 2-D)',
   test_maxpool_3d_default: '3-D pooling (image classifiers pool in 2-D)',
+  test_convtranspose_3d: '3-D transposed convolution (image models use 1-D/2-D)',
   test_batchnorm_epsilon_training_mode: 'BatchNormalization training mode (inference engine)',
   test_batchnorm_example_training_mode: 'BatchNormalization training mode (inference engine)',
   test_training_dropout: 'random Dropout in training mode (inference engine)',

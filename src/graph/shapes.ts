@@ -4,6 +4,7 @@ import { attrInt, describeNode } from './ir';
 import type { Tensor } from './tensor';
 import { toNumbers } from './tensor';
 import { convOutputDims } from '../kernels/float/conv';
+import { convTransposeOutputDims } from '../kernels/float/conv-transpose';
 import { poolOutputDims } from '../kernels/float/pool';
 import {
   flattenDims, gatherDims, padDims, padSpec, reshapeDims, sliceSpec, squeezeAxes, squeezeDims, transposePerm, unsqueezeDims,
@@ -35,6 +36,8 @@ export function inferNodeShapes(node: Node, shapes: (Dims | undefined)[], values
   switch (node.opType) {
     case 'Conv':
       return [convOutputDims(node, x(), need(node, shapes, 1))];
+    case 'ConvTranspose':
+      return [convTransposeOutputDims(node, x(), need(node, shapes, 1))];
     case 'MaxPool':
     case 'AveragePool':
       return [poolOutputDims(node, x())];

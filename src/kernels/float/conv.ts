@@ -6,6 +6,7 @@ import { tryConv2dWasm } from '../wasm';
 import { sgemm } from './gemm';
 import { FloatKernel, fail, required, requireFloat } from './types';
 import { windowGeometry } from './window';
+import { ConvTranspose } from './conv-transpose';
 
 /** Concrete 2-D convolution parameters (1-D convs use H = 1). */
 export interface Conv2dParams {
@@ -165,5 +166,5 @@ export const Conv: FloatKernel = (node, inputs) => {
   return [y];
 };
 
-export const CONV_KERNELS: Record<string, FloatKernel> = { Conv };
+export const CONV_KERNELS: Record<string, FloatKernel> = { Conv, ConvTranspose };
 
