@@ -1,0 +1,321 @@
+/**
+ * The quantized plan: for a prepared model and its calibration statistics, decides per node whether it runs on
+ * integer codes or in float, and fixes every integer parameter — weight codes and scales, int32 biases, activation
+ * scales / zero points, fixed-point multipliers (M0, shift) per output channel.
+ */
+import { attrFloat, attrInt, defaultOpset, describeNode, Node } from '../graph/ir';
+import { toNumbers, Tensor } from '../graph/tensor';
+import { CalibrationMethod, CALIBRATION_METHODS, calibrate, StreamingObserver } from '../quant/observers';
+import { QuantParams, activationParams, checkBits, codeOf } from '../quant/quantizer';
+import { FixedPointMultiplier, quantizeMultiplier } from '../quant/requantize';
+import {
+  QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightSqnrDb,
+} from '../quant/weights';
+import { InputError } from '../util/errors';
+import type { CalibrationStats } from './quant-calibrate';
+import type { PreparedModel } from './types';
+
+export interface QuantOptions {
+  weightBits: number;
+  activationBits: number;
+  perChannel: boolean;
+  method: CalibrationMethod;
+  percentile?: number;
+  weightMethod: WeightMethod;
+  biasCorrection: boolean;
+  /** Conv / Gemm node names kept in float (quantize / dequantize at their boundaries). */
+  floatLayers: string[];
+  /** Mixed precision: weight bits per layer name. */
+  layerWeightBits: Record<string, number>;
+  /** Mixed precision: activation bits of a layer's output, per layer name. */
+  layerActivationBits: Record<string, number>;
+  /** Quantize at the conv / add output AND again at the activation output (two roundings instead of one fused). */
+  quantizeAfterActivation: boolean;
+}
+
+export const DEFAULT_QUANT_OPTIONS: QuantOptions = {
+  weightBits: 8,
+  activationBits: 8,
+  perChannel: true,
+  method: 'percentile',
+  percentile: 99.999,
+  weightMethod: 'minmax',
+  biasCorrection: false,
+  floatLayers: [],
+  layerWeightBits: {},
+  layerActivationBits: {},
+  quantizeAfterActivation: false,
+};
+
+/** A conv or linear layer that runs in integers. */
+export interface QuantLayer {
+  name: string;
+  op: 'Conv' | 'Gemm';
+  weightBits: number;
+  activationBits: number;
+  /** Weight codes [outChannels, K]. */
+  weights: QuantizedWeights;
+  weightCodes: Int8Array | Int32Array;
+  weightDims: number[];
+  outChannels: number;
+  group: number;
+  bias: Int32Array;
+  inputParams: QuantParams;
+  outputParams: QuantParams;
+  multipliers: FixedPointMultiplier[];
+  weightSqnrDb: number;
+  /** The largest |accumulator| that weights and input codes allow: K·max|x−z|·max|w| + max|b|. */
+  accumulatorBound: number;
+}
+
+export type NodeMode =
+  | { kind: 'layer'; layer: QuantLayer }
+  | { kind: 'clamp'; lo: number; hi: number; requantTo?: QuantParams }
+  | { kind: 'add'; output: QuantParams }
+  | { kind: 'gap'; output: QuantParams }
+  | { kind: 'maxpool' }
+  | { kind: 'move'; padCode?: number }
+  | { kind: 'concat'; output: QuantParams }
+  | { kind: 'float' };
+
+export interface QuantPlan {
+  options: QuantOptions;
+  /** Mode per node name. */
+  modes: Map<string, NodeMode>;
+  /** Quantization parameters of every value that holds codes (or is quantized at a float → integer boundary). */
+  valueParams: Map<string, QuantParams>;
+  layers: QuantLayer[];
+  inputName: string;
+  outputName: string;
+}
+
+const MOVE_OPS = new Set(['Reshape', 'Flatten', 'Slice', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Pad']);
+
+export function checkQuantOptions(o: QuantOptions): QuantOptions {
+  checkBits(o.weightBits, 'weight bits');
+  checkBits(o.activationBits, 'activation bits');
+  for (const [name, b] of Object.entries(o.layerWeightBits)) checkBits(b, `weight bits of layer '${name}'`);
+  for (const [name, b] of Object.entries(o.layerActivationBits)) checkBits(b, `activation bits of layer '${name}'`);
+  if (!CALIBRATION_METHODS.includes(o.method)) throw new InputError(`unknown calibration method '${o.method}': expected ${CALIBRATION_METHODS.join(', ')}`);
+  if (!WEIGHT_METHODS.includes(o.weightMethod)) throw new InputError(`unknown weight method '${o.weightMethod}': expected ${WEIGHT_METHODS.join(', ')}`);
+  if (o.percentile !== undefined && !(o.percentile > 50 && o.percentile <= 100)) throw new InputError(`percentile ${o.percentile}: expected a number in (50, 100]`);
+  return o;
+}
+
+/** Names of the conv / linear nodes that will be quantized (weights constant, not kept in float). */
+export function quantizableLayers(prepared: PreparedModel, options: QuantOptions): Node[] {
+  const known = new Set(prepared.nodes.map((n) => n.name));
+  for (const name of [...options.floatLayers, ...Object.keys(options.layerWeightBits), ...Object.keys(options.layerActivationBits)]) {
+    if (!known.has(name)) throw new InputError(`no node named '${name}' in ${prepared.model.path || 'the model'} (see \`qinspect layers\`)`);
+  }
+  const floats = new Set(options.floatLayers);
+  return prepared.nodes.filter((n) => isQuantizableLayer(prepared, n) && !floats.has(n.name));
+}
+
+function isQuantizableLayer(prepared: PreparedModel, n: Node): boolean {
+  if (n.opType === 'Conv') {
+    const w = prepared.constants.get(n.inputs[1]);
+    return !!w && w.dims.length === 4 && w.dtype === 'float32' && (!n.inputs[2] || prepared.constants.has(n.inputs[2]));
+  }
+  if (n.opType === 'Gemm') {
+    const w = prepared.constants.get(n.inputs[1]);
+    return !!w && w.dims.length === 2 && w.dtype === 'float32' && attrInt(n, 'transA', 0) === 0
+      && attrFloat(n, 'alpha', 1) === 1 && attrFloat(n, 'beta', 1) === 1 && (!n.inputs[2] || prepared.constants.has(n.inputs[2]));
+  }
+  return false;
+}
+
+/** The clamp range [lo, hi] in real values of a Relu / Clip node, or undefined when it is not a constant clamp. */
+export function activationClamp(prepared: PreparedModel, node: Node): [number, number] | undefined {
+  if (node.opType === 'Relu') return [0, Infinity];
+  if (node.opType !== 'Clip') return undefined;
+  if (defaultOpset(prepared.model) < 11) return [attrFloat(node, 'min', -Infinity), attrFloat(node, 'max', Infinity)];
+  const read = (i: number, fallback: number): number | undefined => {
+    if (!node.inputs[i]) return fallback;
+    const t = prepared.constants.get(node.inputs[i]);
+    return t ? toNumbers(t)[0] : undefined;
+  };
+  const lo = read(1, -Infinity), hi = read(2, Infinity);
+  return lo === undefined || hi === undefined ? undefined : [lo, hi];
+}
+
+function weightMatrix(node: Node, w: Tensor): { data: Float32Array; out: number; k: number } {
+  const d = w.data as Float32Array;
+  if (node.opType === 'Conv') return { data: d, out: w.dims[0], k: d.length / w.dims[0] };
+  if (attrInt(node, 'transB', 0) === 1) return { data: d, out: w.dims[0], k: w.dims[1] };
+  const [k, out] = w.dims; // B is [K, out]: transpose to [out, K]
+  const t = new Float32Array(d.length);
+  for (let i = 0; i < k; i++) for (let j = 0; j < out; j++) t[j * k + i] = d[i * out + j];
+  return { data: t, out, k };
+}
+
+/** Builds the plan from calibration statistics. */
+export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats, options: QuantOptions): QuantPlan {
+  checkQuantOptions(options);
+  const layerNodes = new Set(quantizableLayers(prepared, options).map((n) => n.name));
+  const consumers = new Map<string, Node[]>();
+  for (const n of prepared.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const modes = new Map<string, NodeMode>();
+  const valueParams = new Map<string, QuantParams>();
+  const layers: QuantLayer[] = [];
+  const quantized = new Set<string>(); // values that hold codes at run time
+
+  const observerOf = (value: string, node?: Node): StreamingObserver => {
+    const o = stats.observers.get(value);
+    if (!o) throw new InputError(`${node ? describeNode(node) : 'value'}: no calibration statistics for '${value}'`);
+    return o;
+  };
+  const paramsOf = (value: string, bits: number, node?: Node): QuantParams => {
+    const p = calibrate(observerOf(value, node), options.method, bits, { percentile: options.percentile });
+    return p;
+  };
+  /** Params of a value that enters an integer node; quantized at the boundary when it is still float. */
+  const inputParams = (value: string, bits: number, node: Node): QuantParams => {
+    const known = valueParams.get(value);
+    if (known) return known;
+    const p = paramsOf(value, bits, node);
+    valueParams.set(value, p);
+    return p;
+  };
+  /** A Relu / Clip that alone reads `value`: its clamp range, for fusing into the producer's requantization. */
+  const fusedActivation = (value: string): { node: Node; clamp: [number, number] } | undefined => {
+    const readers = consumers.get(value) ?? [];
+    if (readers.length !== 1 || value === prepared.outputName) return undefined;
+    const clamp = activationClamp(prepared, readers[0]);
+    return clamp ? { node: readers[0], clamp } : undefined;
+  };
+  /** Output params of a requantizing node: from the fused activation's output unless quantizing after it too. */
+  const outputParams = (node: Node, bits: number): QuantParams => {
+    const out = node.outputs[0];
+    const act = fusedActivation(out);
+    const source = act && !options.quantizeAfterActivation ? act.node.outputs[0] : out;
+    const p = paramsOf(source, bits, node);
+    valueParams.set(out, p);
+    quantized.add(out);
+    return p;
+  };
+  const actBits = (node: Node): number => options.layerActivationBits[node.name] ?? options.activationBits;
+
+  for (const node of prepared.nodes) {
+    const x = node.inputs[0];
+    const dataInputs = node.inputs.filter((i) => i && !prepared.constants.has(i));
+    const anyQuantized = dataInputs.some((i) => quantized.has(i));
+    if (layerNodes.has(node.name)) {
+      const layer = buildLayer(prepared, node, inputParams(x, actBits(node), node), outputParams(node, actBits(node)), stats, options);
+      layers.push(layer);
+      modes.set(node.name, { kind: 'layer', layer });
+      continue;
+    }
+    const clamp = activationClamp(prepared, node);
+    if (clamp && quantized.has(x)) {
+      const p = valueParams.get(x)!;
+      const lo = Number.isFinite(clamp[0]) ? Math.max(p.qmin, codeOf(clamp[0], p)) : p.qmin;
+      const hi = Number.isFinite(clamp[1]) ? Math.min(p.qmax, codeOf(clamp[1], p)) : p.qmax;
+      const producerRequantizes = prepared.nodes.some((n) => n.outputs[0] === x && (modes.get(n.name)?.kind === 'layer' || modes.get(n.name)?.kind === 'add'));
+      if (options.quantizeAfterActivation && producerRequantizes) {
+        const to = paramsOf(node.outputs[0], actBits(node), node);
+        modes.set(node.name, { kind: 'clamp', lo, hi, requantTo: to });
+        valueParams.set(node.outputs[0], to);
+      } else {
+        modes.set(node.name, { kind: 'clamp', lo, hi });
+        valueParams.set(node.outputs[0], p);
+      }
+      quantized.add(node.outputs[0]);
+      continue;
+    }
+    if (node.opType === 'Add' && anyQuantized && dataInputs.length === 2) {
+      const [a, b] = dataInputs;
+      const sa = prepared.shapes.get(a)?.join(','), sb = prepared.shapes.get(b)?.join(',');
+      if (sa && sa === sb) {
+        inputParams(a, options.activationBits, node);
+        inputParams(b, options.activationBits, node);
+        modes.set(node.name, { kind: 'add', output: outputParams(node, actBits(node)) });
+        continue;
+      }
+    }
+    if (node.opType === 'GlobalAveragePool' && quantized.has(x)) {
+      modes.set(node.name, { kind: 'gap', output: outputParams(node, actBits(node)) });
+      continue;
+    }
+    if (node.opType === 'MaxPool' && quantized.has(x) && node.outputs.length === 1) {
+      modes.set(node.name, { kind: 'maxpool' });
+      valueParams.set(node.outputs[0], valueParams.get(x)!);
+      quantized.add(node.outputs[0]);
+      continue;
+    }
+    if (MOVE_OPS.has(node.opType) && quantized.has(x) && dataInputs.length === 1) {
+      const p = valueParams.get(x)!;
+      let padCode: number | undefined;
+      if (node.opType === 'Pad') {
+        const mode = node.attributes.mode ?? 'constant';
+        const valueTensor = node.inputs[2] ? prepared.constants.get(node.inputs[2]) : undefined;
+        const value = valueTensor && valueTensor.data.length > 0 ? Number(valueTensor.data[0]) : attrFloat(node, 'value', 0);
+        padCode = mode === 'constant' ? codeOf(value, p) : undefined; // pad value 0 → the zero point
+      }
+      modes.set(node.name, { kind: 'move', padCode });
+      valueParams.set(node.outputs[0], p);
+      quantized.add(node.outputs[0]);
+      continue;
+    }
+    if (node.opType === 'Concat' && anyQuantized) {
+      for (const i of dataInputs) inputParams(i, options.activationBits, node);
+      modes.set(node.name, { kind: 'concat', output: outputParams(node, actBits(node)) });
+      continue;
+    }
+    modes.set(node.name, { kind: 'float' });
+  }
+  return { options, modes, valueParams, layers, inputName: prepared.inputName, outputName: prepared.outputName };
+}
+
+function buildLayer(
+  prepared: PreparedModel, node: Node, inParams: QuantParams, outParams: QuantParams, stats: CalibrationStats, options: QuantOptions,
+): QuantLayer {
+  const w = prepared.constants.get(node.inputs[1])!;
+  const { data, out, k } = weightMatrix(node, w);
+  const group = node.opType === 'Conv' ? attrInt(node, 'group', 1) : 1;
+  const channelsPerGroup = out / group;
+  const bits = options.layerWeightBits[node.name] ?? options.weightBits;
+  const samples = stats.samples.get(node.name);
+  if (options.weightMethod === 'output' && !samples) throw new InputError(`${describeNode(node)}: no calibration samples for the output-error weight criterion`);
+  const weights = quantizeWeights(data, out, { bits, perChannel: options.perChannel, method: options.weightMethod, samples, channelsPerGroup });
+  const wHat = dequantizeWeights(weights);
+  const biasTensor = node.inputs[2] ? prepared.constants.get(node.inputs[2]) : undefined;
+  const floatBias = Float64Array.from(biasTensor ? (biasTensor.data as Float32Array) : new Float32Array(out));
+  if (floatBias.length !== out) throw new InputError(`${describeNode(node)}: bias has ${floatBias.length} values for ${out} output channels`);
+  if (options.biasCorrection) {
+    const means = stats.inputMeans.get(node.name);
+    if (!means) throw new InputError(`${describeNode(node)}: no calibration input means for bias correction`);
+    const delta = biasCorrection(data, wHat, out, means, channelsPerGroup);
+    for (let c = 0; c < out; c++) floatBias[c] += delta[c]; // b' = b + (W − Ŵ)·E[x]
+  }
+  const bias = quantizeBias(floatBias, out, inParams.scale, weights.scales);
+  const multipliers = Array.from(weights.scales, (sw) => quantizeMultiplier((inParams.scale * sw) / outParams.scale)); // M = s_in·s_w/s_out
+  const maxX = Math.max(inParams.zeroPoint - inParams.qmin, inParams.qmax - inParams.zeroPoint);
+  let maxBias = 0;
+  for (const b of bias) maxBias = Math.max(maxBias, Math.abs(b));
+  const weightCodes = bits <= 8 ? Int8Array.from(weights.codes) : weights.codes;
+  return {
+    name: node.name,
+    op: node.opType as 'Conv' | 'Gemm',
+    weightBits: bits,
+    activationBits: outParams.bits,
+    weights,
+    weightCodes,
+    weightDims: [...w.dims],
+    outChannels: out,
+    group,
+    bias,
+    inputParams: inParams,
+    outputParams: outParams,
+    multipliers,
+    weightSqnrDb: weightSqnrDb(data, wHat),
+    accumulatorBound: k * maxX * weights.qmax + maxBias,
+  };
+}
+
+/** Activation params of a value for a method, exposed for tables and inspection. */
+export function valueParamsFor(obs: StreamingObserver, method: CalibrationMethod, bits: number): QuantParams {
+  return calibrate(obs, method, bits);
+}
+
+export { activationParams };

@@ -1,0 +1,176 @@
+/**
+ * Calibration pass: float inference over calibration batches with hooks that stream every float activation into a
+ * bounded histogram observer, and (when asked) sample the input columns each conv / linear layer sees — for the
+ * output-error weight criterion and empirical bias correction. Nothing grows with the number of images.
+ */
+import { attrInt, Node } from '../graph/ir';
+import type { Tensor } from '../graph/tensor';
+import { Conv2dParams, conv2dParams } from '../kernels/float/conv';
+import { StreamingObserver } from '../quant/observers';
+import type { LayerInputSamples } from '../quant/weights';
+import type { RunHooks } from './types';
+
+/** Columns kept per group for the output-error criterion (reservoir sample over all calibration images). */
+export const SAMPLE_COLUMNS = 256;
+/** Positions per image averaged for the mean input column of bias correction. */
+const MEAN_POSITIONS_PER_IMAGE = 64;
+
+export interface CalibrationStats {
+  /** One observer per float activation value, by value name (graph input included). */
+  observers: Map<string, StreamingObserver>;
+  /** Sampled input columns per layer (node name). */
+  samples: Map<string, LayerInputSamples>;
+  /** Mean input column per group, per layer (node name). */
+  inputMeans: Map<string, Float64Array[]>;
+  images: number;
+}
+
+export interface CalibratorOptions {
+  /** Node names of the conv / linear layers whose inputs are sampled. */
+  sampledLayers: Set<string>;
+  keepSamples: boolean;
+  keepMeans: boolean;
+  seed?: number;
+}
+
+interface LayerSampler {
+  k: number;
+  groups: number;
+  columns: Float32Array[];
+  seen: number;
+  kept: number;
+  sums: Float64Array[];
+  meanCount: number;
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Copies the input column of conv group g at (n, oy, ox) into dst (zeros for padding). */
+function convColumn(p: Conv2dParams, x: Tensor, n: number, pos: number, g: number, dst: Float32Array, dstOff: number): void {
+  const xd = x.data as Float32Array;
+  const cg = p.c / p.group;
+  const oy = Math.floor(pos / p.ow), ox = pos % p.ow;
+  let r = dstOff;
+  for (let ci = 0; ci < cg; ci++) {
+    const plane = (n * p.c + g * cg + ci) * p.h * p.w;
+    for (let ky = 0; ky < p.kh; ky++) {
+      const iy = oy * p.sh - p.padTop + ky * p.dh;
+      for (let kx = 0; kx < p.kw; kx++, r++) {
+        const ix = ox * p.sw - p.padLeft + kx * p.dw;
+        dst[r] = iy < 0 || iy >= p.h || ix < 0 || ix >= p.w ? 0 : xd[plane + iy * p.w + ix];
+      }
+    }
+  }
+}
+
+export class Calibrator {
+  readonly observers = new Map<string, StreamingObserver>();
+  private readonly samplers = new Map<string, LayerSampler>();
+  private images = 0;
+  private readonly random: () => number;
+
+  constructor(private readonly constants: Map<string, Tensor>, private readonly opts: CalibratorOptions) {
+    this.random = rng(opts.seed ?? 1234);
+  }
+
+  private observe(name: string, t: Tensor): void {
+    if (t.dtype !== 'float32' || this.constants.has(name)) return;
+    let o = this.observers.get(name);
+    if (!o) { o = new StreamingObserver(); this.observers.set(name, o); }
+    o.observe(t.data as Float32Array);
+  }
+
+  /** Hooks for runFloat: observe every float output and sample layer inputs (the input itself goes through observeInput). */
+  hooks(): RunHooks {
+    return {
+      replaceNode: (node, inputs) => {
+        if (this.opts.sampledLayers.has(node.name) && inputs[0]) this.sample(node, inputs[0], inputs[1]);
+        return undefined;
+      },
+      afterNode: (node, outputs) => node.outputs.forEach((name, i) => outputs[i] && this.observe(name, outputs[i])),
+    };
+  }
+
+  /** Feeds one calibration batch's input (call before running it). */
+  observeInput(inputName: string, input: Tensor): void {
+    this.observe(inputName, input);
+    this.images += input.dims[0] ?? 0;
+  }
+
+  private sampler(node: Node, k: number, groups: number): LayerSampler {
+    let s = this.samplers.get(node.name);
+    if (!s) {
+      s = {
+        k, groups, seen: 0, kept: 0, meanCount: 0,
+        columns: Array.from({ length: groups }, () => new Float32Array(this.opts.keepSamples ? SAMPLE_COLUMNS * k : 0)),
+        sums: Array.from({ length: groups }, () => new Float64Array(k)),
+      };
+      this.samplers.set(node.name, s);
+    }
+    return s;
+  }
+
+  private sample(node: Node, x: Tensor, w: Tensor | undefined): void {
+    if (!w || x.dtype !== 'float32') return;
+    const batch = x.dims[0];
+    if (node.opType === 'Conv') {
+      const p = conv2dParams(node, x.dims, w.dims);
+      const k = (p.c / p.group) * p.kh * p.kw;
+      const s = this.sampler(node, k, p.group);
+      const spatial = p.oh * p.ow;
+      const col = new Float32Array(k);
+      for (let n = 0; n < batch; n++) {
+        const positions = Math.min(spatial, MEAN_POSITIONS_PER_IMAGE);
+        for (let j = 0; j < positions; j++) {
+          const pos = positions === spatial ? j : Math.floor(this.random() * spatial);
+          const slot = this.reservoirSlot(s);
+          for (let g = 0; g < p.group; g++) {
+            convColumn(p, x, n, pos, g, col, 0);
+            if (this.opts.keepMeans) { const sum = s.sums[g]; for (let i = 0; i < k; i++) sum[i] += col[i]; }
+            if (slot >= 0) s.columns[g].set(col, slot * k);
+          }
+          s.meanCount++;
+        }
+      }
+    } else if (node.opType === 'Gemm') {
+      const k = x.dims[1];
+      const s = this.sampler(node, k, 1);
+      const xd = x.data as Float32Array;
+      if (attrInt(node, 'transA', 0) !== 0) return;
+      for (let n = 0; n < batch; n++) {
+        const row = xd.subarray(n * k, (n + 1) * k);
+        if (this.opts.keepMeans) { const sum = s.sums[0]; for (let i = 0; i < k; i++) sum[i] += row[i]; }
+        const slot = this.reservoirSlot(s);
+        if (slot >= 0) s.columns[0].set(row, slot * k);
+        s.meanCount++;
+      }
+    }
+  }
+
+  /** Reservoir sampling: the slot to overwrite, or −1 to skip this column. */
+  private reservoirSlot(s: LayerSampler): number {
+    if (!this.opts.keepSamples) return -1;
+    s.seen++;
+    if (s.kept < SAMPLE_COLUMNS) return s.kept++;
+    const j = Math.floor(this.random() * s.seen);
+    return j < SAMPLE_COLUMNS ? j : -1;
+  }
+
+  finish(): CalibrationStats {
+    const samples = new Map<string, LayerInputSamples>();
+    const inputMeans = new Map<string, Float64Array[]>();
+    for (const [name, s] of this.samplers) {
+      if (this.opts.keepSamples) samples.set(name, { columns: s.columns.map((c) => c.subarray(0, s.kept * s.k)), count: s.kept, k: s.k });
+      if (this.opts.keepMeans) inputMeans.set(name, s.sums.map((sum) => sum.map((v) => v / Math.max(1, s.meanCount))));
+    }
+    return { observers: this.observers, samples, inputMeans, images: this.images };
+  }
+}

@@ -1,0 +1,29 @@
+/** Requantization of int32 accumulators to output codes: q = clamp(z_out + M·acc, lo, hi), M = M0·2^(shift−31). */
+import { FixedPointMultiplier, multiplierValue, multiplyByQuantizedMultiplier, INT32_MAX, INT32_MIN } from '../../quant/requantize';
+import type { Accumulators, Codes } from './gemm';
+
+/** Largest |acc| in a buffer (inspection reports it per layer). */
+export function maxAbs(acc: Accumulators, start = 0, end = acc.length): number {
+  let m = 0;
+  for (let i = start; i < end; i++) {
+    const a = acc[i] < 0 ? -acc[i] : acc[i];
+    if (a > m) m = a;
+  }
+  return m;
+}
+
+/** q = clamp(z + M·acc, lo, hi) with the fixed-point multiplier; accumulators beyond int32 fall back to exact doubles. */
+export function requantizeInto(
+  acc: Accumulators, accStart: number, count: number, m: FixedPointMultiplier, zeroPoint: number,
+  lo: number, hi: number, out: Codes, outStart: number,
+): void {
+  const real = multiplierValue(m);
+  for (let i = 0; i < count; i++) {
+    const a = acc[accStart + i];
+    let q = a >= INT32_MIN && a <= INT32_MAX
+      ? multiplyByQuantizedMultiplier(a, m) + zeroPoint
+      : Math.round(a * real) + zeroPoint; // only reachable for bit widths whose accumulators outgrow int32
+    if (q < lo) q = lo; else if (q > hi) q = hi;
+    out[outStart + i] = q;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The quantization job the CLI and the VS Code worker both run: prepare → calibrate (streaming, calibration images
+ * only) → build the integer plan → evaluate float vs integer on the test images → per-layer report (→ export).
+ */
+import { argmaxRows } from '../data/accuracy';
+import { iterateBatches } from '../data/preprocess';
+import type { Dataset, Preprocess } from '../data/types';
+import { FloatModel } from '../engine/float-engine';
+import { IntModel, QTensor, dequantizeTensor } from '../engine/int-engine';
+import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQuantPlan, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
+import { Calibrator } from '../engine/quant-calibrate';
+import type { PreparedModel } from '../engine/types';
+import type { Model } from '../graph/ir';
+import { ErrorAccumulator } from '../inspect/metrics';
+import { InputError } from '../util/errors';
+
+export interface DataSplit {
+  dataset: Dataset;
+  preprocess: Preprocess;
+}
+
+export interface QuantizeJobOptions {
+  model: Model;
+  calibration: DataSplit;
+  /** Test images; without them only the plan is built (no accuracy). */
+  evaluation?: DataSplit;
+  quant?: Partial<QuantOptions>;
+  batchSize?: number;
+  /** Calibration images used (default 1000, or all when fewer). */
+  calibrationLimit?: number;
+  /** Test images used (default all). */
+  limit?: number;
+  /** Write the QDQ ONNX model here. */
+  exportPath?: string;
+}
+
+export interface QuantizeCallbacks {
+  onProgress?(fraction: number, message: string): void;
+  /** Throws CancelledError to stop. */
+  checkCancelled?(): void;
+}
+
+export interface LayerReport {
+  name: string;
+  op: string;
+  weightBits: number;
+  activationBits: number;
+  granularity: 'per-channel' | 'per-tensor';
+  weightScales: number[];
+  inputScale: number;
+  inputZeroPoint: number;
+  outputScale: number;
+  outputZeroPoint: number;
+  /** The value the output metrics compare (the fused activation's output when there is one). */
+  comparedValue: string;
+  weightSqnrDb: number;
+  outputSqnrDb: number | null;
+  outputCosine: number | null;
+  maxAccumulator: number;
+  accumulatorBound: number;
+  multipliers: { m0: number; shift: number }[];
+}
+
+export interface QuantizeResult {
+  model: string;
+  options: QuantOptions;
+  calibrationImages: number;
+  images: number;
+  fp32: { accuracy: number | null };
+  quantized: { accuracy: number | null; agreement: number | null };
+  layers: LayerReport[];
+  floatLayers: string[];
+  exported?: string;
+  seconds: number;
+}
+
+export const DEFAULT_CALIBRATION_IMAGES = 1000;
+
+function limited(split: DataSplit, limit: number | undefined): Dataset {
+  const d = split.dataset;
+  if (limit === undefined || limit >= d.count) return d;
+  if (!Number.isInteger(limit) || limit < 1) throw new InputError(`image limit ${limit}: expected a positive whole number`);
+  return { ...d, count: limit, labels: d.labels.subarray(0, limit) };
+}
+
+/** Runs calibration over the calibration split and returns the statistics. */
+export function calibrateModel(
+  floatModel: FloatModel, prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number,
+  limit: number, callbacks: QuantizeCallbacks = {},
+): ReturnType<Calibrator['finish']> {
+  const layers = quantizableLayers(prepared, options);
+  const calibrator = new Calibrator(prepared.constants, {
+    sampledLayers: new Set(layers.map((l) => l.name)),
+    keepSamples: options.weightMethod === 'output',
+    keepMeans: options.biasCorrection,
+  });
+  const data = limited(split, limit);
+  const hooks = { ...calibrator.hooks(), checkCancelled: callbacks.checkCancelled };
+  for (const batch of iterateBatches(data, batchSize, split.preprocess)) {
+    callbacks.checkCancelled?.();
+    calibrator.observeInput(prepared.inputName, batch.input);
+    floatModel.run(batch.input, hooks);
+    callbacks.onProgress?.((batch.start + batch.labels.length) / data.count, `calibrating ${batch.start + batch.labels.length}/${data.count}`);
+  }
+  return calibrator.finish();
+}
+
+/** The value whose float and integer versions a layer's output metrics compare. */
+function comparedValue(prepared: PreparedModel, plan: QuantPlan, layerName: string): string {
+  const node = prepared.nodes.find((n) => n.name === layerName)!;
+  const out = node.outputs[0];
+  if (plan.options.quantizeAfterActivation) return out;
+  const readers = prepared.nodes.filter((n) => n.inputs.includes(out));
+  if (readers.length === 1 && activationClamp(prepared, readers[0]) && plan.modes.get(readers[0].name)?.kind === 'clamp') return readers[0].outputs[0];
+  return out;
+}
+
+/** Builds the quantized model from calibration data: returns the plan and the runnable integer model. */
+export function buildQuantizedModel(
+  model: Model, calibration: DataSplit, quant: Partial<QuantOptions> = {}, batchSize = 50,
+  calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
+): { plan: QuantPlan; intModel: IntModel; floatModel: FloatModel; calibrationImages: number } {
+  const options = checkQuantOptions({ ...DEFAULT_QUANT_OPTIONS, ...quant });
+  const floatModel = new FloatModel(model);
+  const prepared = floatModel.getPrepared(Math.min(batchSize, calibration.dataset.count));
+  if (calibration.dataset.count === 0) throw new InputError(`${calibration.dataset.source}: no calibration images`);
+  const stats = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
+  const plan = buildQuantPlan(prepared, stats, options);
+  return { plan, intModel: new IntModel(model, plan, prepared), floatModel, calibrationImages: stats.images };
+}
+
+export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {
+  const started = Date.now();
+  const batchSize = job.batchSize ?? 50;
+  const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
+  const { plan, intModel, floatModel, calibrationImages } = buildQuantizedModel(
+    job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
+    { ...callbacks, onProgress: progress(0, 0.3) },
+  );
+  const prepared = floatModel.getPrepared(Math.min(batchSize, job.calibration.dataset.count));
+  const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
+  const wanted = new Set(compared.values());
+  const metrics = new Map<string, ErrorAccumulator>([...wanted].map((v) => [v, new ErrorAccumulator()]));
+  const maxAcc = new Map<string, number>();
+  let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0;
+
+  if (job.evaluation) {
+    const data = limited(job.evaluation, job.limit);
+    for (const batch of iterateBatches(data, batchSize, job.evaluation.preprocess)) {
+      callbacks.checkCancelled?.();
+      const ref = new Map<string, Float32Array>();
+      const fOut = floatModel.run(batch.input, {
+        afterNode: (node, outs) => node.outputs.forEach((o, i) => { if (wanted.has(o) && outs[i]) ref.set(o, (outs[i].data as Float32Array).slice()); }),
+        checkCancelled: callbacks.checkCancelled,
+      });
+      const qOut = intModel.run(batch.input, {
+        onQuantized: (name: string, q: QTensor) => {
+          const r = ref.get(name);
+          if (r && wanted.has(name)) metrics.get(name)!.add(r, dequantizeTensor(q).data as Float32Array);
+        },
+        onAccumulator: (name: string, m: number) => maxAcc.set(name, Math.max(maxAcc.get(name) ?? 0, m)),
+        checkCancelled: callbacks.checkCancelled,
+      });
+      const n = batch.labels.length;
+      const fp = argmaxRows(fOut, n), qp = argmaxRows(qOut, n);
+      for (let i = 0; i < n; i++) {
+        if (fp[i] === batch.labels[i]) fpCorrect++;
+        if (qp[i] === batch.labels[i]) qCorrect++;
+        if (fp[i] === qp[i]) agree++;
+      }
+      images += n;
+      callbacks.onProgress?.(0.3 + (0.65 * images) / data.count, `evaluating ${images}/${data.count}`);
+      await new Promise((r) => setImmediate(r)); // let a worker see cancel messages
+    }
+  }
+  let exported: string | undefined;
+  if (job.exportPath) {
+    const { exportQdq } = await import('../onnx/export');
+    exportQdq(job.model, prepared, plan, job.exportPath);
+    exported = job.exportPath;
+  }
+  callbacks.onProgress?.(1, 'done');
+  const pct = (k: number) => (images > 0 ? (100 * k) / images : null);
+  return {
+    model: job.model.path,
+    options: plan.options,
+    calibrationImages,
+    images,
+    fp32: { accuracy: pct(fpCorrect) },
+    quantized: { accuracy: pct(qCorrect), agreement: pct(agree) },
+    layers: plan.layers.map((l) => {
+      const m = images > 0 ? metrics.get(compared.get(l.name)!)!.result() : undefined;
+      return {
+        name: l.name,
+        op: l.op,
+        weightBits: l.weightBits,
+        activationBits: l.activationBits,
+        granularity: l.weights.perChannel ? 'per-channel' : 'per-tensor',
+        weightScales: Array.from(l.weights.scales),
+        inputScale: l.inputParams.scale,
+        inputZeroPoint: l.inputParams.zeroPoint,
+        outputScale: l.outputParams.scale,
+        outputZeroPoint: l.outputParams.zeroPoint,
+        comparedValue: compared.get(l.name)!,
+        weightSqnrDb: l.weightSqnrDb,
+        outputSqnrDb: m ? m.sqnrDb : null,
+        outputCosine: m ? m.cosine : null,
+        maxAccumulator: maxAcc.get(l.name) ?? 0,
+        accumulatorBound: l.accumulatorBound,
+        multipliers: l.multipliers.map((mm) => ({ m0: mm.multiplier, shift: mm.shift })),
+      };
+    }),
+    floatLayers: plan.options.floatLayers,
+    exported,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
