@@ -5,7 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { loadModel, parseModel } from '../src/onnx/load';
-import { DEFAULT_LIMITS, limitsFromSettings, scanModelWire } from '../src/onnx/limits';
+import { DEFAULT_LIMITS, configureLimits, limitsFromSettings, scanModelWire } from '../src/onnx/limits';
+import { spawnSync } from 'child_process';
 import {
   MODELS, decodeFixture, encodeModel, expectInputError, floatInit, lengthField, rng, tempDir, tinyModel, varint,
 } from './robust-fixtures';
@@ -161,7 +162,14 @@ test('a model over the size cap is refused with the setting named, before it is 
   const limits = limitsFromSettings({ maxModelSizeMB: 0.5 });
   const err = expectInputError(() => loadModel(file, limits));
   const mb = String(Number((resnetBytes.length / 2 ** 20).toFixed(2)));
-  assert.ok(err.message.includes(`model is ${mb} MB, over the limit of 0.5 MB (setting quantInspector.maxModelSizeMB)`), err.message);
+  assert.ok(err.message.includes(`model is ${mb} MB, over the limit of 0.5 MB (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`), err.message);
+  configureLimits({ maxModelSizeMB: 0.25 }); // process-wide, as the CLI flag and the worker's settings do
+  try {
+    assert.match(expectInputError(() => loadModel(file)).message, /over the limit of 0\.25 MB/);
+  } finally {
+    configureLimits({});
+  }
+  assert.equal(DEFAULT_LIMITS.maxModelBytes, 1024 * 1024 * 1024);
   assert.equal(loadModel(file, limitsFromSettings({ maxModelSizeMB: 2 })).graph.nodes.length > 0, true);
   assert.match(expectInputError(() => limitsFromSettings({ maxModelSizeMB: -1 })).message, /maxModelSizeMB must be a positive number, got -1/);
   assert.match(expectInputError(() => limitsFromSettings({ maxTensorElements: 1.5 })).message, /maxTensorElements must be a positive integer/);
@@ -176,4 +184,19 @@ test('the fixture models still load with the guards in place', () => {
   const loaded = loadModel(RESNET20);
   assert.equal(loaded.graph.nodes.length, model.graph!.node!.length);
   assert.equal(loaded.graph.initializers.size, model.graph!.initializer!.length);
+});
+
+test('bin/qinspect --max-model-mb refuses a larger model with one error line naming the setting', () => {
+  const root = path.resolve(__dirname, '..');
+  if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) spawnSync(process.execPath, ['scripts/build.js'], { cwd: root });
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin', 'qinspect'), ...args], { encoding: 'utf8', cwd: root });
+  const refused = run('info', RESNET20, '--max-model-mb', '0.5');
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /^error: .*resnet20_cifar10\.onnx: model is 1\.04 MB, over the limit of 0\.5 MB \(setting quantInspector\.maxModelSizeMB, CLI --max-model-mb\)\n$/);
+  const bad = run('info', RESNET20, '--max-model-mb=-3');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^error: --max-model-mb must be at least/);
+  const ok = run('info', RESNET20, '--max-model-mb', '2');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /resnet20_cifar10\.onnx/);
 });

@@ -12,16 +12,26 @@ export interface LoadLimits {
   maxDecodedBytes?: number;
 }
 
-export const DEFAULT_LIMITS: Required<LoadLimits> = {
+const BUILT_IN_LIMITS: Readonly<Required<LoadLimits>> = Object.freeze({
   maxModelBytes: 1024 * 1024 * 1024,
   maxTensorElements: 256 * 1024 * 1024,
   maxNestingDepth: 64,
   maxDecodedBytes: 1024 * 1024 * 1024,
-};
+});
 
-/** Limits from user settings (CLI flags, extension settings); undefined keeps the default. */
-export function limitsFromSettings(settings: { maxModelSizeMB?: number; maxTensorElements?: number }): Required<LoadLimits> {
-  const limits = { ...DEFAULT_LIMITS };
+/** The limits in force in this process: the built-in values unless configureLimits changed them. */
+export const DEFAULT_LIMITS: Required<LoadLimits> = { ...BUILT_IN_LIMITS };
+
+export interface LimitSettings {
+  /** CLI --max-model-mb, setting quantInspector.maxModelSizeMB. */
+  maxModelSizeMB?: number;
+  /** Setting quantInspector.maxTensorElements. */
+  maxTensorElements?: number;
+}
+
+/** Limits from user settings (CLI flags, extension settings); undefined keeps the built-in value. */
+export function limitsFromSettings(settings: LimitSettings): Required<LoadLimits> {
+  const limits = { ...BUILT_IN_LIMITS };
   const mb = settings.maxModelSizeMB;
   if (mb !== undefined) {
     if (!Number.isFinite(mb) || mb <= 0) throw new InputError(`maxModelSizeMB must be a positive number, got ${mb}`);
@@ -35,6 +45,11 @@ export function limitsFromSettings(settings: { maxModelSizeMB?: number; maxTenso
     limits.maxTensorElements = elements;
   }
   return limits;
+}
+
+/** Sets the process-wide limits (DEFAULT_LIMITS) from settings; called once per CLI run or worker job. */
+export function configureLimits(settings: LimitSettings): void {
+  Object.assign(DEFAULT_LIMITS, limitsFromSettings(settings));
 }
 
 // ---- wire-format pre-scan -------------------------------------------------------------------

@@ -61,7 +61,7 @@ export function loadModel(file: string, limits: LoadLimits = DEFAULT_LIMITS): Mo
   if (!stat.isFile()) throw new InputError(`${file}: not a file`);
   if (stat.size > limits.maxModelBytes) {
     throw new InputError(
-      `${file}: model is ${megabytes(stat.size)} MB, over the limit of ${megabytes(limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB)`,
+      `${file}: model is ${megabytes(stat.size)} MB, over the limit of ${megabytes(limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`,
     );
   }
   return parseModel(fs.readFileSync(file), file, limits);
@@ -242,7 +242,7 @@ function readExternal(t: onnx.ITensorProto, ctx: LoadContext, what: string): Uin
   }
   ctx.externalBytes += length;
   if (ctx.externalBytes > ctx.limits.maxModelBytes) {
-    throw new InputError(`${ctx.file}: the model and its external data exceed the limit of ${megabytes(ctx.limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB)`);
+    throw new InputError(`${ctx.file}: the model and its external data exceed the limit of ${megabytes(ctx.limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`);
   }
   const fd = fs.openSync(resolved, 'r');
   try {

@@ -1,6 +1,6 @@
 /** The jobs the extension runs off its UI thread. Each takes plain options and returns plain JSON. */
 import { loadModel } from '../onnx/load';
-import { limitsFromSettings } from '../onnx/limits';
+import { configureLimits, limitsFromSettings } from '../onnx/limits';
 import { InputError } from '../util/errors';
 import type { JobKind } from './protocol';
 import { summarizeModel } from './summary';
@@ -18,7 +18,9 @@ function requireString(options: Record<string, unknown>, key: string, job: strin
 
 function limitsOf(options: Record<string, unknown>) {
   const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
-  return limitsFromSettings({ maxModelSizeMB: n(options.maxModelSizeMB), maxTensorElements: n(options.maxTensorElements) });
+  const settings = { maxModelSizeMB: n(options.maxModelSizeMB), maxTensorElements: n(options.maxTensorElements) };
+  configureLimits(settings); // graph preparation and kernels read the process-wide limits
+  return limitsFromSettings(settings);
 }
 
 function summaryJob(options: Record<string, unknown>, ctx: JobContext) {
