@@ -24,7 +24,7 @@ function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
   const out = new Int32Array(p.n * p.oc * p.oh * p.ow);
   for (let b = 0; b < p.n; b++) for (let o = 0; o < p.oc; o++) {
     const g = Math.floor(o / ocg);
-    const m = { multiplier: a.multiplier[o], shift: a.shift[o] };
+    const m = a.multiplier && a.shift ? { multiplier: a.multiplier[o], shift: a.shift[o] } : undefined;
     for (let oy = 0; oy < p.oh; oy++) for (let ox = 0; ox < p.ow; ox++) {
       let acc = a.bias ? a.bias[o] : 0;
       for (let ci = 0; ci < cg; ci++) for (let ky = 0; ky < p.kh; ky++) for (let kx = 0; kx < p.kw; kx++) {
@@ -35,7 +35,7 @@ function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
         const wv = a.w[((o * cg + ci) * p.kh + ky) * p.kw + kx] - a.wZero;
         acc += xv * wv;
       }
-      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = requantize(acc, m, a.yZero, a.qmin, a.qmax);
+      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = m ? requantize(acc, m, a.yZero, a.qmin, a.qmax) : acc;
     }
   }
   return out;
@@ -68,7 +68,7 @@ function runCase(r: () => number, c: Case): void {
     multiplier: Int32Array.from(mults, (m) => m.multiplier), shift: Int32Array.from(mults, (m) => m.shift),
     yZero: ySigned ? -3 : 100, qmin: ySigned ? -128 : 0, qmax: ySigned ? 127 : 255, y,
   };
-  assert.equal(tryQConv2dWasm(p, args, c.xBits, c.wBits), true, 'wasm path taken');
+  assert.equal(tryQConv2dWasm(p, args), true, 'wasm path taken');
   const want = referenceQConv(p, args);
   const got = Int32Array.from(y);
   let same = 0;
@@ -76,6 +76,11 @@ function runCase(r: () => number, c: Case): void {
   assert.equal(same, want.length, `${JSON.stringify(c)}: ${want.length - same} of ${want.length} codes differ`);
   // the output is not degenerate: several distinct codes, not all clamped
   assert.ok(new Set(want).size > 3, 'reference output has variety');
+  // raw accumulators (no multipliers) for inspection hooks
+  const raw = new Int32Array(outCount);
+  const rawArgs = { ...args, multiplier: undefined, shift: undefined, y: raw };
+  assert.equal(tryQConv2dWasm(p, rawArgs), true);
+  assert.deepEqual(raw, referenceQConv(p, rawArgs), `${JSON.stringify(c)}: raw accumulators`);
 }
 
 test('quantized conv: wasm codes equal the scalar fixed-point reference bit for bit', () => {
@@ -95,13 +100,16 @@ test('quantized conv: wasm codes equal the scalar fixed-point reference bit for 
   setKernelPath(undefined);
 });
 
-test('quantized conv: bit widths whose int32 sums could overflow are left to the TypeScript kernel', () => {
+test('quantized conv: codes whose int32 sums could overflow are left to the TypeScript kernel', () => {
   const p = geometry(1, 64, 8, 8, 8, 3, 1, 1, 1, 1);
-  assert.equal(qconvFitsWasm(p, 8, 8), true);
-  assert.equal(qconvFitsWasm(p, 16, 8), false);
-  assert.equal(qconvFitsWasm(p, 12, 12), false);
+  assert.equal(qconvFitsWasm(p, 255, 127), true);
+  assert.equal(qconvFitsWasm(p, 65535, 127), false);
+  assert.equal(qconvFitsWasm(p, 4095, 2047), false);
+  setKernelPath('wasm');
+  const wide = { x: Int32Array.from({ length: 64 * 64 }, (_, i) => (i % 2) * 60000), xZero: 0, w: new Int8Array(8 * 64 * 9).fill(1), wZero: 0, y: new Int32Array(8 * 64) };
+  assert.equal(tryQConv2dWasm(p, wide), false);
   setKernelPath('ts');
   const dummy = { x: new Uint8Array(1), xZero: 0, w: new Int8Array(1), wZero: 0, multiplier: new Int32Array(1), shift: new Int32Array(1), yZero: 0, qmin: 0, qmax: 255, y: new Uint8Array(1) };
-  assert.equal(tryQConv2dWasm(geometry(1, 1, 1, 1, 1, 1, 1, 1, 1, 0), dummy, 8, 8), false);
+  assert.equal(tryQConv2dWasm(geometry(1, 1, 1, 1, 1, 1, 1, 1, 1, 0), dummy), false);
   setKernelPath(undefined);
 });

@@ -18,6 +18,13 @@ function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
 
+/** Elements of one zero-padded image group as the kernels' padImage lays it out. */
+export function paddedImageElements(p: ConvGeometry): number {
+  const hp = Math.max(p.h + p.padTop, (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1);
+  const wp = Math.max(p.w + p.padLeft, (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1);
+  return (p.c / p.group) * hp * wp;
+}
+
 function packedConvWeights(arena: KernelArena, p: ConvGeometry, wt: Float32Array): number {
   const ocg = p.oc / p.group;
   const k = (p.c / p.group) * p.kh * p.kw;
@@ -63,8 +70,9 @@ export function conv2dWasm(
     const pb = arena.scratch(ldc * Math.min(k, KC) * 4);
     const pc = arena.scratch(roundUp(p.oc / p.group, MR) * ldc * 4);
     const py = arena.scratch(outFloats * 4);
+    const xp = arena.scratch(paddedImageElements(p) * 4);
     ex.conv2d_f32(px, p.n, p.c, p.h, p.w, p.oc, p.group, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft,
-      p.oh, p.ow, pa, pbias, pb, pc, py, KC, lo, hi);
+      p.oh, p.ow, pa, pbias, pb, pc, py, KC, lo, hi, xp);
     y.set(arena.f32(py, outFloats));
   } finally {
     arena.resetScratch();

@@ -6,7 +6,7 @@
 import { InputError } from '../../util/errors';
 import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
-import { IntCodes, QConvArgs, qconv2dWasm, qconvFitsWasm } from './qconv';
+import { IntCodes, QConvArgs, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { kernelArena, releaseKernelArena, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -95,13 +95,26 @@ export function tryConv2dWasm(
 }
 
 /**
- * Quantized conv with fused requantization in wasm when selected and exact for these bit widths
- * (qconvFitsWasm); false means: run the TypeScript integer kernel.
+ * Quantized conv (whole batch) in wasm when selected and exact for these codes (qconvFitsWasm): with multipliers,
+ * y gets requantized codes; without, y (Int32Array) gets the raw int32 accumulators. False: use TypeScript.
  */
-export function tryQConv2dWasm(p: ConvGeometry, args: QConvArgs, xBits: number, wBits: number): boolean {
-  if (kernelPath() !== 'wasm' || !qconvFitsWasm(p, xBits, wBits)) return false;
+export function tryQConv2dWasm(p: ConvGeometry, args: QConvArgs): boolean {
+  if (kernelPath() !== 'wasm') return false;
+  if (!qconvFitsWasm(p, codeBound(args.x, args.xZero), weightBound(args.w, args.wZero))) return false;
   const arena = kernelArena();
   if (!arena) return false;
   qconv2dWasm(arena, p, args);
   return true;
+}
+
+const multiplierArrays = new WeakMap<object, { multiplier: Int32Array; shift: Int32Array }>();
+
+/** Per-channel {multiplier, shift} objects (src/quant/requantize.ts) as the two Int32Arrays the kernel takes, cached. */
+export function multiplierArrays(ms: readonly { multiplier: number; shift: number }[]): { multiplier: Int32Array; shift: Int32Array } {
+  let hit = multiplierArrays.get(ms);
+  if (!hit || hit.multiplier.length !== ms.length) {
+    hit = { multiplier: Int32Array.from(ms, (m) => m.multiplier), shift: Int32Array.from(ms, (m) => m.shift) };
+    multiplierArrays.set(ms, hit);
+  }
+  return hit;
 }

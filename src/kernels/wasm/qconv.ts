@@ -2,7 +2,7 @@
  * Quantized NCHW convolution in wasm: integer im2col, int8-range × int8-range → int32 GEMM (i32x4.dot_i16x8_s),
  * bias, and fused TFLite fixed-point requantization + clamp, bit-exact with src/quant/requantize.ts.
  */
-import type { ConvGeometry } from './conv';
+import { ConvGeometry, paddedImageElements } from './conv';
 import type { KernelArena } from './runtime';
 
 export type IntCodes = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
@@ -16,9 +16,9 @@ export interface QConvArgs {
   wZero: number;
   /** int32 bias per output channel, already in the accumulator's scale (s_x·s_w). */
   bias?: Int32Array;
-  /** Per output channel: M = M0·2^(shift−31) (quantizeMultiplier). */
-  multiplier: Int32Array;
-  shift: Int32Array;
+  /** Per output channel: M = M0·2^(shift−31) (quantizeMultiplier). Absent: y receives the raw int32 accumulators. */
+  multiplier?: Int32Array;
+  shift?: Int32Array;
   /** q = clamp(yZero + M·acc, qmin, qmax). */
   yZero: number;
   qmin: number;
@@ -34,7 +34,9 @@ function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
 
-function maxAbs(a: IntCodes, zero: number): number {
+/** max |code − zero|: 255 for any 8-bit array, else a scan. */
+export function codeBound(a: IntCodes, zero: number): number {
+  if ((a instanceof Uint8Array || a instanceof Int8Array) && zero >= -128 && zero <= 255) return 255;
   let m = 0;
   for (let i = 0; i < a.length; i++) {
     const v = Math.abs(a[i] - zero);
@@ -43,15 +45,24 @@ function maxAbs(a: IntCodes, zero: number): number {
   return m;
 }
 
+const weightBounds = new WeakMap<object, { zero: number; bound: number }>();
+
+/** codeBound of constant weights, remembered per array. */
+export function weightBound(w: IntCodes, zero: number): number {
+  const hit = weightBounds.get(w);
+  if (hit && hit.zero === zero) return hit.bound;
+  const bound = codeBound(w, zero);
+  weightBounds.set(w, { zero, bound });
+  return bound;
+}
+
 /**
  * True when the wasm kernel computes this conv exactly: every (code − zero) fits in int16 and no int32 partial sum
- * can overflow (|x−zx|max · |w−zw|max · K < 2^31), as holds for ≤ 8-bit activations and weights.
+ * can overflow (|x−zx|max · |w−zw|max · (K+1) < 2^31), as holds for ≤ 8-bit activations and weights.
  */
-export function qconvFitsWasm(p: ConvGeometry, xBits: number, wBits: number): boolean {
+export function qconvFitsWasm(p: ConvGeometry, xBound: number, wBound: number): boolean {
   const k = (p.c / p.group) * p.kh * p.kw;
-  const xMax = 2 ** xBits - 1; // worst |code − zero| of an xBits quantizer
-  const wMax = 2 ** wBits - 1;
-  return xMax <= 32767 && wMax <= 32767 && xMax * wMax * (k + 1) < 2 ** 31;
+  return xBound <= 32767 && wBound <= 32767 && xBound * wBound * (k + 1) < 2 ** 31;
 }
 
 function elemBytes(a: IntCodes): number {
@@ -87,8 +98,10 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
     const depthwise = p.group === p.c && p.oc === p.c;
     const pw = depthwise ? codesIn(arena, a.w, p.c * p.kh * p.kw, a.wZero) : packedQWeights(arena, p, a.w, a.wZero);
     const pbias = a.bias ? arena.copyIn(a.bias.subarray(0, p.oc)) : 0;
-    const pm = arena.copyIn(a.multiplier.subarray(0, p.oc));
-    const ps = arena.copyIn(a.shift.subarray(0, p.oc));
+    if (!a.multiplier !== !a.shift) throw new Error('qconv2dWasm: multiplier and shift go together');
+    if (!a.multiplier && !(a.y instanceof Int32Array)) throw new Error('qconv2dWasm: raw accumulators need an Int32Array output');
+    const pm = a.multiplier ? arena.copyIn(a.multiplier.subarray(0, p.oc)) : 0;
+    const ps = a.shift ? arena.copyIn(a.shift.subarray(0, p.oc)) : 0;
     const px = codesIn(arena, a.x, p.n * p.c * p.h * p.w, a.xZero);
     const py = arena.scratch(outCount * ob);
     if (depthwise) {
@@ -104,8 +117,9 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
       const pb = arena.scratch(ldc * ((k + 1) >> 1) * 4);
       const pc = arena.scratch(roundUp(p.oc / p.group, MR) * ldc * 4);
       const tmp = arena.scratch(16);
+      const xp = arena.scratch(paddedImageElements(p) * 2);
       ex.qconv2d(px, p.n, p.c, p.h, p.w, p.oc, p.group, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft,
-        p.oh, p.ow, pw, pbias, pm, ps, a.yZero, a.qmin, a.qmax, pb, pc, tmp, py, ob);
+        p.oh, p.ow, pw, pbias, pm, ps, a.yZero, a.qmin, a.qmax, pb, pc, tmp, py, ob, xp);
     }
     a.y.set(new (a.y.constructor as { new (b: ArrayBuffer, o: number, l: number): IntCodes })(
       arena.bytes().buffer as ArrayBuffer, py, outCount) as unknown as ArrayLike<number>);

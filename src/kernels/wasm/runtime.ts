@@ -20,7 +20,7 @@ export interface KernelExports {
   conv2d_f32(
     x: number, n: number, c: number, h: number, w: number, oc: number, group: number, kh: number, kw: number,
     sh: number, sw: number, dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,
-    pa: number, bias: number, pb: number, pc: number, y: number, kcMax: number, lo: number, hi: number,
+    pa: number, bias: number, pb: number, pc: number, y: number, kcMax: number, lo: number, hi: number, xp: number,
   ): void;
   codesToI16(src: number, count: number, elemBytes: number, signed: number, zero: number, dst: number): void;
   packA_i16(a: number, lda: number, m: number, k: number, dst: number): void;
@@ -28,7 +28,7 @@ export interface KernelExports {
     x: number, n: number, c: number, h: number, w: number, oc: number, group: number, kh: number, kw: number,
     sh: number, sw: number, dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,
     pa: number, bias: number, m0: number, shift: number, zOut: number, lo: number, hi: number,
-    pb: number, pc: number, tmp: number, y: number, elemBytes: number,
+    pb: number, pc: number, tmp: number, y: number, elemBytes: number, xp: number,
   ): void;
   qdepthwise(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,

@@ -250,14 +250,29 @@ export function gemm_i8(pa: usize, pb: usize, m: i32, n: i32, k: i32, c: usize, 
 
 // ---------------------------------------------------------------- float32 convolution (NCHW)
 
-/** im2col of rows k0..k0+kc straight into 8-column panels: dst[((col>>3)*kc + kk)*8 + (col&7)] = x[ci][iy][ix] (0 outside). */
+/**
+ * Copies one image [C][H][W] (elemBytes 2 or 4) into a zero-padded [C][hp][wp] buffer with the image at (padT, padL),
+ * so im2col reads every tap without bounds checks.
+ */
+export function padImage(x: usize, c: i32, h: i32, w: i32, padT: i32, padL: i32, hp: i32, wp: i32, dst: usize, elemBytes: i32): void {
+  memory.fill(dst, 0, <usize>(c * hp * wp * elemBytes));
+  const rows = min(h, hp - padT);
+  const cols = min(w, wp - padL);
+  if (rows <= 0 || cols <= 0) return;
+  for (let ci = 0; ci < c; ci++) {
+    for (let iy = 0; iy < rows; iy++) {
+      memory.copy(dst + <usize>(((ci * hp + iy + padT) * wp + padL) * elemBytes), x + <usize>((ci * h + iy) * w * elemBytes), <usize>(cols * elemBytes));
+    }
+  }
+}
+
+/** im2col from a padded image (padImage) of rows k0..k0+kc into 8-column panels: dst[((col>>3)*kc + kk)*8 + (col&7)]. */
 export function im2colPacked_f32(
-  x: usize, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
-  padT: i32, padL: i32, oh: i32, ow: i32, k0: i32, kc: i32, dst: usize,
+  xp: usize, hp: i32, wp: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  oh: i32, ow: i32, k0: i32, kc: i32, dst: usize,
 ): void {
   const taps = kh * kw;
   const panelStride = <usize>(kc * NR) * 4;
-  // rows of 8 whole output columns per panel: copy 8 contiguous inputs with two vector loads when inside
   const vectorRows = sw == 1 && ow % NR == 0;
   for (let kk = 0; kk < kc; kk++) {
     const k = k0 + kk;
@@ -265,32 +280,15 @@ export function im2colPacked_f32(
     const r = k - ci * taps;
     const ky = r / kw;
     const kx = r - ky * kw;
-    const plane = x + <usize>(ci * h * w) * 4;
+    const plane = xp + <usize>(ci * hp * wp + ky * dh * wp + kx * dw) * 4;
     let out = dst + <usize>(kk * NR) * 4;
-    const dx = kx * dw - padL;
     if (vectorRows) {
       for (let oy = 0; oy < oh; oy++) {
-        const iy = oy * sh - padT + ky * dh;
-        if (iy < 0 || iy >= h) {
-          for (let ox = 0; ox < ow; ox += NR) {
-            v128.store(out, i32x4.splat(0));
-            v128.store(out, i32x4.splat(0), 16);
-            out += panelStride;
-          }
-          continue;
-        }
-        const src = plane + <usize>(iy * w) * 4;
+        let src = plane + <usize>(oy * sh * wp) * 4;
         for (let ox = 0; ox < ow; ox += NR) {
-          const ix = ox + dx;
-          if (ix >= 0 && ix + NR <= w) {
-            v128.store(out, v128.load(src + <usize>ix * 4));
-            v128.store(out, v128.load(src + <usize>ix * 4, 16), 16);
-          } else {
-            for (let c = 0; c < NR; c++) {
-              const xi = ix + c;
-              store<f32>(out + <usize>c * 4, xi >= 0 && xi < w ? load<f32>(src + <usize>xi * 4) : 0);
-            }
-          }
+          v128.store(out, v128.load(src));
+          v128.store(out, v128.load(src, 16), 16);
+          src += 32;
           out += panelStride;
         }
       }
@@ -298,13 +296,9 @@ export function im2colPacked_f32(
     }
     let lane = 0;
     for (let oy = 0; oy < oh; oy++) {
-      const iy = oy * sh - padT + ky * dh;
-      const inRow = iy >= 0 && iy < h;
-      const src = plane + <usize>(iy * w) * 4;
+      const src = plane + <usize>(oy * sh * wp) * 4;
       for (let ox = 0; ox < ow; ox++) {
-        const ix = ox * sw + dx;
-        const v: f32 = inRow && ix >= 0 && ix < w ? load<f32>(src + <usize>ix * 4) : 0;
-        store<f32>(out + <usize>lane * 4, v);
+        store<f32>(out + <usize>lane * 4, load<f32>(src + <usize>(ox * sw) * 4));
         if (++lane == NR) {
           lane = 0;
           out += panelStride;
@@ -321,9 +315,11 @@ export function im2colPacked_f32(
 export function conv2d_f32(
   x: usize, n: i32, c: i32, h: i32, w: i32, oc: i32, group: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   dh: i32, dw: i32, padT: i32, padL: i32, oh: i32, ow: i32,
-  pa: usize, bias: usize, pb: usize, pc: usize, y: usize, kcMax: i32, lo: f32, hi: f32,
+  pa: usize, bias: usize, pb: usize, pc: usize, y: usize, kcMax: i32, lo: f32, hi: f32, xp: usize,
 ): void {
   const cg = c / group;
+  const hp = max(h + padT, (oh - 1) * sh + (kh - 1) * dh + 1);
+  const wp = max(w + padL, (ow - 1) * sw + (kw - 1) * dw + 1);
   const ocg = oc / group;
   const k = cg * kh * kw;
   const plane = oh * ow;
@@ -336,10 +332,11 @@ export function conv2d_f32(
       const yg = y + <usize>((b * oc + g * ocg) * plane) * 4;
       const ag = pa + <usize>g * groupA;
       const bg = bias ? bias + <usize>(g * ocg) * 4 : 0;
+      if (!pointwise) padImage(xg, cg, h, w, padT, padL, hp, wp, xp, 4);
       for (let k0 = 0; k0 < k; k0 += kcMax) {
         const kc = min(kcMax, k - k0);
         if (pointwise) packB_f32(xg, plane, plane, k0, kc, pb);
-        else im2colPacked_f32(xg, h, w, kh, kw, sh, sw, dh, dw, padT, padL, oh, ow, k0, kc, pb);
+        else im2colPacked_f32(xp, hp, wp, kh, kw, sh, sw, dh, dw, oh, ow, k0, kc, pb);
         gemm_f32_block(ag, pb, ocg, plane, kc, k, k0, pc, ldc, bg, k0 == 0 ? 1 : 0, k0 + kc >= k ? 1 : 0, lo, hi);
       }
       if (ldc == plane) memory.copy(yg, pc, <usize>(ocg * plane) * 4);
@@ -416,66 +413,66 @@ export function codesToI16(src: usize, count: i32, elemBytes: i32, signed: i32, 
   }
 }
 
-/** 8 consecutive im2col values of one row (ci, ky, kx) for output columns col0..col0+7, as i16x8 (0 outside). */
-@inline
-function gatherRow8(
-  plane: usize, h: i32, w: i32, ky: i32, kx: i32, sh: i32, sw: i32, dh: i32, dw: i32,
-  padT: i32, padL: i32, ow: i32, col0: i32, n: i32, tmp: usize, vectorRows: bool,
-): v128 {
-  if (vectorRows) {
-    const oy = col0 / ow;
-    const ox = col0 - oy * ow;
-    const iy = oy * sh - padT + ky * dh;
-    const ix = ox - padL + kx * dw;
-    if (iy >= 0 && iy < h && ix >= 0 && ix + 8 <= w) return v128.load(plane + <usize>(iy * w + ix) * 2);
-  }
-  for (let c = 0; c < 8; c++) {
-    const col = col0 + c;
-    let v: i16 = 0;
-    if (col < n) {
-      const oy = col / ow;
-      const ox = col - oy * ow;
-      const iy = oy * sh - padT + ky * dh;
-      const ix = ox * sw - padL + kx * dw;
-      if (iy >= 0 && iy < h && ix >= 0 && ix < w) v = load<i16>(plane + <usize>(iy * w + ix) * 2);
-    }
-    store<i16>(tmp + <usize>c * 2, v);
-  }
-  return v128.load(tmp);
-}
-
-/** im2col of an i16 image [C][H][W] into gemm_i8's B panels (pairs of K rows interleaved, 8 columns per panel). */
+/** im2col from a padded i16 image into gemm_i8's B panels (pairs of K rows interleaved, 8 columns per panel). */
 export function im2colPacked_i16(
-  x: usize, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
-  padT: i32, padL: i32, oh: i32, ow: i32, k: i32, dst: usize, tmp: usize,
+  xp: usize, hp: i32, wp: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
+  oh: i32, ow: i32, k: i32, dst: usize, tmp: usize,
 ): void {
   const taps = kh * kw;
   const n = oh * ow;
   const panels = (n + NR - 1) / NR;
   const pairs = (k + 1) >> 1;
+  const panelStride = <usize>(pairs * NR) * 4;
   const vectorRows = sw == 1 && ow % 8 == 0;
-  const zero = i16x8.splat(0);
   for (let p = 0; p < pairs; p++) {
     const k0 = 2 * p;
     const ci0 = k0 / taps;
     const r0 = k0 - ci0 * taps;
     const ky0 = r0 / kw;
     const kx0 = r0 - ky0 * kw;
-    const plane0 = x + <usize>(ci0 * h * w) * 2;
+    const plane0 = xp + <usize>(ci0 * hp * wp + ky0 * dh * wp + kx0 * dw) * 2;
     const has1 = k0 + 1 < k;
-    const k1 = has1 ? k0 + 1 : k0;
-    const ci1 = k1 / taps;
-    const r1 = k1 - ci1 * taps;
-    const ky1 = r1 / kw;
-    const kx1 = r1 - ky1 * kw;
-    const plane1 = x + <usize>(ci1 * h * w) * 2;
+    let plane1 = plane0;
+    if (has1) {
+      const ci1 = (k0 + 1) / taps;
+      const r1 = k0 + 1 - ci1 * taps;
+      const ky1 = r1 / kw;
+      const kx1 = r1 - ky1 * kw;
+      plane1 = xp + <usize>(ci1 * hp * wp + ky1 * dh * wp + kx1 * dw) * 2;
+    }
+    let out = dst + <usize>(p * NR) * 4;
+    if (vectorRows) {
+      for (let oy = 0; oy < oh; oy++) {
+        const rowOff = <usize>(oy * sh * wp) * 2;
+        for (let ox = 0; ox < ow; ox += NR) {
+          const a = v128.load(plane0 + rowOff + <usize>ox * 2);
+          const b = has1 ? v128.load(plane1 + rowOff + <usize>ox * 2) : i16x8.splat(0);
+          v128.store(out, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+          v128.store(out, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+          out += panelStride;
+        }
+      }
+      continue;
+    }
+    let oy = 0;
+    let ox = 0;
     for (let jp = 0; jp < panels; jp++) {
-      const col0 = jp * NR;
-      const a = gatherRow8(plane0, h, w, ky0, kx0, sh, sw, dh, dw, padT, padL, ow, col0, n, tmp, vectorRows);
-      const b = has1 ? gatherRow8(plane1, h, w, ky1, kx1, sh, sw, dh, dw, padT, padL, ow, col0, n, tmp, vectorRows) : zero;
-      const out = dst + <usize>(jp * pairs * NR + p * NR) * 4;
-      v128.store(out, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
-      v128.store(out, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+      for (let c = 0; c < NR; c++) {
+        let lo: i16 = 0;
+        let hi: i16 = 0;
+        if (oy < oh) {
+          const off = <usize>(oy * sh * wp + ox * sw) * 2;
+          lo = load<i16>(plane0 + off);
+          if (has1) hi = load<i16>(plane1 + off);
+          if (++ox == ow) {
+            ox = 0;
+            oy++;
+          }
+        }
+        store<i16>(out + <usize>c * 4, lo);
+        store<i16>(out + <usize>c * 4 + 2, hi);
+      }
+      out += panelStride;
     }
   }
 }
@@ -486,7 +483,9 @@ function srdhm(a: i32, b: i32): i32 {
   if (a == i32.MIN_VALUE && b == i32.MIN_VALUE) return i32.MAX_VALUE;
   const ab = <i64>a * <i64>b;
   const nudge: i64 = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  return <i32>((ab + nudge) / (<i64>1 << 31));
+  const v = ab + nudge;
+  // v / 2^31 truncated toward zero, without a 64-bit division
+  return <i32>((v >= 0 ? v : v + ((<i64>1 << 31) - 1)) >> 31);
 }
 
 /** gemmlowp RoundingDivideByPOT: x / 2^e rounded to nearest, ties away from zero. */
@@ -538,9 +537,11 @@ export function qconv2d(
   x: usize, n: i32, c: i32, h: i32, w: i32, oc: i32, group: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   dh: i32, dw: i32, padT: i32, padL: i32, oh: i32, ow: i32,
   pa: usize, bias: usize, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32,
-  pb: usize, pc: usize, tmp: usize, y: usize, elemBytes: i32,
+  pb: usize, pc: usize, tmp: usize, y: usize, elemBytes: i32, xp: usize,
 ): void {
   const cg = c / group;
+  const hp = max(h + padT, (oh - 1) * sh + (kh - 1) * dh + 1);
+  const wp = max(w + padL, (ow - 1) * sw + (kw - 1) * dw + 1);
   const ocg = oc / group;
   const k = cg * kh * kw;
   const plane = oh * ow;
@@ -549,11 +550,16 @@ export function qconv2d(
   for (let b = 0; b < n; b++) {
     for (let g = 0; g < group; g++) {
       const xg = x + <usize>((b * c + g * cg) * h * w) * 2;
-      im2colPacked_i16(xg, h, w, kh, kw, sh, sw, dh, dw, padT, padL, oh, ow, k, pb, tmp);
+      padImage(xg, cg, h, w, padT, padL, hp, wp, xp, 2);
+      im2colPacked_i16(xp, hp, wp, kh, kw, sh, sw, dh, dw, oh, ow, k, pb, tmp);
       gemm_i8(pa + <usize>g * groupA, pb, ocg, plane, k, pc, ldc, bias ? bias + <usize>(g * ocg) * 4 : 0);
       const o = <usize>(g * ocg);
-      requantizeRows(pc, ocg, plane, ldc, m0 + o * 4, shift + o * 4, zOut, lo, hi,
-        y + <usize>((b * oc + g * ocg) * plane * elemBytes), elemBytes);
+      const yg = y + <usize>((b * oc + g * ocg) * plane * elemBytes);
+      if (m0 == 0) { // raw int32 accumulators (elemBytes 4)
+        for (let r = 0; r < ocg; r++) memory.copy(yg + <usize>(r * plane) * 4, pc + <usize>(r * ldc) * 4, <usize>plane * 4);
+      } else {
+        requantizeRows(pc, ocg, plane, ldc, m0 + o * 4, shift + o * 4, zOut, lo, hi, yg, elemBytes);
+      }
     }
   }
 }
@@ -582,8 +588,8 @@ export function qdepthwise(
         const x1 = min(wp, w + padL);
         if (x1 > x0) memory.copy(pad + <usize>(py * wp + x0) * 2, xc + <usize>(iy * w + x0 - padL) * 2, <usize>(x1 - x0) * 2);
       }
-      const m = load<i32>(m0 + <usize>ch * 4);
-      const s = load<i32>(shift + <usize>ch * 4);
+      const m = m0 ? load<i32>(m0 + <usize>ch * 4) : 0;
+      const s = m0 ? load<i32>(shift + <usize>ch * 4) : 0;
       const yc = y + <usize>((b * c + ch) * oh * ow * elemBytes);
       for (let oy = 0; oy < oh; oy++) {
         let ox = 0;
@@ -609,6 +615,10 @@ export function qdepthwise(
           store<i32>(accRow + <usize>ox * 4, acc);
         }
         const out = yc + <usize>(oy * ow * elemBytes);
+        if (m0 == 0) { // raw int32 accumulators (elemBytes 4)
+          memory.copy(out, accRow, <usize>ow * 4);
+          continue;
+        }
         for (let j = 0; j < ow; j++) {
           const q = requantizeOne(load<i32>(accRow + <usize>j * 4), m, s, zOut, lo, hi);
           if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
