@@ -57,29 +57,32 @@ export function uniformPlan(layers: readonly string[], bits: LayerBits): Precisi
   return Object.fromEntries(layers.map((l) => [l, { ...bits }]));
 }
 
-/** Quantize one layer at a time (others float); optionally also all but one. Returns layers ranked costliest first. */
-export async function layerSensitivity(
-  layers: readonly string[],
-  bits: LayerBits,
-  floatAccuracy: number,
-  evaluate: Evaluator,
-  options: { allButOne?: boolean; allQuantized?: Evaluation } = {},
-): Promise<LayerSensitivity[]> {
-  const alonePlans = layers.map((l) => ({ [l]: { ...bits } }));
-  const allButPlans = options.allButOne ? layers.map((l) => { const p = uniformPlan(layers, bits); delete p[l]; return p; }) : [];
-  const needAll = options.allButOne && !options.allQuantized;
-  const results = await evaluate([...alonePlans, ...allButPlans, ...(needAll ? [uniformPlan(layers, bits)] : [])]);
-  const all = options.allQuantized ?? results[results.length - 1];
-  const entries: LayerSensitivity[] = layers.map((layer, i) => {
+/** The plans a sensitivity analysis evaluates: each layer alone, then (optionally) all but each layer, then all. */
+export function sensitivityPlans(layers: readonly string[], bits: LayerBits, allButOne: boolean): PrecisionPlan[] {
+  const alone = layers.map((l) => ({ [l]: { ...bits } }));
+  if (!allButOne) return alone;
+  const allBut = layers.map((l) => { const p = uniformPlan(layers, bits); delete p[l]; return p; });
+  return [...alone, ...allBut, uniformPlan(layers, bits)];
+}
+
+/** Rank layers from the evaluations of sensitivityPlans (same order). */
+export function sensitivityFromResults(layers: readonly string[], floatAccuracy: number, results: readonly Evaluation[], allButOne: boolean): LayerSensitivity[] {
+  const all = results[results.length - 1];
+  return rankLayers(layers.map((layer, i) => {
     const alone = results[i];
     const e: LayerSensitivity = { layer, alone, aloneCost: floatAccuracy - alone.accuracy, rank: 0 };
-    if (options.allButOne) {
+    if (allButOne) {
       e.allBut = results[layers.length + i];
       e.allButGain = e.allBut.accuracy - all.accuracy;
     }
     return e;
-  });
-  return rankLayers(entries);
+  }));
+}
+
+/** Quantize one layer at a time (others float); optionally also all but one. Returns layers ranked costliest first. */
+export async function layerSensitivity(layers: readonly string[], bits: LayerBits, floatAccuracy: number, evaluate: Evaluator, options: { allButOne?: boolean } = {}): Promise<LayerSensitivity[]> {
+  const allButOne = options.allButOne ?? false;
+  return sensitivityFromResults(layers, floatAccuracy, await evaluate(sensitivityPlans(layers, bits, allButOne)), allButOne);
 }
 
 /** Order: accuracy cost alone (+ gain when left float, if measured), ties broken by the lower logit SQNR. */
@@ -90,14 +93,13 @@ export function rankLayers(entries: LayerSensitivity[]): LayerSensitivity[] {
   return sorted;
 }
 
+export function sweepSettings(bitWidths: readonly number[], activationBits?: number): LayerBits[] {
+  return bitWidths.map((b) => ({ weightBits: b, activationBits: activationBits ?? b }));
+}
+
 /** Whole model at each bit width (weights and activations alike unless activationBits is fixed). */
-export async function bitSweep(
-  layers: readonly string[],
-  bitWidths: readonly number[],
-  evaluate: Evaluator,
-  options: { activationBits?: number } = {},
-): Promise<SweepPoint[]> {
-  const settings = bitWidths.map((b) => ({ weightBits: b, activationBits: options.activationBits ?? b }));
+export async function bitSweep(layers: readonly string[], bitWidths: readonly number[], evaluate: Evaluator, options: { activationBits?: number } = {}): Promise<SweepPoint[]> {
+  const settings = sweepSettings(bitWidths, options.activationBits);
   const results = await evaluate(settings.map((bits) => uniformPlan(layers, bits)));
   return settings.map((bits, i) => ({ ...bits, evaluation: results[i] }));
 }

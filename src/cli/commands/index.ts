@@ -3,5 +3,6 @@ import type { Command } from '../command';
 import { infoCommand } from './info';
 import { evalCommand } from './eval';
 import { demoCommand } from './demo';
+import { sensitivityCommand } from './sensitivity';
 
-export const COMMANDS: Command[] = [infoCommand, evalCommand, demoCommand];
+export const COMMANDS: Command[] = [infoCommand, evalCommand, demoCommand, sensitivityCommand];
