@@ -35,7 +35,7 @@ function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
         const wv = a.w[((o * cg + ci) * p.kh + ky) * p.kw + kx] - a.wZero;
         acc += xv * wv;
       }
-      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = m ? requantize(acc, m, a.yZero, a.qmin, a.qmax) : acc;
+      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = m ? requantize(acc, m, a.yZero ?? 0, a.qmin ?? 0, a.qmax ?? 0) : acc;
     }
   }
   return out;

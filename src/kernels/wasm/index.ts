@@ -107,14 +107,14 @@ export function tryQConv2dWasm(p: ConvGeometry, args: QConvArgs): boolean {
   return true;
 }
 
-const multiplierArrays = new WeakMap<object, { multiplier: Int32Array; shift: Int32Array }>();
+const multiplierCache = new WeakMap<object, { multiplier: Int32Array; shift: Int32Array }>();
 
 /** Per-channel {multiplier, shift} objects (src/quant/requantize.ts) as the two Int32Arrays the kernel takes, cached. */
 export function multiplierArrays(ms: readonly { multiplier: number; shift: number }[]): { multiplier: Int32Array; shift: Int32Array } {
-  let hit = multiplierArrays.get(ms);
+  let hit = multiplierCache.get(ms);
   if (!hit || hit.multiplier.length !== ms.length) {
     hit = { multiplier: Int32Array.from(ms, (m) => m.multiplier), shift: Int32Array.from(ms, (m) => m.shift) };
-    multiplierArrays.set(ms, hit);
+    multiplierCache.set(ms, hit);
   }
   return hit;
 }
