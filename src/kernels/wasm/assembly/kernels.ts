@@ -510,16 +510,71 @@ export function requantizeOne(acc: i32, m0: i32, shift: i32, zOut: i32, lo: i32,
   return q < lo ? lo : q > hi ? hi : q;
 }
 
+/** srdhm for 4 lanes with a positive multiplier m0 (< 2^31): products in i64 lanes, nudged, truncated by 2^31. */
+@inline
+function srdhm4(x: v128, vm: v128): v128 {
+  const zero = i64x2.splat(0);
+  const pos = i64x2.splat(1 << 30);
+  const neg = i64x2.splat(1 - (1 << 30));
+  const bias = i64x2.splat((<i64>1 << 31) - 1);
+  let lo = i64x2.extmul_low_i32x4_s(x, vm);
+  let hi = i64x2.extmul_high_i32x4_s(x, vm);
+  lo = i64x2.add(lo, v128.bitselect(pos, neg, i64x2.ge_s(lo, zero)));
+  hi = i64x2.add(hi, v128.bitselect(pos, neg, i64x2.ge_s(hi, zero)));
+  lo = i64x2.shr_s(i64x2.add(lo, v128.and(i64x2.lt_s(lo, zero), bias)), 31);
+  hi = i64x2.shr_s(i64x2.add(hi, v128.and(i64x2.lt_s(hi, zero), bias)), 31);
+  return v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
+}
+
+/** Stores 4 clamped codes as elemBytes-wide integers. */
+@inline
+function storeCodes4(out: usize, q: v128, elemBytes: i32, unsigned: bool): void {
+  if (elemBytes == 4) {
+    v128.store(out, q);
+  } else if (elemBytes == 2) {
+    const h = unsigned ? i16x8.narrow_i32x4_u(q, q) : i16x8.narrow_i32x4_s(q, q);
+    v128.store64_lane(out, h, 0);
+  } else {
+    const h = i16x8.narrow_i32x4_s(q, q);
+    const b = unsigned ? i8x16.narrow_i16x8_u(h, h) : i8x16.narrow_i16x8_s(h, h);
+    v128.store32_lane(out, b, 0);
+  }
+}
+
 /** Requantizes rows of int32 accumulators (row stride ldc) into codes of elemBytes (1, 2 or 4) at dst (row stride n). */
 export function requantizeRows(
   acc: usize, rows: i32, n: i32, ldc: i32, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32, dst: usize, elemBytes: i32,
 ): void {
+  const vz = i32x4.splat(zOut);
+  const vlo = i32x4.splat(lo);
+  const vhi = i32x4.splat(hi);
+  const zero = i32x4.splat(0);
+  const unsigned = lo >= 0;
   for (let r = 0; r < rows; r++) {
     const mr = load<i32>(m0 + <usize>r * 4);
     const sr = load<i32>(shift + <usize>r * 4);
     const src = acc + <usize>(r * ldc) * 4;
     const out = dst + <usize>(r * n * elemBytes);
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    if (sr <= 0 && mr >= 0) {
+      const e = -sr;
+      const vm = i32x4.splat(mr);
+      const mask = e == 0 ? 0 : (1 << e) - 1;
+      const vmask = i32x4.splat(mask);
+      const vhalf = i32x4.splat(mask >> 1);
+      for (; j + 4 <= n; j += 4) {
+        let x = srdhm4(v128.load(src + <usize>j * 4), vm);
+        if (e) {
+          // rounding divide by 2^e, ties away from zero
+          const rem = v128.and(x, vmask);
+          const thr = i32x4.sub(vhalf, i32x4.lt_s(x, zero));
+          x = i32x4.sub(i32x4.shr_s(x, e), i32x4.gt_s(rem, thr));
+        }
+        const q = i32x4.min_s(i32x4.max_s(i32x4.add(x, vz), vlo), vhi);
+        storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
+      }
+    }
+    for (; j < n; j++) {
       const q = requantizeOne(load<i32>(src + <usize>j * 4), mr, sr, zOut, lo, hi);
       if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
       else if (elemBytes == 2) store<i16>(out + <usize>j * 2, <i16>q);
@@ -588,8 +643,6 @@ export function qdepthwise(
         const x1 = min(wp, w + padL);
         if (x1 > x0) memory.copy(pad + <usize>(py * wp + x0) * 2, xc + <usize>(iy * w + x0 - padL) * 2, <usize>(x1 - x0) * 2);
       }
-      const m = m0 ? load<i32>(m0 + <usize>ch * 4) : 0;
-      const s = m0 ? load<i32>(shift + <usize>ch * 4) : 0;
       const yc = y + <usize>((b * c + ch) * oh * ow * elemBytes);
       for (let oy = 0; oy < oh; oy++) {
         let ox = 0;
@@ -619,12 +672,7 @@ export function qdepthwise(
           memory.copy(out, accRow, <usize>ow * 4);
           continue;
         }
-        for (let j = 0; j < ow; j++) {
-          const q = requantizeOne(load<i32>(accRow + <usize>j * 4), m, s, zOut, lo, hi);
-          if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
-          else if (elemBytes == 2) store<i16>(out + <usize>j * 2, <i16>q);
-          else store<i32>(out + <usize>j * 4, q);
-        }
+        requantizeRows(accRow, 1, ow, ow, m0 + <usize>ch * 4, shift + <usize>ch * 4, zOut, lo, hi, out, elemBytes);
       }
     }
   }
