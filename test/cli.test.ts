@@ -250,3 +250,11 @@ test('unexpected errors: one line with a hint, the stack only with --debug', asy
   assert.equal(await runCli(['boom', '--debug'], io, [boom]), 1);
   assert.match(err, /^error: unexpected TypeError: x is undefined\nTypeError: x is undefined\n +at /);
 });
+
+test('--max-model-mb refuses a model over the cap, naming the setting; the default accepts it again', async () => {
+  const r = await cli('info', SAMPLE, '--max-model-mb', '0.5');
+  assert.equal(r.code, 1);
+  assertOneErrorLine(r.err, /resnet20_cifar10.onnx: model is 1\.04 MB, over the limit of 0\.5 MB .*maxModelSizeMB/);
+  assert.equal((await cli('info', SAMPLE, '--json')).code, 0);
+  assertOneErrorLine((await cli('info', SAMPLE, '--max-model-mb=-3')).err, /--max-model-mb must be at least 0\.001, got -3/);
+});

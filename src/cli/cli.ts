@@ -3,6 +3,8 @@ import { parseArgs } from 'util';
 import { CancelledError, InputError, errorMessage } from '../util/errors';
 import { COMMON_OPTIONS, CliContext, Command, OptionSpec, ParsedArgs } from './command';
 import { COMMANDS } from './commands';
+import { configureLimits } from '../onnx/limits';
+import { numberOption } from './options';
 import { ProgressSink, createProgress, stderrSink } from './progress';
 
 export interface CliIO {
@@ -61,6 +63,10 @@ async function dispatch(argv: string[], io: CliIO, commands: readonly Command[])
     io.stdout(commandHelp(command));
     return 0;
   }
+  configureLimits({
+    maxModelSizeMB: numberOption(args, 'max-model-mb', { min: 0.001 }),
+    maxTensorElements: numberOption(args, 'max-tensor-elements', { integer: true, min: 1 }),
+  });
   const ctx: CliContext = {
     out: (line) => io.stdout(`${line}\n`),
     err: (line) => io.stderr(`${line}\n`),

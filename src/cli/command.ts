@@ -44,5 +44,7 @@ export interface Command {
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   json: { type: 'boolean', description: 'print one JSON object as the last line of stdout' },
   debug: { type: 'boolean', description: 'print stack traces of unexpected errors' },
+  'max-model-mb': { type: 'string', valueName: 'MB', description: 'refuse model files (plus external data) over MB megabytes (default 1024)' },
+  'max-tensor-elements': { type: 'string', valueName: 'N', description: 'refuse tensors with more elements than this (default 268435456)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
