@@ -13,6 +13,7 @@ import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { ErrorAccumulator } from '../inspect/metrics';
 import { InputError } from '../util/errors';
+import { checkFiniteConstants } from '../util/finite';
 
 export interface DataSplit {
   dataset: Dataset;
@@ -38,6 +39,8 @@ export interface QuantizeCallbacks {
   onProgress?(fraction: number, message: string): void;
   /** Throws CancelledError to stop. */
   checkCancelled?(): void;
+  /** Receives the integer plan once built (the extension derives each layer's integer dataflow from it). */
+  onPlan?(plan: QuantPlan): void;
 }
 
 export interface LayerReport {
@@ -124,6 +127,7 @@ export function buildQuantizedModel(
   const floatModel = new FloatModel(model);
   const prepared = floatModel.getPrepared(Math.min(batchSize, calibration.dataset.count));
   if (calibration.dataset.count === 0) throw new InputError(`${calibration.dataset.source}: no calibration images`);
+  checkFiniteConstants(prepared); // NaN/Inf weights would give NaN scales: name the initializer instead
   const stats = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
   const plan = buildQuantPlan(prepared, stats, options);
   return { plan, intModel: new IntModel(model, plan, prepared), floatModel, calibrationImages: stats.images };
@@ -137,6 +141,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
+  callbacks.onPlan?.(plan);
   const prepared = floatModel.getPrepared(Math.min(batchSize, job.calibration.dataset.count));
   const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
