@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
-import { iterateBatches, openDataset } from '../src/data';
+import { checkDatasetFitsInput, iterateBatches, openDataset } from '../src/data';
 import { madeTemp, inputError } from './data-helpers';
 
 
@@ -93,4 +93,21 @@ test('image folder errors: empty folder, no images, mixed sizes, corrupt PNG nam
   inputError(() => ds.readPixels(0, 4), /dog\/a.png: unreadable image/);
   fs.writeFileSync(file, 'garbage that is not an image');
   inputError(() => openDataset(corrupt), /dog\/a.png: not a PNG or JPEG image/);
+});
+
+test('resize: bilinear with aligned pixel centres (2× down = 2×2 block means), folder images resized on request', async () => {
+  const { resizeBilinear } = await import('../src/data/image-decode');
+  const plane = Uint8Array.from([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150]); // 4×4
+  assert.deepEqual([...resizeBilinear(plane, 1, { width: 4, height: 4 }, { width: 2, height: 2 })], [25, 45, 105, 125]);
+  const up = resizeBilinear(Uint8Array.from([10, 10, 10, 10]), 1, { width: 2, height: 2 }, { width: 5, height: 3 });
+  assert.deepEqual([...up], new Array(15).fill(10));
+  const root = makeFolder(); // 4×3 images
+  inputError(() => checkDatasetFitsInput(openDataset(root), ['N', 3, 6, 8], 'm.onnx'), /expects \[3,6,8\]; pass --resize/);
+  const resized = openDataset(root, { resize: { height: 6, width: 8 } });
+  assert.deepEqual([resized.height, resized.width], [6, 8]);
+  checkDatasetFitsInput(resized, ['N', 3, 6, 8], 'm.onnx');
+  const px = resized.readPixels(2, 3); // dog/a.png, red = x + 10y + 2 on 4×3
+  assert.equal(px.length, 3 * 48);
+  assert.equal(px[0], 2); // top-left corner keeps the corner value
+  assert.equal(px[47], 3 + 20 + 2); // bottom-right corner
 });

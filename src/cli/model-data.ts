@@ -7,7 +7,7 @@ import {
   Dataset, Preprocess, Sidecar, checkDatasetFitsInput, checkPreprocess, findSidecar, openDataset, resolvePreprocess,
 } from '../data';
 import type { CliContext, OptionSpec, ParsedArgs } from './command';
-import { numberListOption, numberOption, scaleOption, stringOption } from './options';
+import { flagOption, numberListOption, numberOption, scaleOption, stringOption } from './options';
 
 /** Options for commands that read a data set; spread into a command's `options`. */
 export const DATA_OPTIONS: Record<string, OptionSpec> = {
@@ -17,6 +17,7 @@ export const DATA_OPTIONS: Record<string, OptionSpec> = {
   scale: { type: 'string', valueName: 'S', description: 'pixel scale before mean/std, e.g. 1/255 (default: sidecar, else 1/255)' },
   limit: { type: 'string', valueName: 'N', description: 'use only the first N images' },
   batch: { type: 'string', valueName: 'N', description: 'images per batch (default 50)' },
+  resize: { type: 'boolean', description: "resize image-folder images to the model's input size (bilinear); otherwise a different size is an error" },
 };
 
 export const DEFAULT_BATCH = 50;
@@ -71,12 +72,22 @@ export function openDataFor(loaded: LoadedModel, args: ParsedArgs, ctx: CliConte
   const limit = numberOption(args, 'limit', { integer: true, min: 1 });
   const batchSize = numberOption(args, 'batch', { integer: true, min: 1, max: 4096 }) ?? DEFAULT_BATCH;
   const channels = typeof input.dims?.[1] === 'number' ? input.dims[1] : undefined;
-  const dataset = openDataset(dataPath, { limit, channels });
+  const resize = flagOption(args, 'resize') ? modelImageSize(input) : undefined;
+  const dataset = openDataset(dataPath, { limit, channels, resize });
   checkDatasetFitsInput(dataset, input.dims, model.path);
   const resolved = resolvePreprocess(sidecar, { mean: numberListOption(args, 'mean'), std: numberListOption(args, 'std'), scale: scaleOption(args, 'scale') });
   if (resolved.warning) ctx.err(resolved.warning);
   const preprocess = checkPreprocess(resolved.preprocess, dataset.channels, `preprocessing from ${resolved.source}`);
   return { dataset, preprocess, batchSize };
+}
+
+/** The model's fixed [H,W] for --resize. */
+function modelImageSize(input: ValueInfo): { height: number; width: number } {
+  const [height, width] = input.dims?.slice(2) ?? [];
+  if (typeof height !== 'number' || typeof width !== 'number') {
+    throw new InputError(`--resize needs a model input with a fixed height and width, but '${input.name}' has shape [${input.dims?.join(',') ?? '?'}]`);
+  }
+  return { height, width };
 }
 
 /** Loads MODEL and opens its test (or calibration) data in one step. */

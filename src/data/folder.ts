@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, errorMessage } from '../util/errors';
-import { decodeImage, readImageSize } from './image-decode';
+import { decodeImage, readImageSize, resizeBilinear } from './image-decode';
 import type { Dataset, OpenOptions } from './types';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -60,8 +60,8 @@ export function readImageFolder(folder: string, options: OpenOptions = {}): Data
   const entries = all.slice(0, options.limit ?? all.length);
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) throw new InputError(`${folder}: image folders can be read as 1 or 3 channels, not ${channels}`);
-  const first = readImageSize(readBytes(entries[0].file), entries[0].file);
-  for (const e of entries) {
+  const first = options.resize ?? readImageSize(readBytes(entries[0].file), entries[0].file);
+  if (!options.resize) for (const e of entries) {
     const size = readImageSize(readBytes(e.file), e.file);
     if (size.width !== first.width || size.height !== first.height) {
       throw new InputError(
@@ -73,7 +73,8 @@ export function readImageFolder(folder: string, options: OpenOptions = {}): Data
   const readPixels = (start: number, end: number): Uint8Array => {
     const out = new Uint8Array((end - start) * size);
     for (let i = start; i < end; i++) {
-      const { planes } = decodeImage(readBytes(entries[i].file), entries[i].file, channels);
+      const decoded = decodeImage(readBytes(entries[i].file), entries[i].file, channels);
+      const planes = options.resize ? resizeBilinear(decoded.planes, channels, decoded.size, options.resize) : decoded.planes;
       if (planes.length !== size) throw new InputError(`${entries[i].file}: decoded size differs from its header (${planes.length} values, expected ${size})`);
       out.set(planes, (i - start) * size);
     }

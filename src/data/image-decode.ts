@@ -79,3 +79,27 @@ function decodeRgba(bytes: Uint8Array, file: string): { width: number; height: n
     throw new InputError(`${file}: unreadable image (${errorMessage(e)})`);
   }
 }
+
+/** Bilinear resize of C planes, pixel centres aligned: src = (dst + 0.5) * in / out - 0.5, clamped at the edges. */
+export function resizeBilinear(planes: Uint8Array, channels: number, from: ImageSize, to: { height: number; width: number }): Uint8Array {
+  if (from.width === to.width && from.height === to.height) return planes;
+  const out = new Uint8Array(channels * to.height * to.width);
+  const axis = (dst: number, inSize: number, outSize: number): [number, number, number] => {
+    const src = Math.min(Math.max((dst + 0.5) * (inSize / outSize) - 0.5, 0), inSize - 1);
+    const lo = Math.floor(src);
+    return [lo, Math.min(lo + 1, inSize - 1), src - lo];
+  };
+  for (let y = 0; y < to.height; y++) {
+    const [y0, y1, fy] = axis(y, from.height, to.height);
+    for (let x = 0; x < to.width; x++) {
+      const [x0, x1, fx] = axis(x, from.width, to.width);
+      for (let c = 0; c < channels; c++) {
+        const p = c * from.height * from.width;
+        const top = planes[p + y0 * from.width + x0] * (1 - fx) + planes[p + y0 * from.width + x1] * fx;
+        const bottom = planes[p + y1 * from.width + x0] * (1 - fx) + planes[p + y1 * from.width + x1] * fx;
+        out[c * to.height * to.width + y * to.width + x] = Math.round(top * (1 - fy) + bottom * fy);
+      }
+    }
+  }
+  return out;
+}

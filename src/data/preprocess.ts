@@ -66,7 +66,8 @@ export function checkDatasetFitsInput(dataset: Dataset, inputDims: readonly Dim[
   if (mismatch) {
     throw new InputError(
       `${dataset.source}: images are [C,H,W] = ${shapeString(got)} but ${modelName} expects ${shapeString(expected)}` +
-        (got[0] !== expected[0] ? ' (grayscale vs RGB?)' : ''),
+        (got[0] !== expected[0] ? ' (grayscale vs RGB?)' : '') +
+        (dataset.format === 'image-folder' && (got[1] !== expected[1] || got[2] !== expected[2]) ? '; pass --resize to resize the images' : ''),
     );
   }
 }

@@ -32,4 +32,6 @@ export interface OpenOptions {
   limit?: number;
   /** Channel count wanted for image folders (1: grayscale, 3: RGB); images are converted to it. */
   channels?: number;
+  /** Resize image-folder images to this size (bilinear); without it, a size different from the first image is an error. */
+  resize?: { height: number; width: number };
 }
