@@ -150,18 +150,18 @@ export const HardSwish = unaryFloat((x, y) => {
   for (let i = 0; i < x.length; i++) y[i] = x[i] * Math.max(0, Math.min(1, x[i] / 6 + 0.5));
 });
 
-/** Clip: min/max as attributes (opset < 11) or optional inputs 1 and 2. */
+/** Clip's bounds: attributes min/max (opset < 11) or optional inputs 1 and 2; absent bounds are ±∞. */
+export function clipBounds(node: Node, inputs: (Tensor | undefined)[], opset: number): [number, number] {
+  if (opset < 11) return [attrFloat(node, 'min', -Infinity), attrFloat(node, 'max', Infinity)];
+  const lo = inputs[1] && inputs[1].data.length > 0 ? Number(inputs[1].data[0]) : -Infinity;
+  const hi = inputs[2] && inputs[2].data.length > 0 ? Number(inputs[2].data[0]) : Infinity;
+  return [lo, hi];
+}
+
+/** Clip: y = min(max(x, lo), hi). */
 export const Clip: FloatKernel = (node, inputs, opset) => {
   const x = required(node, inputs, 0);
-  let lo = -Infinity;
-  let hi = Infinity;
-  if (opset < 11) {
-    lo = attrFloat(node, 'min', -Infinity);
-    hi = attrFloat(node, 'max', Infinity);
-  } else {
-    if (inputs[1]) lo = Number(inputs[1].data[0]);
-    if (inputs[2]) hi = Number(inputs[2].data[0]);
-  }
+  const [lo, hi] = clipBounds(node, inputs, opset);
   const out = allocate(x.dtype, [...x.dims]);
   if (x.dtype === 'int64') {
     const xd = x.data as BigInt64Array;

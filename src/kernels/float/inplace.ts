@@ -7,6 +7,7 @@ import { attrFloat } from '../../graph/ir';
 import type { Tensor } from '../../graph/tensor';
 import { FLOAT_KERNELS } from './index';
 import { broadcastDims } from './types';
+import { clipBounds } from './elementwise';
 
 const UNARY_IN_PLACE = new Set(['Relu', 'Clip', 'LeakyRelu']);
 const BINARY_IN_PLACE = new Set(['Add', 'Sub', 'Mul', 'Div']);
@@ -37,8 +38,13 @@ export function runInPlace(node: Node, inputs: (Tensor | undefined)[], opset: nu
       return [{ dtype: 'float32', dims: [...a.dims], data: x }];
     }
     case 'Clip': {
-      const [y] = FLOAT_KERNELS.Clip(node, inputs, opset); // bounds parsing shared with the kernel; rare enough to copy
-      return [y];
+      const [lo, hi] = clipBounds(node, inputs, opset);
+      for (let i = 0; i < x.length; i++) {
+        const v = x[i];
+        if (v < lo) x[i] = lo;
+        else if (v > hi) x[i] = hi;
+      }
+      return [{ dtype: 'float32', dims: [...a.dims], data: x }];
     }
     default:
       return binaryInto(node, inputs, x);
