@@ -11,6 +11,7 @@ import { FLOAT_KERNELS } from '../kernels/float';
 import { conv2dParams } from '../kernels/float/conv';
 import { pool2dParams } from '../kernels/float/pool';
 import { addInt, addRescale } from '../kernels/int/add';
+import { multiplierArrays, tryQConv2dWasm } from '../kernels/wasm';
 import { convIntAccumulate } from '../kernels/int/conv';
 import { Accumulators, Codes, igemm } from '../kernels/int/gemm';
 import { maxPoolInt, globalAveragePoolInt } from '../kernels/int/pool';
@@ -83,6 +84,15 @@ function accumulators(layer: QuantLayer, size: number): Accumulators {
 function runConv(node: Node, layer: QuantLayer, x: QTensor, hooks?: IntRunHooks): QTensor {
   const p = conv2dParams(node, x.dims, layer.weightDims);
   const spatial = p.oh * p.ow;
+  if (!hooks?.onAccumulator) { // fused conv + requantization in wasm SIMD when exact (else the TypeScript path below)
+    const o = layer.outputParams;
+    const out = allocCodes(o, p.n * p.oc * spatial);
+    const fused = tryQConv2dWasm(p, {
+      x: x.codes, xZero: x.params.zeroPoint, w: layer.weightCodes, wZero: 0, bias: layer.bias,
+      ...multiplierArrays(layer.multipliers), yZero: o.zeroPoint, qmin: o.qmin, qmax: o.qmax, y: out,
+    });
+    if (fused) return { dims: x.dims.length === 3 ? [p.n, p.oc, p.ow] : [p.n, p.oc, p.oh, p.ow], codes: out, params: o };
+  }
   const acc = accumulators(layer, p.n * p.oc * spatial);
   convIntAccumulate(p, x.codes, x.params.zeroPoint, layer.weightCodes, layer.bias, acc);
   hooks?.onAccumulator?.(node.name, maxAbs(acc));

@@ -3,6 +3,7 @@
  * kernel. acc[n, oc, oy, ox] = bias[oc] + Σ (x − zx)·(w − 0); padding reads the input zero point (real 0).
  */
 import type { Conv2dParams } from '../float/conv';
+import { tryQConv2dWasm } from '../wasm';
 import { Accumulators, Codes, igemm } from './gemm';
 
 function makeLike(x: Codes, size: number): Codes {
@@ -45,6 +46,7 @@ function colBuffer(like: Codes, size: number): Codes {
  * Depthwise (group = c = oc) takes the direct kernel.
  */
 export function convIntAccumulate(p: Conv2dParams, x: Codes, zx: number, w: Codes, bias: Int32Array, acc: Accumulators): void {
+  if (acc instanceof Int32Array && tryQConv2dWasm(p, { x, xZero: zx, w, wZero: 0, bias, y: acc })) return; // wasm SIMD when exact
   if (p.group === p.c && p.oc === p.c) return depthwiseIntAccumulate(p, x, zx, w, bias, acc);
   const cg = p.c / p.group, ocg = p.oc / p.group;
   const k = cg * p.kh * p.kw, spatial = p.oh * p.ow;
