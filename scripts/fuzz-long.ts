@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   } else {
     const start = Number(option('from') ?? 100_000); // the in-suite test uses seeds from 0
     for (let i = 0; i < cases; i++) {
-      jobs.push({ model: path.join(MODELS, models[i % models.length]), strategy: strategies[i % strategies.length], seed: start + i });
+      const model = models[Math.floor(i / strategies.length) % models.length]; // every strategy meets every model
+      jobs.push({ model: path.join(MODELS, model), strategy: strategies[i % strategies.length], seed: start + i });
     }
   }
   const t0 = Date.now();

@@ -3,6 +3,7 @@
  * bounded histogram observer, and (when asked) sample the input columns each conv / linear layer sees — for the
  * output-error weight criterion and empirical bias correction. Nothing grows with the number of images.
  */
+import { InputError } from '../util/errors';
 import { attrInt, Node } from '../graph/ir';
 import type { Tensor } from '../graph/tensor';
 import { Conv2dParams, conv2dParams } from '../kernels/float/conv';
@@ -85,7 +86,12 @@ export class Calibrator {
     if (t.dtype !== 'float32' || this.constants.has(name)) return;
     let o = this.observers.get(name);
     if (!o) { o = new StreamingObserver(); this.observers.set(name, o); }
-    o.observe(t.data as Float32Array);
+    try {
+      o.observe(t.data as Float32Array);
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(`value '${name}': ${e.message}`); // name where NaN/Inf first appeared
+      throw e;
+    }
   }
 
   /** Hooks for runFloat: observe every float output and sample layer inputs (the input itself goes through observeInput). */

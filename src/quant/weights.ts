@@ -144,7 +144,9 @@ export function quantizeWeights(w: Float32Array, channels: number, opts: WeightQ
   const groups: number[][] = opts.perChannel ? Array.from({ length: channels }, (_, c) => [c]) : [Array.from({ length: channels }, (_, c) => c)];
   for (const rows of groups) {
     const clip = chooseClip(w, rows, k, qmax, opts);
-    const scale = Math.max(clip / qmax, MIN_SCALE); // s = clip / qmax
+    // s = clip / qmax (a float32, as exported); an all-zero channel gets s = 1 (codes stay 0) so its bias
+    // b / (s_in · s) still fits in int32 instead of saturating against a tiny scale
+    const scale = Math.fround(clip > 0 ? Math.max(clip / qmax, MIN_SCALE) : 1);
     for (const r of rows) {
       scales[r] = scale;
       quantizeRow(w, r * k, k, scale, qmax, codes);

@@ -1,0 +1,119 @@
+// Numerical hazards in quantization: NaN/Inf weights, overflowing activations, all-zero layers, constant activations,
+// a single calibration image. Never a NaN or zero scale, never a division by zero; bad values are named.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'path';
+import { loadModel } from '../src/onnx/load';
+import { quantizeJob, QuantizeResult } from '../src/pipeline/quantize';
+import { readCifar10 } from '../src/data/cifar';
+import type { Dataset } from '../src/data/types';
+import type { Model } from '../src/graph/ir';
+import { scaleAndZeroPoint } from '../src/quant/quantizer';
+import { quantizeBias, quantizeWeights } from '../src/quant/weights';
+import { StreamingObserver } from '../src/quant/observers';
+import { findNonFinite } from '../src/util/finite';
+import { MODELS, SHARED, expectInputError } from './robust-fixtures';
+
+const PRE = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+const CIFAR = readCifar10(path.join(SHARED, 'data/cifar10/test_batch_first1000_lossless.bin'), { limit: 4 });
+
+function resnet(): Model {
+  return loadModel(path.join(MODELS, 'resnet20_cifar10.onnx'));
+}
+
+/** Weights of the n-th conv layer (4-D initializer) in file order. */
+function convWeight(model: Model, n: number): [string, Float32Array] {
+  const [name, t] = [...model.graph.initializers.entries()].filter(([, w]) => w.dims.length === 4)[n];
+  return [name, t.data as Float32Array];
+}
+
+function uniformImages(count: number, value: number): Dataset {
+  return {
+    ...CIFAR, count, labels: new Int32Array(count),
+    readPixels: (s, e) => new Uint8Array((e - s) * 3 * 32 * 32).fill(value),
+    describeImage: (i) => `uniform image ${i}`,
+  };
+}
+
+async function quantize(model: Model, calibration: Dataset = CIFAR): Promise<QuantizeResult> {
+  return quantizeJob({
+    model, calibration: { dataset: calibration, preprocess: PRE }, evaluation: { dataset: CIFAR, preprocess: PRE },
+    batchSize: 2, calibrationLimit: calibration.count, limit: 2,
+  });
+}
+
+function assertSaneScales(r: QuantizeResult): void {
+  assert.equal(r.layers.length, 20);
+  for (const l of r.layers) {
+    for (const s of [l.inputScale, l.outputScale, ...l.weightScales]) {
+      assert.ok(Number.isFinite(s) && s > 0, `${l.name}: scale ${s}`);
+    }
+    for (const m of l.multipliers) assert.ok(Number.isInteger(m.m0) && Number.isInteger(m.shift), `${l.name}: multiplier ${JSON.stringify(m)}`);
+    assert.ok(!Number.isNaN(l.weightSqnrDb) && !Number.isNaN(l.outputSqnrDb ?? 0), `${l.name}: SQNR ${l.weightSqnrDb} / ${l.outputSqnrDb}`);
+  }
+  assert.ok(Number.isFinite(r.fp32.accuracy!) && Number.isFinite(r.quantized.accuracy!));
+}
+
+test('a NaN or infinite weight is refused, naming the constant and the node that reads it', async () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const model = resnet();
+    const [name, w] = convWeight(model, 2);
+    w[7] = bad;
+    w[9] = bad;
+    await assert.rejects(quantize(model), (e: Error) => {
+      assert.equal(e.name, 'InputError');
+      assert.ok(e.message.includes(`constant '${name}' read by Conv node '/layer1/layer1.0/conv2/Conv': 2 of ${w.length} values are NaN or infinite (first: ${bad} at index 7)`), e.message);
+      return true;
+    });
+  }
+});
+
+test('weights so large that activations overflow float32 are refused, naming the first non-finite value', async () => {
+  const model = resnet();
+  convWeight(model, 0)[1].fill(3e38);
+  await assert.rejects(quantize(model), /value '.*': calibration saw NaN or infinite activations/);
+});
+
+test('an all-zero layer gets a usable scale: no division by zero, its bias stays exact, output SQNR stays high', async () => {
+  const model = resnet();
+  convWeight(model, 3)[1].fill(0);
+  const r = await quantize(model);
+  assertSaneScales(r);
+  const zero = r.layers.find((l) => l.name === '/layer1/layer1.1/conv1/Conv')!;
+  assert.deepEqual([...new Set(zero.weightScales)], [1]);
+  assert.equal(zero.weightSqnrDb, Infinity); // zeros are quantized exactly
+  assert.ok(zero.outputSqnrDb! > 30, `output SQNR ${zero.outputSqnrDb} dB (a saturated int32 bias gives ~4 dB)`);
+});
+
+test('constant activations (uniform images) and a single calibration image give finite, positive scales', async () => {
+  for (const calibration of [uniformImages(2, 0), uniformImages(1, 255), uniformImages(1, 128)]) {
+    assertSaneScales(await quantize(resnet(), calibration));
+  }
+  const one = await quantize(resnet(), { ...CIFAR, count: 1, labels: CIFAR.labels.subarray(0, 1) });
+  assertSaneScales(one);
+  assert.equal(one.calibrationImages, 1);
+});
+
+test('quantizer math at the edges: zero ranges, zero weights and biases, NaN ranges', () => {
+  for (const [lo, hi] of [[0, 0], [5, 5], [-3, -3], [0, 1e-30]]) {
+    for (const symmetric of [true, false]) {
+      const p = scaleAndZeroPoint(lo, hi, 8, symmetric);
+      assert.ok(Number.isFinite(p.scale) && p.scale > 0, `[${lo}, ${hi}] symmetric=${symmetric}: scale ${p.scale}`);
+      assert.ok(Number.isInteger(p.zeroPoint) && p.zeroPoint >= p.qmin && p.zeroPoint <= p.qmax);
+    }
+  }
+  assert.match(expectInputError(() => scaleAndZeroPoint(NaN, 1, 8, false)).message, /not finite/);
+  assert.match(expectInputError(() => scaleAndZeroPoint(0, Infinity, 8, true)).message, /not finite/);
+  const q = quantizeWeights(new Float32Array(18), 2, { bits: 8, perChannel: true, method: 'mse' });
+  assert.deepEqual([...q.scales], [1, 1]);
+  assert.deepEqual([...quantizeBias([0.5, -0.26], 2, 0.02, q.scales)], [25, -13]); // b / (s_in · s_w), not saturated
+  const obs = new StreamingObserver();
+  obs.observe(new Float32Array(100).fill(2));
+  assert.equal(obs.min, 2);
+  assert.throws(() => new StreamingObserver().observe(new Float32Array([1, NaN])), /NaN or infinite/);
+});
+
+test('findNonFinite counts NaN and infinities and reports the first', () => {
+  assert.equal(findNonFinite(new Float32Array([1, 2, 3])), undefined);
+  assert.deepEqual(findNonFinite(new Float32Array([1, Infinity, NaN, -Infinity])), { index: 1, value: Infinity, count: 3 });
+});
