@@ -7,7 +7,8 @@ import { METHODS, readSettings } from './settings';
 
 const METHOD_INFO: Record<string, string> = {
   minmax: 'min/max of the calibration activations',
-  percentile: 'clip at the 99.99th percentile',
+  percentile: 'clip at the 99.999th percentile (default)',
+  sigma3: 'mean ± 3 standard deviations',
   mse: 'range minimising the quantization MSE',
   entropy: 'KL-divergence (TensorRT-style) calibration',
 };

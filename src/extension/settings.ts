@@ -16,14 +16,14 @@ export interface Settings {
   maxTensorElements: number;
 }
 
-export const METHODS = ['minmax', 'percentile', 'mse', 'entropy'] as const;
+export const METHODS = ['percentile', 'minmax', 'sigma3', 'mse', 'entropy'] as const;
 
 export function readSettings(scope?: vscode.Uri): Settings {
   const c = vscode.workspace.getConfiguration('quantInspector', scope);
   return {
     weightBits: c.get('defaultWeightBits', 8),
     activationBits: c.get('defaultActivationBits', 8),
-    method: c.get('method', 'minmax'),
+    method: c.get('method', 'percentile'),
     granularity: c.get('granularity', 'per-channel'),
     calibrationData: c.get('calibrationData', ''),
     testData: c.get('testData', ''),

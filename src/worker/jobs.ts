@@ -3,6 +3,8 @@ import { loadModel } from '../onnx/load';
 import { configureLimits, limitsFromSettings } from '../onnx/limits';
 import { InputError } from '../util/errors';
 import type { JobKind } from './protocol';
+import { quantizeWorkerJob } from './quantize-job';
+import { sensitivityWorkerJob } from './sensitivity-job';
 import { summarizeModel } from './summary';
 
 export interface JobContext {
@@ -31,20 +33,16 @@ function summaryJob(options: Record<string, unknown>, ctx: JobContext) {
   return summary;
 }
 
-/** Jobs whose engine is not part of this build yet answer with a clear message instead of a wrong number. */
-function notAvailable(what: string): never {
-  throw new InputError(`${what} is not available in this build yet (the quantization pipeline src/pipeline/quantize.ts is missing)`);
-}
-
 export async function runJob(job: JobKind, options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
   switch (job) {
     case 'summary':
       return summaryJob(options, ctx);
     case 'quantize':
-      return notAvailable('Quantization');
+      return quantizeWorkerJob(options, ctx);
     case 'sensitivity':
-      return notAvailable('Sensitivity analysis');
+      return sensitivityWorkerJob(options, ctx);
     case 'export':
-      return notAvailable('Export of the quantized model');
+      if (typeof options.outputPath !== 'string' || !options.outputPath.endsWith('.onnx')) throw new InputError("export job: option 'outputPath' must name an .onnx file");
+      return quantizeWorkerJob({ ...options, skipEvaluation: true }, ctx);
   }
 }

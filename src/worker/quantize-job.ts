@@ -1,0 +1,127 @@
+/** The worker's quantize job: options from the extension → the shared pipeline (src/pipeline/quantize.ts) → JSON for the editor. */
+import { checkDatasetFitsInput, openDataset, resolvePreprocess, findSidecar } from '../data';
+import type { Dataset } from '../data/types';
+import type { Model } from '../graph/ir';
+import { histogramOf } from '../inspect/stats';
+import { layerDataflow, type DataflowLayer } from '../inspect/dataflow';
+import { loadModel } from '../onnx/load';
+import { limitsFromSettings } from '../onnx/limits';
+import { quantizeJob, type QuantizeResult } from '../pipeline/quantize';
+import type { QuantPlan } from '../engine/int-plan';
+import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
+import { asFloat32 } from '../graph/tensor';
+import { InputError } from '../util/errors';
+
+export interface JobContext {
+  onProgress(fraction: number, message: string): void;
+  checkCancelled(): void;
+}
+
+const str = (o: Record<string, unknown>, k: string): string | undefined => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+const int = (o: Record<string, unknown>, k: string, lo: number, hi: number): number | undefined => {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new InputError(`option '${k}' must be a whole number from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
+  return v;
+};
+const numbers = (o: Record<string, unknown>, k: string): number[] | undefined =>
+  Array.isArray(o[k]) && (o[k] as unknown[]).every((x) => typeof x === 'number') ? (o[k] as number[]) : undefined;
+
+export function loadForJob(options: Record<string, unknown>): Model {
+  const modelPath = str(options, 'modelPath');
+  if (!modelPath) throw new InputError("option 'modelPath' is missing");
+  const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  return loadModel(modelPath, limitsFromSettings({ maxModelSizeMB: n(options.maxModelSizeMB), maxTensorElements: n(options.maxTensorElements) }));
+}
+
+export function openForJob(model: Model, dataPath: string, limit: number | undefined): Dataset {
+  const input = model.graph.inputs[0];
+  const channels = typeof input?.dims?.[1] === 'number' ? input.dims[1] : undefined;
+  const dataset = openDataset(dataPath, { limit, channels });
+  checkDatasetFitsInput(dataset, input?.dims, model.path);
+  return dataset;
+}
+
+/** Weight histogram of a layer, straight from its initializer. */
+function weightHistogram(model: Model, layerName: string) {
+  const node = model.graph.nodes.find((n) => n.name === layerName);
+  const w = node && model.graph.initializers.get(node.inputs[1] ?? '');
+  if (!w || w.dtype !== 'float32') return undefined;
+  const h = histogramOf(asFloat32(w), 64);
+  return { low: h.low, high: h.high, counts: h.counts };
+}
+
+/** The step-by-step integer dataflow of each layer, from the plan the pipeline built. */
+export function dataflowFromPlan(plan: QuantPlan, maxAccumulator: Map<string, number>) {
+  const out = new Map<string, ReturnType<typeof layerDataflow>>();
+  for (const l of plan.layers) {
+    const K = l.weightCodes.length / Math.max(1, l.outChannels);
+    const wq = { min: -(2 ** (l.weightBits - 1)) + 1, max: 2 ** (l.weightBits - 1) - 1 };
+    const layer: DataflowLayer = {
+      name: l.name,
+      op: l.op,
+      accumulationTerms: K,
+      input: { bits: l.inputParams.bits, scale: l.inputParams.scale, zeroPoint: l.inputParams.zeroPoint, qmin: l.inputParams.qmin, qmax: l.inputParams.qmax },
+      weight: { bits: l.weightBits, qmin: wq.min, qmax: wq.max, scales: Array.from(l.weights.scales), codes: l.weightCodes },
+      biasCodes: l.bias,
+      requant: {
+        multipliers: l.multipliers.map((m, i) => (l.inputParams.scale * l.weights.scales[Math.min(i, l.weights.scales.length - 1)]) / l.outputParams.scale),
+        m0: l.multipliers.map((m) => m.multiplier),
+        shift: l.multipliers.map((m) => m.shift),
+      },
+      output: { bits: l.outputParams.bits, scale: l.outputParams.scale, zeroPoint: l.outputParams.zeroPoint, qmin: l.outputParams.qmin, qmax: l.outputParams.qmax },
+      maxAccumulatorSeen: maxAccumulator.get(l.name),
+    };
+    out.set(l.name, layerDataflow(layer));
+  }
+  return out;
+}
+
+export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
+  ctx.onProgress(0, 'loading model');
+  const model = loadForJob(options);
+  const sidecar = findSidecar(model.path);
+  const pre = resolvePreprocess(sidecar, { mean: numbers(options, 'mean'), std: numbers(options, 'std') }).preprocess;
+  const calibrationPath = str(options, 'calibrationData') ?? sidecar?.calibration;
+  if (!calibrationPath) throw new InputError(`${model.path}: no calibration data (choose it with "Select Calibration Data" or set quantInspector.calibrationData)`);
+  const calibrationImages = int(options, 'calibrationImages', 1, 1_000_000);
+  const testImages = int(options, 'testImages', 1, 1_000_000);
+  const testPath = options.skipEvaluation === true ? undefined : str(options, 'testData') ?? sidecar?.test;
+  const method = (str(options, 'method') ?? 'percentile') as CalibrationMethod;
+  if (!CALIBRATION_METHODS.includes(method)) throw new InputError(`unknown calibration method '${method}': expected ${CALIBRATION_METHODS.join(', ')}`);
+  const granularity = str(options, 'granularity') ?? 'per-channel';
+  if (granularity !== 'per-channel' && granularity !== 'per-tensor') throw new InputError(`granularity must be per-channel or per-tensor, got '${granularity}'`);
+  ctx.onProgress(0.01, 'opening data');
+  const calibration = openForJob(model, calibrationPath, calibrationImages);
+  const evaluation = testPath ? openForJob(model, testPath, testImages) : undefined;
+  let plan: QuantPlan | undefined;
+  const result: QuantizeResult = await quantizeJob(
+    {
+      model,
+      calibration: { dataset: calibration, preprocess: pre },
+      evaluation: evaluation && { dataset: evaluation, preprocess: pre },
+      quant: {
+        weightBits: int(options, 'weightBits', 2, 16) ?? 8,
+        activationBits: int(options, 'activationBits', 2, 16) ?? 8,
+        perChannel: granularity === 'per-channel',
+        method,
+      },
+      calibrationLimit: calibrationImages,
+      limit: testImages,
+      exportPath: str(options, 'outputPath'),
+    },
+    { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (p) => (plan = p) },
+  );
+  const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
+  const flows = plan ? dataflowFromPlan(plan, maxAcc) : new Map();
+  return {
+    ...result,
+    layers: result.layers.map((l) => ({
+      ...l,
+      outputSqnrDb: l.outputSqnrDb ?? undefined,
+      outputCosine: l.outputCosine ?? undefined,
+      weightHistogram: weightHistogram(model, l.name),
+      dataflow: flows.get(l.name)?.steps,
+    })),
+  };
+}
