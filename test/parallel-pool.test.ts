@@ -115,3 +115,27 @@ test('pool: evaluateParallel closes its workers; an unclosed idle pool does not 
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /logits 1x10 2/);
 });
+
+test('pool: the integer engine in workers gives the in-process logits; plan weight codes are shared', async () => {
+  const { openDataset } = await import('../src/data');
+  const { buildQuantizedModel } = await import('../src/pipeline/quantize');
+  const { sharePlan } = await import('../src/parallel/share');
+  const model = loadModel(modelPath);
+  const preprocess = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+  const dataset = openDataset(path.resolve(root, '../shared/data/cifar10/train_first4000.bin'), { limit: 32 });
+  const { plan, intModel } = buildQuantizedModel(model, { dataset, preprocess }, {}, 16, 32);
+  const shared = sharePlan(plan);
+  for (const l of shared.layers) assert.ok(l.weightCodes.buffer instanceof SharedArrayBuffer, l.name);
+  const batches = [randomBatch(3, 21), randomBatch(5, 22), randomBatch(2, 23)];
+  const pool = await WorkerPool.create(model, { workers: 2, task: 'int', config: { plan } });
+  try {
+    let i = 0;
+    for await (const { output } of pool.map(batches)) {
+      assert.deepEqual((output as Tensor).data, intModel.run(batches[i]).data, `batch ${i}`);
+      i++;
+    }
+    assert.equal(i, 3);
+  } finally {
+    await pool.close();
+  }
+});

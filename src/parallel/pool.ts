@@ -13,14 +13,18 @@ import type { KernelPath } from '../kernels/wasm';
 import { loadModel } from '../onnx/load';
 import { CancelledError, InputError } from '../util/errors';
 import type { FromWorker, SerializedError, ToWorker } from './protocol';
-import { shareModel } from './share';
+import { shareModel, sharePlan } from './share';
+import type { QuantPlan } from '../engine/int-plan';
 
 export interface PoolOptions {
   /** Worker threads (default: the number of cores). */
   workers?: number;
   /** Task name from tasks.ts (default 'float'). */
   task?: string;
-  /** Passed to the task factory in every worker (structured-cloned; typed arrays on SharedArrayBuffers are shared). */
+  /**
+   * Passed to the task factory in every worker (structured-cloned; typed arrays on SharedArrayBuffers are shared).
+   * Task 'int' takes { plan }, whose weight codes the pool moves into SharedArrayBuffers.
+   */
   config?: unknown;
   /** Kernel path for the workers (default: theirs, i.e. QINSPECT_KERNELS or wasm). */
   kernels?: KernelPath;
@@ -83,7 +87,10 @@ export class WorkerPool {
     const shared = shareModel(loaded);
     const pool = new WorkerPool(size);
     const entry = workerEntry();
-    const init: ToWorker = { type: 'init', model: shared, task: options.task ?? 'float', config: options.config, kernels: options.kernels };
+    const task = options.task ?? 'float';
+    const plan = (options.config as { plan?: QuantPlan } | undefined)?.plan;
+    const config = task === 'int' && plan ? { ...(options.config as object), plan: sharePlan(plan) } : options.config;
+    const init: ToWorker = { type: 'init', model: shared, task, config, kernels: options.kernels };
     const ready: Promise<void>[] = [];
     for (let i = 0; i < size; i++) {
       const worker = new Worker(entry.script, { eval: entry.eval });

@@ -1,6 +1,7 @@
 /** Moves a model's weights into SharedArrayBuffers so worker threads read one copy instead of one each. */
 import type { Graph, Model } from '../graph/ir';
 import type { Tensor, TensorData } from '../graph/tensor';
+import type { QuantPlan } from '../engine/int-plan';
 
 function sharedCopy(data: TensorData): TensorData {
   if (data.buffer instanceof SharedArrayBuffer) return data;
@@ -30,4 +31,18 @@ export function sharedBytes(model: Model): number {
   let n = 0;
   for (const t of model.graph.initializers.values()) if (t.data.buffer instanceof SharedArrayBuffer) n += t.data.byteLength;
   return n;
+}
+
+/**
+ * A copy of an integer plan whose weight codes live in SharedArrayBuffers (layers keep their identity between
+ * `layers` and `modes`, as structured clone preserves it within one message).
+ */
+export function sharePlan(plan: QuantPlan): QuantPlan {
+  const layers = new Map(plan.layers.map((l) => [l, {
+    ...l,
+    weightCodes: sharedCopy(l.weightCodes) as typeof l.weightCodes,
+    weights: { ...l.weights, codes: sharedCopy(l.weights.codes) as Int32Array },
+  }]));
+  const modes = new Map([...plan.modes].map(([name, m]) => [name, m.kind === 'layer' ? { ...m, layer: layers.get(m.layer) ?? m.layer } : m]));
+  return { ...plan, layers: plan.layers.map((l) => layers.get(l)!), modes };
 }

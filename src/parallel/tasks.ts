@@ -6,6 +6,8 @@
 import type { Model } from '../graph/ir';
 import type { Tensor } from '../graph/tensor';
 import { FloatModel } from '../engine/float-engine';
+import { IntModel } from '../engine/int-engine';
+import type { QuantPlan } from '../engine/int-plan';
 import { InputError } from '../util/errors';
 
 export type BatchFunction = (input: Tensor) => unknown;
@@ -17,9 +19,18 @@ const floatLogits: TaskFactory = (model) => {
   return (input) => fm.run(input);
 };
 
+/** Integer-engine logits (dequantized) of the batch; config: { plan } (share it with sharePlan). */
+const intLogits: TaskFactory = (model, config) => {
+  const plan = (config as { plan?: QuantPlan } | undefined)?.plan;
+  if (!plan) throw new Error("pool task 'int' needs config.plan");
+  const im = new IntModel(model, plan);
+  return (input) => im.run(input);
+};
+
 /** Built-in tasks; test-only tasks exercise failures. */
 export const TASKS: Record<string, TaskFactory> = {
   float: floatLogits,
+  int: intLogits,
   'test-fail': () => (input) => {
     throw new InputError(`test-fail: batch of ${input.dims[0]} rejected`);
   },
