@@ -22,6 +22,8 @@ export const DATA_OPTIONS: Record<string, OptionSpec> = {
 
 export const DEFAULT_BATCH = 50;
 
+const WARNED = new WeakSet<CliContext>();
+
 export interface ModelData {
   model: Model;
   input: ValueInfo;
@@ -76,7 +78,10 @@ export function openDataFor(loaded: LoadedModel, args: ParsedArgs, ctx: CliConte
   const dataset = openDataset(dataPath, { limit, channels, resize });
   checkDatasetFitsInput(dataset, input.dims, model.path);
   const resolved = resolvePreprocess(sidecar, { mean: numberListOption(args, 'mean'), std: numberListOption(args, 'std'), scale: scaleOption(args, 'scale') });
-  if (resolved.warning) ctx.err(resolved.warning);
+  if (resolved.warning && !WARNED.has(ctx)) {
+    WARNED.add(ctx); // calibration and test data share the preprocessing: warn once per run
+    ctx.err(resolved.warning);
+  }
   const preprocess = checkPreprocess(resolved.preprocess, dataset.channels, `preprocessing from ${resolved.source}`);
   return { dataset, preprocess, batchSize };
 }
