@@ -117,6 +117,12 @@ test('bad CIFAR and IDX files: truncated, label count mismatch, missing labels, 
   inputError(() => openDataset(images), /x-labels-idx1-ubyte.gz: 2 labels but .*x-images-idx3-ubyte has 3 images/);
   fs.writeFileSync(path.join(dir, 'x-labels-idx1-ubyte.gz'), zlib.gzipSync(Buffer.concat([header(0x801, [3]), Buffer.from([1, 2, 0])])));
   assert.deepEqual([...openDataset(images).labels], [1, 2, 0]);
+  const rgb = path.join(dir, 'rgb-images-idx3-ubyte'); // 4-D IDX: [count, rows, cols, channels], channels last
+  fs.writeFileSync(rgb, Buffer.concat([header(0x804, [1, 1, 2, 3]), Buffer.from([1, 2, 3, 4, 5, 6])]));
+  fs.writeFileSync(path.join(dir, 'rgb-labels-idx1-ubyte'), Buffer.concat([header(0x801, [1]), Buffer.from([4])]));
+  const planes = openDataset(rgb);
+  assert.deepEqual([planes.channels, planes.height, planes.width], [3, 1, 2]);
+  assert.deepEqual([...planes.readPixels(0, 1)], [1, 4, 2, 5, 3, 6]);
   fs.writeFileSync(images, Buffer.concat([header(0x803, [3, 2, 2]), Buffer.alloc(11)]));
   inputError(() => openDataset(images), /declares dimensions \[3,2,2\] \(12 bytes\) but the file holds 11/);
   inputError(() => openDataset(path.join(dir, 'x-labels-idx1-ubyte.gz')), /IDX label file; pass the images file/);
