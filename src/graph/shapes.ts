@@ -10,6 +10,7 @@ import {
   flattenDims, gatherDims, padDims, padSpec, reshapeDims, sliceSpec, squeezeAxes, squeezeDims, transposePerm, unsqueezeDims,
 } from '../kernels/float/shape-ops';
 import { broadcastDims, normalizeAxis } from '../kernels/float/types';
+import { reduceAxes, reduceDims, splitSizes, UNARY_MATH_OPS } from '../kernels/float/math';
 import { InputError } from '../util/errors';
 
 type Dims = number[];
@@ -62,8 +63,20 @@ export function inferNodeShapes(node: Node, shapes: (Dims | undefined)[], values
       if (b.length > 1) out.push(bD[bD.length - 1]);
       return [out];
     }
-    case 'Add': case 'Sub': case 'Mul': case 'Div':
+    case 'Add': case 'Sub': case 'Mul': case 'Div': case 'PRelu': case 'Pow':
       return [broadcastDims(node, x(), need(node, shapes, 1))];
+    case 'Max': case 'Min': case 'Sum': case 'Mean':
+      return [shapes.filter((s): s is Dims => !!s).reduce((acc, s) => broadcastDims(node, acc, s))];
+    case 'ReduceMean': case 'ReduceSum': case 'ReduceMax': case 'ReduceMin': case 'ReduceProd': case 'ReduceSumSquare':
+    case 'ReduceL1': case 'ReduceL2': case 'ReduceLogSum': case 'ReduceLogSumExp':
+      return [reduceDims(node, x(), reduceAxes(node, values, x().length, opset))];
+    case 'LogSoftmax':
+      return [[...x()]];
+    case 'Split': {
+      const d = x();
+      const axis = normalizeAxis(node, attrInt(node, 'axis', 0), d.length);
+      return splitSizes(node, values, d[axis], opset).map((size) => d.map((v, i) => (i === axis ? size : v)));
+    }
     case 'Relu': case 'Clip': case 'LeakyRelu': case 'Sigmoid': case 'HardSigmoid': case 'HardSwish':
     case 'Cast': case 'Identity': case 'Softmax': case 'BatchNormalization':
       return [[...x()]];
@@ -105,6 +118,7 @@ export function inferNodeShapes(node: Node, shapes: (Dims | undefined)[], values
     case 'ConstantOfShape':
       return [needValue(node, values, 0, 'the shape')];
     default:
+      if (UNARY_MATH_OPS.has(node.opType)) return [[...x()]];
       throw new InputError(`${describeNode(node)}: no shape inference for operator ${node.opType}`);
   }
 }

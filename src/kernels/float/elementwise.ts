@@ -10,7 +10,7 @@ type BinaryFn = (a: number, b: number) => number;
 const FLOAT_DTYPES: ReadonlySet<DType> = new Set<DType>(['float32', 'float64']);
 
 /** Calls fn(outIndex, aIndex, bIndex) over the broadcast output, innermost axis in a tight loop. */
-function forEachBroadcast(outDims: number[], sa: number[], sb: number[], fn: (o: number, ia: number, ib: number, len: number, stepA: number, stepB: number) => void): void {
+export function forEachBroadcast(outDims: number[], sa: number[], sb: number[], fn: (o: number, ia: number, ib: number, len: number, stepA: number, stepB: number) => void): void {
   const rank = outDims.length;
   if (rank === 0) return fn(0, 0, 0, 1, 0, 0);
   const inner = outDims[rank - 1];

@@ -1,6 +1,7 @@
 /** Registry of float32 reference kernels by ONNX op type (default domain). */
 import { CONV_KERNELS } from './conv';
 import { ELEMENTWISE_KERNELS } from './elementwise';
+import { MATH_KERNELS } from './math';
 import { MATMUL_KERNELS } from './matmul';
 import { NORM_KERNELS } from './norm';
 import { POOL_KERNELS } from './pool';
@@ -14,6 +15,7 @@ export type { Sgemm } from './gemm';
 export const FLOAT_KERNELS: Readonly<Record<string, FloatKernel>> = {
   ...CONV_KERNELS,
   ...ELEMENTWISE_KERNELS,
+  ...MATH_KERNELS,
   ...MATMUL_KERNELS,
   ...NORM_KERNELS,
   ...POOL_KERNELS,
