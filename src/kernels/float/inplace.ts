@@ -30,7 +30,14 @@ export function runInPlace(node: Node, inputs: (Tensor | undefined)[], opset: nu
   const x = a.data as Float32Array;
   switch (node.opType) {
     case 'Relu':
-      for (let i = 0; i < x.length; i++) if (!(x[i] > 0)) x[i] = 0; // y = x > 0 ? x : 0, as the Relu kernel
+      {
+        // same bit trick as the Relu kernel: a set sign bit gives +0
+        const xi = new Int32Array(x.buffer, x.byteOffset, x.length);
+        for (let i = 0; i < xi.length; i++) {
+          const v = xi[i];
+          xi[i] = v & ~(v >> 31);
+        }
+      }
       return [{ dtype: 'float32', dims: [...a.dims], data: x }];
     case 'LeakyRelu': {
       const alpha = attrFloat(node, 'alpha', 0.01);
