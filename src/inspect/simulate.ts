@@ -15,7 +15,8 @@ import { fakeQuantizeArray, type QuantParams } from '../quant/quantizer';
 import { dequantizeWeights, quantizeBias, quantizeWeights, type QuantizedWeights, type WeightMethod } from '../quant/weights';
 import { InputError } from '../util/errors';
 import { toLayerLayout } from './collect';
-import { ErrorAccumulator } from './metrics';
+import { ErrorAccumulator, type ErrorMetrics } from './metrics';
+import { ClipCounter, StatsAccumulator, StreamingHistogram, type HistogramData, type TensorStats } from './stats';
 import type { Evaluation, LayerBits, PrecisionPlan } from './sensitivity';
 import { weightsByOutputChannel } from './weights';
 
@@ -111,6 +112,21 @@ export class QuantSimulator {
     return q;
   }
 
+  /** Simulation parameters of a layer at a bit width: dequantized weights and int32-rounded bias, input/output quantizers. */
+  layerParams(prepared: PreparedModel, node: Node, bits: LayerBits): LayerQuant {
+    return this.layerQuant(prepared, node, this.byName.get(node.name)!, bits);
+  }
+
+  /** Runs a plan on a batch whose float values are known; afterLayer sees each quantized layer's output. */
+  runPlanFrom(prepared: PreparedModel, values: Map<string, Tensor>, plan: PrecisionPlan, afterLayer?: (node: Node, out: Tensor) => void): Tensor {
+    const order = new Map(prepared.nodes.map((n, i) => [n, i]));
+    const activationOf = new Map<string, string>();
+    for (const l of this.layers) { const a = this.observers.get(l.name)?.activationNode; if (a) activationOf.set(a, l.name); }
+    const first = Math.min(...prepared.nodes.filter((n) => plan[n.name]).map((n) => order.get(n)!));
+    if (!Number.isFinite(first)) return values.get(prepared.outputName)!;
+    return this.runPlan(prepared, values, order, first, plan, activationOf, afterLayer);
+  }
+
   private layerQuant(prepared: PreparedModel, node: Node, layer: LayerInfo, bits: LayerBits): LayerQuant {
     const key = `${layer.name}|${bits.weightBits}|${bits.activationBits}`;
     let lq = this.cache.get(key);
@@ -181,7 +197,7 @@ export class QuantSimulator {
     };
   }
 
-  private runPlan(prepared: PreparedModel, values: Map<string, Tensor>, order: Map<Node, number>, first: number, plan: PrecisionPlan, activationOf: Map<string, string>): Tensor {
+  private runPlan(prepared: PreparedModel, values: Map<string, Tensor>, order: Map<Node, number>, first: number, plan: PrecisionPlan, activationOf: Map<string, string>, afterLayer?: (node: Node, out: Tensor) => void): Tensor {
     const opset = defaultOpset(prepared.model);
     const after = this.settings.quantizeAfterActivation;
     const out = runGraph(prepared, new Map([[prepared.inputName, values.get(prepared.inputName)!]]), {
@@ -189,13 +205,9 @@ export class QuantSimulator {
         if (order.get(node)! < first) return node.outputs.map((o) => values.get(o)!); // unchanged float prefix
         const bits = plan[node.name];
         if (bits) {
-          const layer = this.byName.get(node.name)!;
-          const lq = this.layerQuant(prepared, node, layer, bits);
-          const x = inputs[0]!;
-          const xq: Tensor = { dtype: 'float32', dims: x.dims, data: fakeQuantizeArray(x.data as Float32Array, lq.input) }; // x̂ = s(clamp(round(x/s)+z) − z)
-          const ins = [xq, lq.weight, lq.bias ?? inputs[2]];
-          const y = FLOAT_KERNELS[node.opType](node, ins.slice(0, node.inputs.length), opset)[0];
-          fakeQuantizeArray(y.data as Float32Array, lq.output, y.data as Float32Array);
+          const lq = this.layerQuant(prepared, node, this.byName.get(node.name)!, bits);
+          const y = quantizedLayerOutput(node, inputs, lq, opset); // x̂ = s(clamp(round(x/s)+z) − z) in, ŷ out
+          afterLayer?.(node, y);
           return [y];
         }
         const owner = after ? activationOf.get(node.name) : undefined;
@@ -221,4 +233,92 @@ function argmax(logits: Float32Array, classes: number): number[] {
     out[i] = best;
   }
   return out;
+}
+
+export interface LayerInspection {
+  layer: string;
+  input: QuantParams;
+  output: QuantParams;
+  /** This layer quantized alone (float input quantized with its own input scale), against the float output. */
+  local: ErrorMetrics;
+  /** The whole plan quantized, against the float model at this layer's output. */
+  accumulated: ErrorMetrics;
+  /** Float output (before the activation) statistics, histogram, and the share outside the calibrated range. */
+  outputStats: TensorStats;
+  outputHistogram: HistogramData;
+  clippedShare: number;
+}
+
+export interface InspectionResult {
+  float: Evaluation;
+  quantized: Evaluation;
+  layers: LayerInspection[];
+  images: number;
+  seconds: number;
+}
+
+/** Simulated quantization of one layer given float inputs: x̂ → conv(x̂, ŵ, b̂) → ŷ (quantized before the activation). */
+function quantizedLayerOutput(node: Node, inputs: (Tensor | undefined)[], lq: { weight: Tensor; bias?: Tensor; input: QuantParams; output: QuantParams }, opset: number): Tensor {
+  const x = inputs[0]!;
+  const xq: Tensor = { dtype: 'float32', dims: x.dims, data: fakeQuantizeArray(x.data as Float32Array, lq.input) };
+  const ins = [xq, lq.weight, lq.bias ?? inputs[2]];
+  const y = FLOAT_KERNELS[node.opType](node, ins.slice(0, node.inputs.length), opset)[0];
+  fakeQuantizeArray(y.data as Float32Array, lq.output, y.data as Float32Array);
+  return y;
+}
+
+/** Per-layer local and accumulated error, statistics and clipping of a plan, in one pass over the data. */
+export function inspectPlan(sim: QuantSimulator, dataset: Dataset, preprocess: Preprocess, batchSize: number, plan: PrecisionPlan, onBatch?: (done: number) => void): InspectionResult {
+  const started = performance.now();
+  const names = sim.layers.map((l) => l.name);
+  const acc = new Map(names.map((n) => [n, { local: new ErrorAccumulator(), accumulated: new ErrorAccumulator(), stats: new StatsAccumulator(), hist: new StreamingHistogram(64), clip: undefined as ClipCounter | undefined }]));
+  const logitErr = new ErrorAccumulator();
+  let images = 0, floatCorrect = 0, quantCorrect = 0, agree = 0;
+  const params = new Map<string, { input: QuantParams; output: QuantParams }>();
+  for (const batch of iterateBatches(dataset, batchSize, preprocess)) {
+    const prepared = sim.model.getPrepared(batch.input.dims[0]);
+    const opset = defaultOpset(prepared.model);
+    const values = runFloatAll(prepared, batch.input);
+    for (const node of prepared.nodes) {
+      const bits = plan[node.name];
+      const a = acc.get(node.name);
+      if (!a) continue;
+      const floatOut = values.get(node.outputs[0])!.data as Float32Array;
+      a.stats.add(floatOut);
+      a.hist.add(floatOut);
+      if (!bits) continue;
+      const lq = sim.layerParams(prepared, node, bits);
+      params.set(node.name, { input: lq.input, output: lq.output });
+      a.clip ??= new ClipCounter(lq.output.scale * (lq.output.qmin - lq.output.zeroPoint), lq.output.scale * (lq.output.qmax - lq.output.zeroPoint));
+      a.clip.add(floatOut);
+      const ins = node.inputs.map((n) => (n ? values.get(n) : undefined));
+      a.local.add(floatOut, quantizedLayerOutput(node, ins, lq, opset).data as Float32Array);
+    }
+    const logits = sim.runPlanFrom(prepared, values, plan, (node, out) => {
+      const a = acc.get(node.name);
+      if (a && plan[node.name]) a.accumulated.add(values.get(node.outputs[0])!.data as Float32Array, out.data as Float32Array);
+    });
+    const floatLogits = values.get(prepared.outputName)!;
+    const classes = floatLogits.dims[1];
+    const fp = argmax(floatLogits.data as Float32Array, classes), qp = argmax(logits.data as Float32Array, classes);
+    for (let i = 0; i < fp.length; i++) {
+      if (fp[i] === batch.labels[i]) floatCorrect++;
+      if (qp[i] === batch.labels[i]) quantCorrect++;
+      if (qp[i] === fp[i]) agree++;
+    }
+    logitErr.add(floatLogits.data as Float32Array, logits.data as Float32Array);
+    images += fp.length;
+    onBatch?.(images);
+  }
+  if (images === 0) throw new InputError(`${dataset.source}: no images to evaluate`);
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    float: { accuracy: (100 * floatCorrect) / images, agreement: 100, logitSqnrDb: Infinity },
+    quantized: { accuracy: (100 * quantCorrect) / images, agreement: (100 * agree) / images, logitSqnrDb: logitErr.result().sqnrDb, seconds },
+    images, seconds,
+    layers: names.filter((n) => params.has(n)).map((n) => {
+      const a = acc.get(n)!;
+      return { layer: n, ...params.get(n)!, local: a.local.result(), accumulated: a.accumulated.result(), outputStats: a.stats.result(), outputHistogram: a.hist.result(), clippedShare: a.clip?.clippedShare() ?? 0 };
+    }),
+  };
 }
