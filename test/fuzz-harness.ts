@@ -4,7 +4,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 export interface FuzzJob {
-  /** Path of the model file to mutate. */
+  /** 'model' (default): mutate the model file at `model`; 'data': build a damaged data set with `strategy`. */
+  kind?: 'model' | 'data';
+  /** Path of the model file to mutate (for data jobs: a label for messages). */
   model: string;
   strategy: string;
   seed: number;
@@ -153,5 +155,5 @@ export function describeFailures(outcomes: FuzzOutcome[]): string[] {
     .filter((o) => o.outcome === 'crash' || o.outcome === 'hang' || o.outcome === 'oom')
     .map((o) =>
       `${o.outcome} [${path.basename(o.job.model)} ${o.job.strategy} seed ${o.job.seed}] ${o.description ?? ''} at ${o.stage ?? '?'}: ${o.message}\n` +
-      `  replay: node --import tsx scripts/fuzz-long.ts --model ${path.basename(o.job.model)} --strategy ${o.job.strategy} --seed ${o.job.seed}`);
+      `  replay: node --import tsx scripts/fuzz-long.ts ${o.job.kind === 'data' ? '--data' : `--model ${path.basename(o.job.model)}`} --strategy ${o.job.strategy} --seed ${o.job.seed}`);
 }

@@ -8,6 +8,9 @@ import { runFloat } from '../src/engine/float-engine';
 import { elementCount, floatTensor } from '../src/graph/tensor';
 import { InputError } from '../src/util/errors';
 import { generateCase } from './fuzz-mutations';
+import { generateDataCase } from './fuzz-data-mutations';
+import { openDataset } from '../src/data/open';
+import { checkPreprocess, iterateBatches } from '../src/data/preprocess';
 import type { FuzzJob, WorkerReply } from './fuzz-harness';
 
 /** "One small run": the fixtures need < 1M activation elements per image; 32× that is still a quick run. */
@@ -19,6 +22,7 @@ process.on('exit', () => fs.rmSync(caseDir, { recursive: true, force: true }));
 
 function runCase(job: FuzzJob): Omit<WorkerReply, 'id'> {
   if (job.strategy.startsWith('__')) return selfTest(job.strategy);
+  if (job.kind === 'data') return runDataCase(job);
   let bytes = baseBytes.get(job.model);
   if (!bytes) {
     bytes = new Uint8Array(fs.readFileSync(job.model));
@@ -47,6 +51,36 @@ function runCase(job: FuzzJob): Omit<WorkerReply, 'id'> {
     const name = e instanceof Error ? e.name : typeof e;
     const stack = e instanceof Error ? (e.stack ?? '').split('\n').slice(1, 6).join('\n') : '';
     return { outcome: 'crash', stage, description: c.description, message: `${name}: ${message}\n${stack}` };
+  }
+}
+
+/** A damaged data set: open it and stream every image through preprocessing, as eval and calibration do. */
+function runDataCase(job: FuzzJob): Omit<WorkerReply, 'id'> {
+  const dir = fs.mkdtempSync(path.join(caseDir, 'data-'));
+  let description = '';
+  let stage: WorkerReply['stage'] = 'load';
+  try {
+    const c = generateDataCase(job.strategy, job.seed, dir);
+    description = c.description;
+    const dataset = openDataset(c.dataPath);
+    stage = 'run';
+    const pre = checkPreprocess({ scale: 1 / 255, mean: [0.5], std: [0.25] }, dataset.channels);
+    let images = 0;
+    for (const batch of iterateBatches(dataset, 4, pre)) {
+      images += batch.labels.length;
+      if (batch.input.data.length !== batch.labels.length * dataset.channels * dataset.height * dataset.width) {
+        return { outcome: 'crash', stage, description, message: `batch of ${batch.labels.length} images has ${batch.input.data.length} values` };
+      }
+    }
+    if (images !== dataset.count) return { outcome: 'crash', stage, description, message: `streamed ${images} of ${dataset.count} images` };
+    return { outcome: 'result', stage, description, message: `${images} images ${dataset.channels}×${dataset.height}×${dataset.width}` };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof InputError) return { outcome: 'error', stage, description, message };
+    const stack = e instanceof Error ? (e.stack ?? '').split('\n').slice(1, 6).join('\n') : '';
+    return { outcome: 'crash', stage, description, message: `${e instanceof Error ? e.name : typeof e}: ${message}\n${stack}` };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
