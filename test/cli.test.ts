@@ -119,12 +119,15 @@ async function ortCorrect(n: number): Promise<number> {
   return correct;
 }
 
-test('eval --json on the sample (sidecar preprocessing, partial last batch) equals onnxruntime-node', async () => {
-  const r = await cli('eval', SAMPLE, '--limit', '70', '--batch', '32', '--json');
+test('eval --json on the sample (sidecar preprocessing, partial last batch, 1 or 2 worker threads) equals onnxruntime-node', async () => {
+  const r = await cli('eval', SAMPLE, '--limit', '70', '--batch', '32', '--workers', '2', '--json');
   assert.equal(r.code, 0, r.err);
   const result = JSON.parse(lastLine(r.out));
   assert.equal(result.images, 70);
+  assert.equal(result.workers, 2);
   assert.equal(result.correct, await ortCorrect(70));
+  const inProcess = JSON.parse(lastLine((await cli('eval', SAMPLE, '--limit', '70', '--batch', '32', '--workers', '1', '--json')).out));
+  assert.deepEqual([inProcess.workers, inProcess.correct], [1, result.correct]);
   assert.equal(result.accuracy, (100 * result.correct) / 70);
   assert.ok(result.imagesPerSecond > 0);
   assert.equal(r.err, '', 'no warning: the sidecar gives mean/std');

@@ -31,6 +31,16 @@ export function argmaxRows(logits: Tensor, rows: number): Int32Array {
   return out;
 }
 
+/** Turns a stream of input batches into the stream of their outputs, in order (in-process or on a worker pool). */
+export type MapBatches = (inputs: Iterable<Tensor>) => AsyncIterable<Tensor>;
+
+/** Runs batches one after the other in this thread. */
+export function sequentialBatches(runBatch: RunBatch): MapBatches {
+  return async function* (inputs) {
+    for (const input of inputs) yield await runBatch(input);
+  };
+}
+
 export async function evaluateAccuracy(
   dataset: Dataset,
   preprocess: Preprocess,
@@ -38,16 +48,37 @@ export async function evaluateAccuracy(
   runBatch: RunBatch,
   onProgress?: (done: number, total: number) => void,
 ): Promise<AccuracyResult> {
+  return evaluateAccuracyMapped(dataset, preprocess, batchSize, sequentialBatches(runBatch), onProgress);
+}
+
+/** Top-1 over the data set; `map` may run several batches at once as long as it yields outputs in batch order. */
+export async function evaluateAccuracyMapped(
+  dataset: Dataset,
+  preprocess: Preprocess,
+  batchSize: number,
+  map: MapBatches,
+  onProgress?: (done: number, total: number) => void,
+): Promise<AccuracyResult> {
   const started = process.hrtime.bigint();
   const predictions = new Int32Array(dataset.count);
+  const inFlight: { start: number; labels: Int32Array }[] = [];
+  function* inputs(): Generator<Tensor> {
+    for (const batch of iterateBatches(dataset, batchSize, preprocess)) {
+      inFlight.push({ start: batch.start, labels: batch.labels });
+      yield batch.input;
+    }
+  }
   let correct = 0;
-  for (const batch of iterateBatches(dataset, batchSize, preprocess)) {
+  for await (const logits of map(inputs())) {
+    const batch = inFlight.shift();
+    if (!batch) throw new Error('more outputs than input batches');
     const n = batch.labels.length;
-    const predicted = argmaxRows(await runBatch(batch.input), n);
+    const predicted = argmaxRows(logits, n);
     predictions.set(predicted, batch.start);
     for (let i = 0; i < n; i++) if (predicted[i] === batch.labels[i]) correct++;
     onProgress?.(batch.start + n, dataset.count);
   }
+  if (inFlight.length > 0) throw new Error(`${inFlight.length} batches produced no output`);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return {
     accuracy: (100 * correct) / dataset.count,

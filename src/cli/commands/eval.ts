@@ -1,9 +1,12 @@
 /** `qinspect eval MODEL --data PATH`: top-1 accuracy of the float reference engine. */
-import { evaluateAccuracy, checkLabelsFit } from '../../data';
-import type { AccuracyResult } from '../../data';
+import { evaluateAccuracy, evaluateAccuracyMapped, checkLabelsFit } from '../../data';
+import type { AccuracyResult, MapBatches } from '../../data';
+import type { Tensor } from '../../graph/tensor';
+import { WorkerPool, defaultWorkerCount } from '../../parallel/pool';
+import { numberOption } from '../options';
 import { FloatModel } from '../../engine/float-engine';
 import { shapeString } from '../../graph/tensor';
-import type { CliContext, Command } from '../command';
+import type { CliContext, Command, ParsedArgs } from '../command';
 import { displayPath } from '../options';
 import { DATA_OPTIONS, ModelData, loadModelAndData } from '../model-data';
 
@@ -16,21 +19,42 @@ export interface EvalSummary {
   model: string;
   data: string;
   batch: number;
+  workers: number;
 }
 
-/** Runs the float engine over the data set with a progress bar on stderr. */
-export async function evaluateFloat(md: ModelData, ctx: CliContext, label = 'eval'): Promise<AccuracyResult> {
+/** Worker threads for a run: --workers, else one per core but no more than there are batches. */
+export function workerCount(args: ParsedArgs, images: number, batchSize: number): number {
+  const asked = numberOption(args, 'workers', { integer: true, min: 1, max: 256 });
+  return asked ?? Math.max(1, Math.min(defaultWorkerCount(), Math.ceil(images / batchSize)));
+}
+
+/** Runs the float engine over the data set (in this thread, or on a pool of `workers` threads) with a progress bar on stderr. */
+export async function evaluateFloat(md: ModelData, ctx: CliContext, workers = 1, label = 'eval'): Promise<AccuracyResult> {
   const engine = new FloatModel(md.model);
   const prepared = engine.getPrepared(Math.min(md.batchSize, md.dataset.count)); // unsupported operators and bad shapes fail here, before any image runs
   const classes = prepared.shapes.get(prepared.outputName)?.[1];
   if (classes !== undefined) checkLabelsFit(md.dataset, classes, md.model.path);
   const progress = ctx.progress(label, md.dataset.count);
-  const result = await evaluateAccuracy(md.dataset, md.preprocess, md.batchSize, (input) => engine.run(input), (done) => progress.update(done));
+  const onProgress = (done: number) => progress.update(done);
+  let result: AccuracyResult;
+  if (workers <= 1) {
+    result = await evaluateAccuracy(md.dataset, md.preprocess, md.batchSize, (input) => engine.run(input), onProgress);
+  } else {
+    const pool = await WorkerPool.create(md.model, { workers, task: 'float' });
+    try {
+      const map: MapBatches = async function* (inputs) {
+        for await (const { output } of pool.map(inputs)) yield output as Tensor;
+      };
+      result = await evaluateAccuracyMapped(md.dataset, md.preprocess, md.batchSize, map, onProgress);
+    } finally {
+      await pool.close();
+    }
+  }
   progress.done();
   return result;
 }
 
-export function summarize(md: ModelData, r: AccuracyResult): EvalSummary {
+export function summarize(md: ModelData, r: AccuracyResult, workers: number): EvalSummary {
   return {
     accuracy: r.accuracy,
     correct: r.correct,
@@ -40,6 +64,7 @@ export function summarize(md: ModelData, r: AccuracyResult): EvalSummary {
     model: md.model.path,
     data: displayPath(md.dataset.source),
     batch: md.batchSize,
+    workers,
   };
 }
 
@@ -49,7 +74,7 @@ export function formatEval(md: ModelData, s: EvalSummary): string[] {
     `model     ${s.model}`,
     `data      ${s.data} (${d.format}, ${s.images} images ${shapeString([d.channels, d.height, d.width])})`,
     `top-1     ${s.accuracy.toFixed(2)}% (${s.correct}/${s.images})`,
-    `speed     ${s.imagesPerSecond.toFixed(1)} images/s (float32 engine, batch ${s.batch}, ${s.seconds.toFixed(2)} s)`,
+    `speed     ${s.imagesPerSecond.toFixed(1)} images/s (float32 engine, batch ${s.batch}, ${s.workers} thread${s.workers > 1 ? 's' : ''}, ${s.seconds.toFixed(2)} s)`,
   ];
 }
 
@@ -58,7 +83,7 @@ export const evalCommand: Command = {
   summary: 'top-1 accuracy of the float32 engine on a labelled data set',
   usage: 'MODEL --data PATH [--mean a,b,c --std a,b,c] [--limit N] [--batch N] [--json]',
   positionals: ['MODEL'],
-  options: { ...DATA_OPTIONS },
+  options: { ...DATA_OPTIONS, workers: { type: 'string', valueName: 'N', description: 'worker threads (default: one per core, at most one per batch)' } },
   details: [
     'Preprocessing is y = (x * scale - mean[c]) / std[c]; values come from the command line, else from',
     'the sidecar MODEL.qinspect.json beside the model, else x/255 alone (with a warning).',
@@ -69,7 +94,8 @@ export const evalCommand: Command = {
   ].join('\n'),
   async run(args, ctx) {
     const md = loadModelAndData(args.positionals[0], args, ctx);
-    const summary = summarize(md, await evaluateFloat(md, ctx));
+    const workers = workerCount(args, md.dataset.count, md.batchSize);
+    const summary = summarize(md, await evaluateFloat(md, ctx, workers), workers);
     if (ctx.json) ctx.out(JSON.stringify(summary));
     else for (const line of formatEval(md, summary)) ctx.out(line);
   },
