@@ -8,7 +8,7 @@ import { countOutcomes, describeFailures, formatCounts, FuzzJob, runFuzz } from 
 import { STRATEGY_NAMES } from './fuzz-mutations';
 
 const FUZZ_MODELS = ['resnet20_cifar10.onnx', 'fmnist_mobilenetv2.onnx'];
-const CASES = 750;
+const CASES = 1500;
 
 test(`fuzzed models (${CASES} cases): results or clean errors only; crashes = 0, hangs = 0`, { timeout: 600_000 }, async () => {
   const jobs: FuzzJob[] = [];
