@@ -96,7 +96,7 @@ test('the custom editor page: strict CSP, one nonce per load on every script, no
   assert.ok(scripts.length >= 1);
   for (const [, attrs] of scripts) assert.ok(attrs.includes(`nonce="${nonce}"`) && /src="vscode-resource:/.test(attrs), attrs);
   assert.ok(!/<img/.test(page) && page.includes('model&#60;img src=x onerror=alert(1)&#62;.onnx'), 'the title must be escaped');
-  assert.ok(!/\son\w+=/.test(page), 'no inline event handlers');
+  assert.ok(!/<[^>]*\son\w+=/.test(page), 'no inline event handlers');
   const other = /'nonce-([A-Za-z0-9]+)'/.exec(html('m.onnx'))![1];
   assert.notEqual(other, nonce);
   assert.notEqual(makeNonce(), makeNonce());
