@@ -135,15 +135,15 @@ async function quantize(bits) {
 
   // 6. CodeLens and hover on the model code
   await quickOpen('resnet_cifar.py');
-  const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'conv1 · W4A4' });
+  const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'conv1 · W4A4' }).filter({ visible: true });
   await lens.first().waitFor({ timeout: 30000 });
-  const lensTexts = await page.locator('.monaco-editor .codelens-decoration').allTextContents();
+  const lensTexts = await page.locator('.monaco-editor .codelens-decoration').filter({ visible: true }).allTextContents();
   log('codelens:', JSON.stringify(lensTexts));
   assert.ok(lensTexts.some((t) => /^conv1 · W4A4 · SQNR -?\d+\.\d dB$/.test(t.trim())), 'lens on ResNet.conv1');
   assert.ok(lensTexts.some((t) => /^conv1 ×9 · W4A4 · SQNR/.test(t.trim())), 'lens on BasicBlock.conv1');
-  await page.locator('.view-line', { hasText: 'self.conv1 = nn.Conv2d(in_planes' }).first().scrollIntoViewIfNeeded();
+
   await page.screenshot({ path: path.join(out, 'codelens.png') });
-  const word = page.locator('.monaco-editor .view-line', { hasText: 'self.conv1 = nn.Conv2d(3, 16' }).locator('span', { hasText: 'conv1' }).first();
+  const word = page.locator('.monaco-editor .view-line', { hasText: 'self.conv1 = nn.Conv2d(3, 16' }).filter({ visible: true }).locator('span', { hasText: 'conv1' }).first();
   await word.hover();
   const hover = page.locator('.monaco-hover', { hasText: 'Quant Inspector' });
   await hover.first().waitFor({ timeout: 15000 });
