@@ -171,3 +171,14 @@ test('in-place elementwise reuse never touches the input, constants or values a 
   const all = runFloatAll(p, x);
   assert.ok((all.get(p.nodes[0].outputs[0])!.data as Float32Array).some((v) => v < 0), 'runFloatAll keeps pre-ReLU values');
 });
+
+test('Conv→ReLU6 fusion of plain runs gives the same logits as the unfused, hooked run (MobileNetV2)', () => {
+  const p = prepareModel(loadModel(path.join(MODELS, 'fmnist_mobilenetv2.onnx')), 3);
+  const x = ramp([3, 1, 28, 28], 2, 1);
+  const plain = runFloat(p, x).data as Float32Array;
+  let clips = 0;
+  const hooked = runFloat(p, x, { afterNode: (n) => { if (n.opType === 'Clip') clips++; } }).data as Float32Array;
+  assert.ok(clips >= 20, 'the hooked run executes every Clip node');
+  for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(plain[i] - hooked[i]) <= 1e-6, `logit ${i}: ${plain[i]} vs ${hooked[i]}`);
+  assert.ok(plain.some((v) => Math.abs(v) > 0.1));
+});

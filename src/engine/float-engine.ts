@@ -5,6 +5,8 @@ import type { Tensor, TensorData } from '../graph/tensor';
 import { shapeString } from '../graph/tensor';
 import { FLOAT_KERNELS } from '../kernels/float';
 import { canRunInPlace, runInPlace } from '../kernels/float/inplace';
+import { convClamped } from '../kernels/float/conv';
+import { clipBounds } from '../kernels/float/elementwise';
 import { InputError } from '../util/errors';
 import type { PreparedModel, RunHooks } from './types';
 
@@ -28,6 +30,54 @@ function ownsInput0(
   const t = ins[0];
   if (!name || !t || callerInputs.has(name) || prepared.constants.has(name) || shared.has(t.data)) return false;
   return remaining.get(name) === 1;
+}
+
+/** Drops the node's inputs after their last reader, and outputs nobody reads. */
+function releaseInputs(node: Node, remaining: Map<string, number> | undefined, values: Map<string, Tensor>): void {
+  if (!remaining) return;
+  for (const name of node.inputs) {
+    if (!name) continue;
+    const left = (remaining.get(name) ?? 0) - 1;
+    remaining.set(name, left);
+    if (left <= 0) values.delete(name);
+  }
+  for (const o of node.outputs) if (o && !remaining.has(o)) values.delete(o); // never read
+}
+
+/** A Relu or Clip that reads only a Conv's output, run as that conv's output clamp when nobody watches. */
+interface FusedActivation {
+  act: Node;
+  lo: number;
+  hi: number;
+}
+
+const fusionPlans = new WeakMap<PreparedModel, Map<Node, FusedActivation>>();
+
+/** Conv → Relu / Clip(constant bounds) pairs where the conv output has no other reader and is no graph output. */
+function activationFusions(prepared: PreparedModel): Map<Node, FusedActivation> {
+  let plan = fusionPlans.get(prepared);
+  if (plan) return plan;
+  plan = new Map();
+  const readers = new Map<string, Node[]>();
+  for (const n of prepared.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const outputs = new Set(prepared.model.graph.outputs.map((o) => o.name));
+  const opset = defaultOpset(prepared.model);
+  for (const conv of prepared.nodes) {
+    const out = conv.outputs[0];
+    if (conv.opType !== 'Conv' || outputs.has(out)) continue;
+    const r = readers.get(out) ?? [];
+    if (r.length !== 1 || r[0].inputs[0] !== out || r[0].inputs.slice(1).includes(out)) continue;
+    const act = r[0];
+    if (act.opType === 'Relu') plan.set(conv, { act, lo: 0, hi: Infinity });
+    else if (act.opType === 'Clip') {
+      const bounds = act.inputs.map((name, i) => (i > 0 && name ? prepared.constants.get(name) : undefined));
+      if (act.inputs.slice(1).some((name, i) => name && !bounds[i + 1])) continue; // a bound computed at run time
+      const [lo, hi] = clipBounds(act, bounds, opset);
+      plan.set(conv, { act, lo, hi });
+    }
+  }
+  fusionPlans.set(prepared, plan);
+  return plan;
 }
 
 function runNode(node: Node, inputs: (Tensor | undefined)[], opset: number, hooks?: RunHooks): Tensor[] {
@@ -54,14 +104,25 @@ export function runGraph(
   const values = new Map<string, Tensor>(inputs);
   const lookup = (name: string): Tensor | undefined => values.get(name) ?? prepared.constants.get(name);
   const shared = new Set<TensorData>(); // buffers seen by more than one value: never overwritten
+  const keepSet = new Set(keep);
+  const fusions = !hooks && !options.keepAll ? activationFusions(prepared) : undefined;
+  const fusedAway = new Set<Node>();
   for (const node of prepared.nodes) {
     hooks?.checkCancelled?.();
+    if (fusedAway.has(node)) continue; // its output came from the conv it follows
     const ins = node.inputs.map((name) => {
       if (!name) return undefined;
       const t = lookup(name);
       if (!t) throw new InputError(`${describeNode(node)}: input '${name}' has no value`);
       return t;
     });
+    const fused = fusions?.get(node);
+    if (fused && !keepSet.has(node.outputs[0])) {
+      values.set(fused.act.outputs[0], convClamped(node, ins, fused.lo, fused.hi)); // y = clamp(conv(x), lo, hi)
+      fusedAway.add(fused.act);
+      releaseInputs(node, remaining, values);
+      continue;
+    }
     const inPlace = remaining !== undefined && !hooks && ownsInput0(node, ins, remaining, shared, prepared, inputs) && canRunInPlace(node, ins);
     const outs = inPlace ? runInPlace(node, ins, opset) : runNode(node, ins, opset, hooks);
     node.outputs.forEach((o, k) => {
@@ -70,15 +131,7 @@ export function runGraph(
       if (!inPlace && ins.some((t) => t && t.data === outs[k].data)) shared.add(outs[k].data); // a view (Reshape, Identity)
     });
     hooks?.afterNode?.(node, outs);
-    if (remaining) {
-      for (const name of node.inputs) {
-        if (!name) continue;
-        const left = (remaining.get(name) ?? 0) - 1;
-        remaining.set(name, left);
-        if (left <= 0) values.delete(name);
-      }
-      for (const o of node.outputs) if (o && !remaining.has(o)) values.delete(o); // never read
-    }
+    releaseInputs(node, remaining, values);
   }
   const out = new Map<string, Tensor>();
   if (options.keepAll) {

@@ -1,6 +1,7 @@
 /** Conv (1-D and 2-D, groups incl. depthwise, strides, pads, dilations, auto_pad): im2col + sgemm, direct 1×1 and depthwise. */
 import type { Node } from '../../graph/ir';
 import { attrInt } from '../../graph/ir';
+import type { Tensor } from '../../graph/tensor';
 import { floatTensor } from '../../graph/tensor';
 import { tryConv2dWasm } from '../wasm';
 import { sgemm } from './gemm';
@@ -132,9 +133,20 @@ function depthwise(p: Conv2dParams, x: Float32Array, wt: Float32Array, bias: Flo
   }
 }
 
-/** y = conv(x, W) + bias, with x NC(H)W and W [OC, C/group, (kh,) kw]. */
-export function conv2d(p: Conv2dParams, x: Float32Array, wt: Float32Array, bias: Float32Array | undefined, y: Float32Array): void {
-  if (tryConv2dWasm(p, x, wt, bias, y)) return; // wasm SIMD unless QINSPECT_KERNELS=ts
+/** y = clamp(conv(x, W) + bias, lo, hi), with x NC(H)W and W [OC, C/group, (kh,) kw]; ±∞ bounds: no clamp. */
+export function conv2d(p: Conv2dParams, x: Float32Array, wt: Float32Array, bias: Float32Array | undefined, y: Float32Array, lo = -Infinity, hi = Infinity): void {
+  if (tryConv2dWasm(p, x, wt, bias, y, lo, hi)) return; // wasm SIMD unless QINSPECT_KERNELS=ts
+  conv2dTs(p, x, wt, bias, y);
+  if (lo !== -Infinity || hi !== Infinity) {
+    for (let i = 0; i < y.length; i++) {
+      const v = y[i];
+      if (v < lo) y[i] = lo;
+      else if (v > hi) y[i] = hi;
+    }
+  }
+}
+
+function conv2dTs(p: Conv2dParams, x: Float32Array, wt: Float32Array, bias: Float32Array | undefined, y: Float32Array): void {
   const { n, c, h, w, oc, kh, kw, group, sh, sw, padTop, padLeft, oh, ow } = p;
   const cg = c / group;
   const ocg = oc / group;
@@ -154,7 +166,10 @@ export function conv2d(p: Conv2dParams, x: Float32Array, wt: Float32Array, bias:
   }
 }
 
-export const Conv: FloatKernel = (node, inputs) => {
+export const Conv: FloatKernel = (node, inputs) => [convClamped(node, inputs, -Infinity, Infinity)];
+
+/** Conv followed by clamp(y, lo, hi): the engine fuses Relu (0, ∞) and ReLU6 (0, 6) into the conv when nobody watches. */
+export function convClamped(node: Node, inputs: (Tensor | undefined)[], lo: number, hi: number): Tensor {
   const x = required(node, inputs, 0);
   const wt = required(node, inputs, 1);
   const bias = inputs[2];
@@ -162,9 +177,9 @@ export const Conv: FloatKernel = (node, inputs) => {
   if (bias && (bias.dims.length !== 1 || bias.dims[0] !== p.oc)) fail(node, `bias shape [${bias.dims.join(',')}] must be [${p.oc}]`);
   const dims = x.dims.length === 3 ? [p.n, p.oc, p.ow] : [p.n, p.oc, p.oh, p.ow];
   const y = floatTensor(dims);
-  conv2d(p, requireFloat(node, x), requireFloat(node, wt, 'weight'), bias ? requireFloat(node, bias, 'bias') : undefined, y.data as Float32Array);
-  return [y];
-};
+  conv2d(p, requireFloat(node, x), requireFloat(node, wt, 'weight'), bias ? requireFloat(node, bias, 'bias') : undefined, y.data as Float32Array, lo, hi);
+  return y;
+}
 
 export const CONV_KERNELS: Record<string, FloatKernel> = { Conv, ConvTranspose };
 
