@@ -105,7 +105,9 @@ export function runGraph(
   const lookup = (name: string): Tensor | undefined => values.get(name) ?? prepared.constants.get(name);
   const shared = new Set<TensorData>(); // buffers seen by more than one value: never overwritten
   const keepSet = new Set(keep);
-  const fusions = !hooks && !options.keepAll ? activationFusions(prepared) : undefined;
+  // nodes run fused or in place only when no hook watches or replaces them (checkCancelled alone is fine)
+  const watched = !!(hooks?.afterNode || hooks?.replaceNode);
+  const fusions = !watched && !options.keepAll ? activationFusions(prepared) : undefined;
   const fusedAway = new Set<Node>();
   for (const node of prepared.nodes) {
     hooks?.checkCancelled?.();
@@ -123,7 +125,7 @@ export function runGraph(
       releaseInputs(node, remaining, values);
       continue;
     }
-    const inPlace = remaining !== undefined && !hooks && ownsInput0(node, ins, remaining, shared, prepared, inputs) && canRunInPlace(node, ins);
+    const inPlace = remaining !== undefined && !watched && ownsInput0(node, ins, remaining, shared, prepared, inputs) && canRunInPlace(node, ins);
     const outs = inPlace ? runInPlace(node, ins, opset) : runNode(node, ins, opset, hooks);
     node.outputs.forEach((o, k) => {
       if (!o || !outs[k]) return;
