@@ -121,7 +121,8 @@ test('an export that fails while writing keeps the previous exported model and l
   let writes = 0;
   nodeFs.writeSync = (...args: unknown[]) => {
     writes++;
-    if (typeof args[0] === 'number' && args[0] > 2) throw // any file but stdin/stdout/stderr Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const isFile = typeof args[0] === 'number' && args[0] > 2; // any file but stdin/stdout/stderr
+    if (isFile) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     return realWriteSync(...args);
   };
   try {
