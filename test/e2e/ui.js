@@ -112,7 +112,12 @@ async function quantize(bits) {
   await row.click();
   await ed.locator('#details-title', { hasText: 'layer2.0.conv1' }).waitFor({ timeout: 10000 });
   await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ timeout: 15000 });
-  log('details shown and model code revealed');
+  await ed.locator('#details table.dataflow').waitFor({ timeout: 10000 });
+  assert.ok(await ed.locator('#details svg.hist rect').count() >= 32, 'weight histogram drawn');
+  await ed.locator('#details').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(out, 'editor-details.png') });
+  log('details (histogram, integer dataflow) shown and model code revealed');
 
   // 5. cancel a run mid-calibration: the worker stops, the editor keeps the W4A4 results and stays usable
   await palette('Quant Inspector: Quantize to N bits');
@@ -133,8 +138,13 @@ async function quantize(bits) {
   await ed.locator('#details-title', { hasText: 'conv1' }).waitFor({ timeout: 10000 });
   log('cancelled mid-run; editor usable');
 
-  // 6. CodeLens and hover on the model code
+  // 6. CodeLens and hover on the model code (one editor group, notifications cleared, lines 25-65 in view)
+  await palette('View: Close All Editor Groups');
+  await palette('Notifications: Clear All Notifications');
   await quickOpen('resnet_cifar.py');
+  await page.keyboard.press('Control+G');
+  await page.locator('.quick-input-widget input').fill(':45');
+  await page.keyboard.press('Enter');
   const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'conv1 · W4A4' }).filter({ visible: true });
   await lens.first().waitFor({ timeout: 30000 });
   const lensTexts = await page.locator('.monaco-editor .codelens-decoration').filter({ visible: true }).allTextContents();
@@ -151,6 +161,13 @@ async function quantize(bits) {
   log('hover:', hoverText.slice(0, 200));
   assert.match(hoverText, /W4A4/);
   await page.screenshot({ path: path.join(out, 'codelens-hover.png') });
+
+  // 7. results persist per model: reopening the model shows the last run
+  await palette('View: Close All Editor Groups');
+  await quickOpen('resnet20_cifar10.onnx');
+  await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: 30000 });
+  assert.strictEqual(await editorFrame().locator('#acc-quant').textContent(), results[4].quantized);
+  log('reopened: stored W4A4 results shown');
 
   fs.writeFileSync(path.join(out, 'ui-results.json'), JSON.stringify({ results, tooltip: tipText, codelens: lensTexts, hover: hoverText }, null, 2));
   log('ALL OK');

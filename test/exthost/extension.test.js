@@ -91,6 +91,37 @@ suite('Quant Inspector in the VS Code extension host', () => {
     assert.match(text, /command:quantInspector\.openLayer/);
   });
 
+  test('sensitivity: each layer quantized alone gives a Δacc per layer, shown in CodeLens', async function () {
+    this.timeout(300000);
+    const { controller } = await api();
+    await vscode.workspace.getConfiguration('quantInspector').update('calibrationImages', 32, vscode.ConfigurationTarget.Workspace);
+    await vscode.workspace.getConfiguration('quantInspector').update('testImages', 50, vscode.ConfigurationTarget.Workspace);
+    await controller.store.setChoice(modelPath(), { weightBits: 4, activationBits: 4 });
+    const entries = await vscode.commands.executeCommand('quantInspector.runSensitivity', vscode.Uri.file(modelPath()));
+    assert.ok(entries, `sensitivity returned entries (last job: ${JSON.stringify(controller.lastJob)})`);
+    assert.strictEqual(entries.length, 20);
+    for (const e of entries) assert.ok(Number.isFinite(e.deltaAccuracy) && e.deltaAccuracy <= 100 && e.deltaAccuracy >= -100, JSON.stringify(e));
+    assert.ok(entries.some((e) => e.deltaAccuracy < 0), 'some layer costs accuracy at W4A4');
+    const stored = controller.store.run(modelPath());
+    const conv1 = stored.layers.find((l) => l.name === '/conv1/Conv');
+    assert.strictEqual(conv1.deltaAccuracy, entries.find((e) => e.layer === '/conv1/Conv').deltaAccuracy, 'Δacc merged into the stored run');
+    const doc = await vscode.workspace.openTextDocument(codePath());
+    const rootConv1 = lineOf(doc, 'self.conv1 = nn.Conv2d(3, 16');
+    await lensesUntil(doc.uri, (ls) => ls.some((l) => l.range.start.line === rootConv1 && /· Δacc [+−]\d+\.\d\d pts$/.test(l.command.title)));
+  });
+
+  test('export writes a QDQ ONNX model for the last run', async function () {
+    this.timeout(300000);
+    const { controller } = await api();
+    const run = controller.store.run(modelPath());
+    const target = path.join(ws(), 'exported.qdq.onnx');
+    const out = await controller.runJob(modelPath(), 'export', 'export test', { modelPath: modelPath(), outputPath: target, ...run.settings, calibrationImages: 32 });
+    assert.ok(out && out.exported === target, JSON.stringify(controller.lastJob));
+    const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(target));
+    assert.ok(bytes.byteLength > 100000, `exported ${bytes.byteLength} bytes`);
+    assert.ok(Buffer.from(bytes).includes('QuantizeLinear'), 'has QuantizeLinear nodes');
+  });
+
   test('cancelling a run mid-calibration terminates the worker and leaves the editor usable', async function () {
     this.timeout(300000);
     const { controller } = await api();
