@@ -182,3 +182,17 @@ test('Conv→ReLU6 fusion of plain runs gives the same logits as the unfused, ho
   for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(plain[i] - hooked[i]) <= 1e-6, `logit ${i}: ${plain[i]} vs ${hooked[i]}`);
   assert.ok(plain.some((v) => Math.abs(v) > 0.1));
 });
+
+test('a model exported with a fixed batch of 1 runs other batch sizes only when its output follows the batch', () => {
+  const w = ramp([3, 2, 3, 3], 0.5);
+  const batchSafe = tinyModel([node('Conv', ['x', 'w'], ['c'], { pads: [1, 1, 1, 1] }), node('Flatten', ['c'], ['y'])], [['w', w]], 'y', [1, 2, 4, 4]);
+  const p = prepareModel(batchSafe, 3);
+  assert.deepEqual(p.shapes.get('y'), [3, 48]);
+  const x = ramp([3, 2, 4, 4], 1, 2);
+  const y3 = runFloat(p, x).data as Float32Array;
+  const y1 = runFloat(prepareModel(batchSafe, 1), floatTensor([1, 2, 4, 4], (x.data as Float32Array).slice(32, 64))).data as Float32Array;
+  for (let i = 0; i < 48; i++) assert.ok(Math.abs(y3[48 + i] - y1[i]) < 1e-6);
+  const batchBound = tinyModel([node('Reshape', ['x', 's'], ['y'])], [['s', { dtype: 'int64', dims: [2], data: BigInt64Array.of(1n, -1n) }]], 'y', [1, 2, 4, 4]);
+  assert.throws(() => prepareModel(batchBound, 3), /fixed batch size of 1; cannot run with batch 3/);
+  assert.deepEqual(prepareModel(batchBound, 1).shapes.get('y'), [1, 32]);
+});

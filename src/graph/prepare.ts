@@ -17,7 +17,7 @@ function modelName(model: Model): string {
 }
 
 /** Concrete input shape for a batch size: the symbolic (or missing) batch dim becomes batchSize. */
-export function resolveInputShape(model: Model, batchSize: number): { name: string; dims: number[] } {
+export function resolveInputShape(model: Model, batchSize: number, options: { overrideFixedBatch?: boolean } = {}): { name: string; dims: number[] } {
   const file = modelName(model);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${batchSize}`);
   const inputs = model.graph.inputs;
@@ -29,7 +29,10 @@ export function resolveInputShape(model: Model, batchSize: number): { name: stri
   if (input.dtype !== 'float32') throw new InputError(`${file}: input '${input.name}' is ${input.dtype}; only float32 inputs are supported`);
   const dims = input.dims.map((d, i) => {
     if (typeof d === 'number') {
-      if (i === 0 && d !== batchSize) throw new InputError(`${file}: input '${input.name}' has a fixed batch size of ${d}; cannot run with batch ${batchSize}`);
+      if (i === 0 && d !== batchSize) {
+        if (options.overrideFixedBatch) return batchSize;
+        throw new InputError(`${file}: input '${input.name}' has a fixed batch size of ${d}; cannot run with batch ${batchSize}`);
+      }
       return d;
     }
     if (i === 0) return batchSize;
@@ -40,8 +43,28 @@ export function resolveInputShape(model: Model, batchSize: number): { name: stri
 
 /** prepareModel for a single-input classifier at `batchSize`. */
 export function prepareModel(model: Model, batchSize: number): PreparedModel {
-  const input = resolveInputShape(model, batchSize);
+  let input: { name: string; dims: number[] };
+  try {
+    input = resolveInputShape(model, batchSize);
+  } catch (fixedBatch) {
+    // a model exported with a fixed batch (often 1) still runs other batch sizes when nothing in it depends on
+    // the batch: accepted only if the output then carries the requested batch as well
+    const retry = fixedBatch instanceof InputError && /fixed batch size/.test(fixedBatch.message) ? tryOtherBatch(model, batchSize) : undefined;
+    if (retry) return retry;
+    throw fixedBatch;
+  }
   return prepareGraph(model, new Map([[input.name, input.dims]]), { batchSize });
+}
+
+function tryOtherBatch(model: Model, batchSize: number): PreparedModel | undefined {
+  try {
+    const input = resolveInputShape(model, batchSize, { overrideFixedBatch: true });
+    const prepared = prepareGraph(model, new Map([[input.name, input.dims]]), { batchSize });
+    const out = prepared.shapes.get(prepared.outputName);
+    return out && out[0] === batchSize ? prepared : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
