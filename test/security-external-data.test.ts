@@ -133,7 +133,7 @@ test('external data counts toward the model size cap (setting named)', () => {
   const file = writeModel('inside.bin', { offset: '8', length: '16' });
   const size = fs.statSync(file).size;
   const err = expectInputError(() => loadModel(file, { maxModelBytes: size + 8, maxTensorElements: 100 }));
-  assert.match(err.message, /the model and its external data exceed the limit of .* MB \(setting quantInspector\.maxModelSizeMB\)/);
+  assert.match(err.message, /the model and its external data exceed the limit of \d+ bytes \(setting quantInspector\.maxModelSizeMB, CLI --max-model-mb\)/);
   assert.equal(loadModel(file, { maxModelBytes: size + 16, maxTensorElements: 100 }).graph.initializers.get('W')!.dims.length, 2);
 });
 

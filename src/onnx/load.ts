@@ -4,7 +4,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import type { AttributeValue, Graph, Model, Node, ValueInfo, Dim } from '../graph/ir';
 import { DType, Tensor, TensorData, elementCount } from '../graph/tensor';
-import { InputError } from '../util/errors';
+import { InputError, errorMessage } from '../util/errors';
 import { DEFAULT_LIMITS, LoadLimits, scanModelWire } from './limits';
 
 const TensorDataType = onnx.TensorProto.DataType;
@@ -61,16 +61,17 @@ export function loadModel(file: string, limits: LoadLimits = DEFAULT_LIMITS): Mo
   if (!stat.isFile()) throw new InputError(`${file}: not a file`);
   if (stat.size > limits.maxModelBytes) {
     throw new InputError(
-      `${file}: model is ${megabytes(stat.size)} MB, over the limit of ${megabytes(limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`,
+      `${file}: model is ${formatSize(stat.size)}, over the limit of ${formatSize(limits.maxModelBytes)} (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`,
     );
   }
   return parseModel(fs.readFileSync(file), file, limits);
 }
 
-/** Bytes as MB for messages: 0.5, 1.07, 46.7, 1024. */
-function megabytes(bytes: number): string {
+/** A size for messages: '0.5 MB', '1.07 MB', '46.7 MB', '1024 MB'; below 0.01 MB in bytes. */
+function formatSize(bytes: number): string {
   const mb = bytes / 2 ** 20;
-  return String(mb >= 100 ? Math.round(mb) : Number(mb.toFixed(mb >= 10 ? 1 : 2)));
+  if (mb < 0.01) return `${bytes} bytes`;
+  return `${mb >= 100 ? Math.round(mb) : Number(mb.toFixed(mb >= 10 ? 1 : 2))} MB`;
 }
 
 /** Parses model bytes; `file` is used for messages and to resolve external data. */
@@ -187,7 +188,7 @@ export function convertTensor(t: onnx.ITensorProto, ctx: LoadContext | string, w
 function tensorData(t: onnx.ITensorProto, dtype: DType, count: number, ctx: LoadContext, what: string): TensorData {
   const bpe = BYTES_PER_ELEMENT[dtype];
   let raw: Uint8Array | undefined;
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) raw = readExternal(t, ctx, what);
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) raw = readExternal(t, ctx, what, dtype, count * bpe);
   else if (t.rawData && t.rawData.length > 0) raw = t.rawData;
   if (raw) {
     if (raw.length !== count * bpe) {
@@ -228,26 +229,41 @@ function typedView(dtype: DType, buf: ArrayBuffer): TensorData {
 }
 
 /** External data is read only from inside the model's own folder (no absolute paths, '..' or escaping symlinks). */
-function readExternal(t: onnx.ITensorProto, ctx: LoadContext, what: string): Uint8Array {
+function readExternal(t: onnx.ITensorProto, ctx: LoadContext, what: string, dtype: DType, neededBytes: number): Uint8Array {
   const entries: Record<string, string> = {};
   for (const e of t.externalData ?? []) if (e.key) entries[e.key] = e.value ?? '';
   const location = entries.location;
   if (!location) throw new InputError(`${ctx.file}: ${what} uses external data but names no location`);
   const resolved = resolveInsideFolder(ctx.dir, location, ctx.file, what);
-  const offset = Number(entries.offset ?? 0);
-  const stat = fs.statSync(resolved);
-  const length = entries.length != null ? Number(entries.length) : stat.size - offset;
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > stat.size) {
-    throw new InputError(`${ctx.file}: ${what} reads bytes ${offset}..${offset + length} of '${location}', which has ${stat.size}`);
-  }
-  ctx.externalBytes += length;
-  if (ctx.externalBytes > ctx.limits.maxModelBytes) {
-    throw new InputError(`${ctx.file}: the model and its external data exceed the limit of ${megabytes(ctx.limits.maxModelBytes)} MB (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`);
-  }
-  const fd = fs.openSync(resolved, 'r');
+  // O_NOFOLLOW | O_NONBLOCK: the checked path cannot be swapped for a link (or a FIFO that blocks) before it is opened
+  const flags = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+  let fd: number;
   try {
+    fd = fs.openSync(resolved, flags);
+  } catch (e) {
+    throw new InputError(`${ctx.file}: ${what} cannot open external data file '${location}' (${errorMessage(e)})`);
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new InputError(`${ctx.file}: ${what} has external data file '${location}' which is not a regular file`);
+    const offset = Number(entries.offset ?? 0);
+    const length = entries.length != null ? Number(entries.length) : stat.size - offset;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > stat.size) {
+      throw new InputError(`${ctx.file}: ${what} reads bytes ${offset}..${offset + length} of '${location}', which has ${stat.size}`);
+    }
+    if (length !== neededBytes) { // checked before allocating
+      throw new InputError(`${ctx.file}: ${what} has ${length} bytes of data, but its shape [${(t.dims ?? []).join(',')}] of ${dtype} needs ${neededBytes}`);
+    }
+    ctx.externalBytes += length;
+    if (ctx.externalBytes > ctx.limits.maxModelBytes) {
+      throw new InputError(`${ctx.file}: the model and its external data exceed the limit of ${formatSize(ctx.limits.maxModelBytes)} (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`);
+    }
     const buf = Buffer.alloc(length);
-    fs.readSync(fd, buf, 0, length, offset);
+    for (let done = 0; done < length;) {
+      const n = fs.readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new InputError(`${ctx.file}: ${what}: external data file '${location}' ended early (it changed while being read)`);
+      done += n;
+    }
     return buf;
   } finally {
     fs.closeSync(fd);
