@@ -1,7 +1,13 @@
 /** One benchmark measurement each, run in a child process by bench.ts (so peak RSS is per measurement). */
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { loadModel } from '../src/onnx/load';
-import { resolveInputShape } from '../src/graph/prepare';
+import { exportQdq } from '../src/onnx/export';
+import { prepareModel, resolveInputShape } from '../src/graph/prepare';
+import { openDataset } from '../src/data';
+import type { Dataset, Preprocess } from '../src/data/types';
+import { DataSplit, buildQuantizedModel, quantizeJob } from '../src/pipeline/quantize';
 import { FloatModel } from '../src/engine/float-engine';
 import { Tensor, elementCount, floatTensor } from '../src/graph/tensor';
 import type { Model } from '../src/graph/ir';
@@ -89,26 +95,109 @@ async function ortRun(a: PartArgs, file: string): Promise<PartResult> {
 
 const ortFloat: Part = (a) => ortRun(a, a.model);
 
-/** Loads an optional module of another part of the project; undefined while it does not exist yet. */
-function optionalModule<T>(rel: string): T | undefined {
-  const base = require.resolve('../src/onnx/load').replace(/onnx[\\/]load\.(ts|js)$/, '');
-  for (const ext of ['.ts', '.js']) if (fs.existsSync(base + rel + ext)) return require(base + rel) as T;
-  return undefined;
+const SHARED = path.resolve(__dirname, '../../shared');
+const CIFAR_PRE: Preprocess = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+const FMNIST_PRE: Preprocess = { scale: 1 / 255, mean: [0.286], std: [0.353] };
+
+/** Uniform random uint8 images shaped for the model (the scale models have no data set). */
+export function randomDataset(model: Model, count: number): Dataset {
+  const [, c, h, w] = resolveInputShape(model, 1).dims;
+  const per = c * h * w;
+  let s = 777;
+  return {
+    source: 'random images', format: 'image-folder', count, channels: c, height: h, width: w,
+    labels: new Int32Array(count),
+    readPixels(start: number, end: number): Uint8Array {
+      const px = new Uint8Array((end - start) * per);
+      for (let i = 0; i < px.length; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        px[i] = s >>> 24;
+      }
+      return px;
+    },
+    describeImage: (i: number) => `random image ${i}`,
+  };
 }
 
-const oursInt: Part = async () => {
-  if (!optionalModule('engine/int-engine')) return { skipped: 'integer engine (src/engine/int-engine.ts) not available yet' };
-  return { skipped: 'integer engine benchmark not wired yet' };
+/** The calibration split for a benchmark model: its own calibration data, or random images for the scale models. */
+function calibrationSplit(modelFile: string, model: Model, count: number): DataSplit {
+  const name = path.basename(modelFile);
+  if (name.startsWith('resnet20') || name.startsWith('resnet32')) {
+    return { dataset: openDataset(path.join(SHARED, 'data/cifar10/train_first4000.bin'), { limit: count }), preprocess: CIFAR_PRE };
+  }
+  if (name.startsWith('fmnist')) {
+    return { dataset: openDataset(path.join(SHARED, 'data/fmnist/calib1000-images-idx3-ubyte.gz'), { limit: count }), preprocess: FMNIST_PRE };
+  }
+  return { dataset: randomDataset(model, count), preprocess: { scale: 1 / 255, mean: [0.45, 0.45, 0.45], std: [0.25, 0.25, 0.25] } };
+}
+
+/** Calibration images per model: 256 for the scale models (issue 5), 200 otherwise (speed only). */
+function calibrationCount(modelFile: string): number {
+  return modelFile.includes('imagenet') ? 256 : 200;
+}
+
+/** Our integer engine: calibrate in-process, then the worker pool with the shared plan. */
+const oursInt: Part = async (a) => {
+  const model = loadModel(a.model);
+  const t0 = performance.now();
+  const calibBatch = Math.min(a.batch, 32);
+  const { plan, intModel } = buildQuantizedModel(model, calibrationSplit(a.model, model, calibrationCount(a.model)), {}, calibBatch, calibrationCount(a.model));
+  const calibrationSeconds = (performance.now() - t0) / 1000;
+  const inputs = randomBatches(model, a.batch, 3);
+  const n = batchCount(a);
+  const extra = { calibrationSeconds, calibrationImages: calibrationCount(a.model) };
+  if (a.workers <= 1) {
+    intModel.run(inputs[0]);
+    const t1 = performance.now();
+    for (let i = 0; i < n; i++) intModel.run(inputs[i % inputs.length]);
+    const s = (performance.now() - t1) / 1000;
+    return { ips: (n * a.batch) / s, seconds: s, extra };
+  }
+  const pool = await WorkerPool.create(model, { workers: a.workers, task: 'int', config: { plan } });
+  try {
+    await Promise.all(Array.from({ length: a.workers }, (_, i) => pool.run(inputs[i % inputs.length])));
+    const t1 = performance.now();
+    for await (const _ of pool.map(Array.from({ length: n }, (_, i) => inputs[i % inputs.length]))) void _;
+    const s = (performance.now() - t1) / 1000;
+    return { ips: (n * a.batch) / s, seconds: s, extra };
+  } finally {
+    await pool.close();
+  }
 };
 
-const ortQuant: Part = async () => {
-  if (!optionalModule('onnx/export')) return { skipped: 'QDQ export (src/onnx/export.ts) not available yet' };
-  return { skipped: 'quantized export benchmark not wired yet' };
+/** onnxruntime-node on our exported QDQ model (float in, float out; ORT runs its own int8 kernels). */
+const ortQuant: Part = async (a) => {
+  const model = loadModel(a.model);
+  const { plan } = buildQuantizedModel(model, calibrationSplit(a.model, model, 100), {}, 25, 100);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'qinspect-bench-')), 'model.qdq.onnx');
+  try {
+    exportQdq(model, prepareModel(model, 1), plan, file);
+    return await ortRun(a, file);
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
 };
 
-const quantize: Part = async () => {
-  if (!optionalModule('pipeline/quantize')) return { skipped: 'quantize job (src/pipeline/quantize.ts) not available yet' };
-  return { skipped: 'quantize benchmark not wired yet' };
+/** The full quantize job as the CLI runs it: calibrate 1,000 + evaluate 10,000 CIFAR-10 images (resnet20). */
+const quantize: Part = async (a) => {
+  const model = loadModel(a.model);
+  const t0 = performance.now();
+  const result = await quantizeJob({
+    model,
+    calibration: { dataset: openDataset(path.join(SHARED, 'data/cifar10/train_first4000.bin'), { limit: 1000 }), preprocess: CIFAR_PRE },
+    evaluation: { dataset: openDataset(path.join(SHARED, 'data/cifar10/test_batch_jpeg10k.bin.gz')), preprocess: CIFAR_PRE },
+    batchSize: 100,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, extra: { fp32Accuracy: result.fp32.accuracy, int8Accuracy: result.quantized.accuracy, images: result.images } };
+};
+
+/** Peak memory of calibrating on all 4,000 CIFAR-10 training images (streaming statistics). */
+const calibrate4000: Part = async (a) => {
+  const model = loadModel(a.model);
+  const t0 = performance.now();
+  buildQuantizedModel(model, calibrationSplit(a.model, model, 4000), {}, 100, 4000);
+  return { seconds: (performance.now() - t0) / 1000 };
 };
 
 export const PARTS: Record<string, Part> = {
@@ -117,4 +206,5 @@ export const PARTS: Record<string, Part> = {
   'ort-float': ortFloat,
   'ort-quant': ortQuant,
   quantize,
+  'calibrate-4000': calibrate4000,
 };

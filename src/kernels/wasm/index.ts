@@ -6,7 +6,8 @@
 import { InputError } from '../../util/errors';
 import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
-import { IntCodes, QConvArgs, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
+import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
+import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
 import { kernelArena, releaseKernelArena, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -62,7 +63,7 @@ export function tryIgemmWasm(
 
 export { releaseKernelArena, wasmAvailable };
 export { qconvFitsWasm };
-export type { IntCodes, QConvArgs };
+export type { AddRescaleArgs, IntCodes, QConvArgs, Rounding };
 export type { ConvGeometry, IgemmWasmOptions, Int8Codes, SgemmWasmOptions };
 
 /**
@@ -117,4 +118,18 @@ export function multiplierArrays(ms: readonly { multiplier: number; shift: numbe
     multiplierCache.set(ms, hit);
   }
   return hit;
+}
+
+/**
+ * Integer residual Add (TFLite rescaling) in wasm when selected and exact; returns the largest |sum|, or undefined
+ * when the caller should run the TypeScript kernel.
+ */
+export function tryAddIntWasm(
+  a: IntCodes, za: number, b: IntCodes, zb: number, r: AddRescaleArgs, zOut: number, lo: number, hi: number, out: IntCodes,
+  rounding: Rounding = 'gemmlowp',
+): number | undefined {
+  if (kernelPath() !== 'wasm' || a.length < out.length || b.length < out.length || !addFitsWasm(a, za, b, zb, r.leftShift)) return undefined;
+  const arena = kernelArena();
+  if (!arena) return undefined;
+  return addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding);
 }

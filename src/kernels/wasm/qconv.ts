@@ -25,7 +25,11 @@ export interface QConvArgs {
   qmax?: number;
   /** Output codes [N, OC, OH, OW]. */
   y: IntCodes;
+  /** 'single': one round-half-up of x·M (onnxruntime); 'gemmlowp' (default): SRDHM then rounding shift (TFLite). */
+  rounding?: Rounding;
 }
+
+export type Rounding = 'single' | 'gemmlowp';
 
 const MR = 4;
 const NR = 8;
@@ -110,7 +114,7 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
       const pad = arena.scratch(hp * wp * 2);
       const accRow = arena.scratch(roundUp(p.ow, 4) * 4);
       ex.qdepthwise(px, p.n, p.c, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft, p.oh, p.ow,
-        pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pad, accRow, py, ob);
+        pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pad, accRow, py, ob, a.rounding === 'single' ? 1 : 0);
     } else {
       const k = (p.c / p.group) * p.kh * p.kw;
       const ldc = roundUp(p.oh * p.ow, NR);
@@ -119,7 +123,8 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
       const tmp = arena.scratch(16);
       const xp = arena.scratch(paddedImageElements(p) * 2);
       ex.qconv2d(px, p.n, p.c, p.h, p.w, p.oc, p.group, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft,
-        p.oh, p.ow, pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pb, pc, tmp, py, ob, xp);
+        p.oh, p.ow, pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pb, pc, tmp, py, ob, xp,
+        a.rounding === 'single' ? 1 : 0);
     }
     a.y.set(new (a.y.constructor as { new (b: ArrayBuffer, o: number, l: number): IntCodes })(
       arena.bytes().buffer as ArrayBuffer, py, outCount) as unknown as ArrayLike<number>);

@@ -28,13 +28,19 @@ export interface KernelExports {
     x: number, n: number, c: number, h: number, w: number, oc: number, group: number, kh: number, kw: number,
     sh: number, sw: number, dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,
     pa: number, bias: number, m0: number, shift: number, zOut: number, lo: number, hi: number,
-    pb: number, pc: number, tmp: number, y: number, elemBytes: number, xp: number,
+    pb: number, pc: number, tmp: number, y: number, elemBytes: number, xp: number, single: number,
   ): void;
   qdepthwise(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number, wts: number, bias: number,
     m0: number, shift: number, zOut: number, lo: number, hi: number, pad: number, accRow: number, y: number, elemBytes: number,
+    single: number,
   ): void;
+  addCodes(
+    a: number, aBytes: number, aSigned: number, za: number, b: number, bBytes: number, bSigned: number, zb: number,
+    count: number, leftShift: number, ma: number, sa: number, mb: number, sb: number, mo: number, so: number,
+    zOut: number, lo: number, hi: number, out: number, outBytes: number, finalSingle: number,
+  ): number;
   depthwise_f32(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,

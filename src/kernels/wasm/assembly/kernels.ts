@@ -541,9 +541,34 @@ function storeCodes4(out: usize, q: v128, elemBytes: i32, unsigned: bool): void 
   }
 }
 
+/** Single-rounding MultiplyByQuantizedMultiplier (as onnxruntime): floor((x·M0 + 2^(t−1)) / 2^t), t = 31 − shift, saturated. */
+@inline
+function mulSingle(x: i32, m0: i32, shift: i32): i32 {
+  if (m0 == 0) return 0;
+  const t = 31 - shift;
+  const v = (<i64>x * <i64>m0 + (<i64>1 << (t - 1))) >> t;
+  return v > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : v < <i64>i32.MIN_VALUE ? i32.MIN_VALUE : <i32>v;
+}
+
+/** 4 lanes of mulSingle for m0 > 0 (t = 31 − shift ≥ 1). */
+@inline
+function mulSingle4(x: v128, vm: v128, t: i32): v128 {
+  const half = i64x2.splat(<i64>1 << (t - 1));
+  const vmax = i64x2.splat(<i64>i32.MAX_VALUE);
+  const vmin = i64x2.splat(<i64>i32.MIN_VALUE);
+  let lo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(x, vm), half), t);
+  let hi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(x, vm), half), t);
+  lo = v128.bitselect(vmax, lo, i64x2.gt_s(lo, vmax));
+  lo = v128.bitselect(vmin, lo, i64x2.lt_s(lo, vmin));
+  hi = v128.bitselect(vmax, hi, i64x2.gt_s(hi, vmax));
+  hi = v128.bitselect(vmin, hi, i64x2.lt_s(hi, vmin));
+  return v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
+}
+
 /** Requantizes rows of int32 accumulators (row stride ldc) into codes of elemBytes (1, 2 or 4) at dst (row stride n). */
 export function requantizeRows(
   acc: usize, rows: i32, n: i32, ldc: i32, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32, dst: usize, elemBytes: i32,
+  single: i32,
 ): void {
   const vz = i32x4.splat(zOut);
   const vlo = i32x4.splat(lo);
@@ -556,7 +581,15 @@ export function requantizeRows(
     const src = acc + <usize>(r * ldc) * 4;
     const out = dst + <usize>(r * n * elemBytes);
     let j = 0;
-    if (sr <= 0 && mr >= 0) {
+    if (single && mr > 0) {
+      const vm = i32x4.splat(mr);
+      const t = 31 - sr;
+      for (; j + 4 <= n; j += 4) {
+        const x = mulSingle4(v128.load(src + <usize>j * 4), vm, t);
+        const q = i32x4.min_s(i32x4.max_s(i32x4.add(x, vz), vlo), vhi);
+        storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
+      }
+    } else if (!single && sr <= 0 && mr >= 0) {
       const e = -sr;
       const vm = i32x4.splat(mr);
       const mask = e == 0 ? 0 : (1 << e) - 1;
@@ -575,7 +608,9 @@ export function requantizeRows(
       }
     }
     for (; j < n; j++) {
-      const q = requantizeOne(load<i32>(src + <usize>j * 4), mr, sr, zOut, lo, hi);
+      const a = load<i32>(src + <usize>j * 4);
+      let q = single ? mulSingle(a, mr, sr) + zOut : requantizeOne(a, mr, sr, zOut, lo, hi);
+      q = q < lo ? lo : q > hi ? hi : q;
       if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
       else if (elemBytes == 2) store<i16>(out + <usize>j * 2, <i16>q);
       else store<i32>(out + <usize>j * 4, q);
@@ -592,7 +627,7 @@ export function qconv2d(
   x: usize, n: i32, c: i32, h: i32, w: i32, oc: i32, group: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   dh: i32, dw: i32, padT: i32, padL: i32, oh: i32, ow: i32,
   pa: usize, bias: usize, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32,
-  pb: usize, pc: usize, tmp: usize, y: usize, elemBytes: i32, xp: usize,
+  pb: usize, pc: usize, tmp: usize, y: usize, elemBytes: i32, xp: usize, single: i32,
 ): void {
   const cg = c / group;
   const hp = max(h + padT, (oh - 1) * sh + (kh - 1) * dh + 1);
@@ -613,7 +648,7 @@ export function qconv2d(
       if (m0 == 0) { // raw int32 accumulators (elemBytes 4)
         for (let r = 0; r < ocg; r++) memory.copy(yg + <usize>(r * plane) * 4, pc + <usize>(r * ldc) * 4, <usize>plane * 4);
       } else {
-        requantizeRows(pc, ocg, plane, ldc, m0 + o * 4, shift + o * 4, zOut, lo, hi, yg, elemBytes);
+        requantizeRows(pc, ocg, plane, ldc, m0 + o * 4, shift + o * 4, zOut, lo, hi, yg, elemBytes, single);
       }
     }
   }
@@ -626,7 +661,7 @@ export function qconv2d(
 export function qdepthwise(
   x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
   padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, m0: usize, shift: usize,
-  zOut: i32, lo: i32, hi: i32, pad: usize, accRow: usize, y: usize, elemBytes: i32,
+  zOut: i32, lo: i32, hi: i32, pad: usize, accRow: usize, y: usize, elemBytes: i32, single: i32,
 ): void {
   const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
   const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 8;
@@ -672,7 +707,7 @@ export function qdepthwise(
           memory.copy(out, accRow, <usize>ow * 4);
           continue;
         }
-        requantizeRows(accRow, 1, ow, ow, m0 + <usize>ch * 4, shift + <usize>ch * 4, zOut, lo, hi, out, elemBytes);
+        requantizeRows(accRow, 1, ow, ow, m0 + <usize>ch * 4, shift + <usize>ch * 4, zOut, lo, hi, out, elemBytes, single);
       }
     }
   }
@@ -698,4 +733,93 @@ export function packA_i16(a: usize, lda: i32, m: i32, k: i32, dst: usize): void 
       }
     }
   }
+}
+
+// ---------------------------------------------------------------- integer residual Add (TFLite scheme)
+
+/** TFLite MultiplyByQuantizedMultiplier (no zero point, no clamp). */
+@inline
+function mbqm(acc: i32, m0: i32, shift: i32): i32 {
+  let x = acc;
+  if (shift > 0) {
+    const wide = <i64>x << shift;
+    x = wide > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : wide < <i64>i32.MIN_VALUE ? i32.MIN_VALUE : <i32>wide;
+  }
+  return rdbpot(srdhm(x, m0), shift > 0 ? 0 : -shift);
+}
+
+/** 4 lanes of mbqm for shift ≤ 0 and m0 ≥ 0. */
+@inline
+function mbqm4(x: v128, vm: v128, e: i32): v128 {
+  let r = srdhm4(x, vm);
+  if (e) {
+    const mask = (1 << e) - 1;
+    const rem = v128.and(r, i32x4.splat(mask));
+    const thr = i32x4.sub(i32x4.splat(mask >> 1), i32x4.lt_s(r, i32x4.splat(0)));
+    r = i32x4.sub(i32x4.shr_s(r, e), i32x4.gt_s(rem, thr));
+  }
+  return r;
+}
+
+@inline
+function loadCode(p: usize, i: i32, bytes: i32, signed: i32): i32 {
+  if (bytes == 1) return signed ? <i32>load<i8>(p + <usize>i) : <i32>load<u8>(p + <usize>i);
+  if (bytes == 2) return signed ? <i32>load<i16>(p + <usize>i * 2) : <i32>load<u16>(p + <usize>i * 2);
+  return load<i32>(p + <usize>i * 4);
+}
+
+@inline
+function loadCodes4(p: usize, i: i32, bytes: i32, signed: i32): v128 {
+  if (bytes == 4) return v128.load(p + <usize>i * 4);
+  const v = v128.load32_zero(p + <usize>i);
+  return signed ? i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v)) : i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v));
+}
+
+/**
+ * out = clamp(zOut + M_out·(M_a·((a − za)·2^L) + M_b·((b − zb)·2^L)), lo, hi) elementwise (kernels/int/add.ts);
+ * returns the largest |sum|. Vector path for 1- or 4-byte codes and non-positive shifts.
+ */
+export function addCodes(
+  a: usize, aBytes: i32, aSigned: i32, za: i32, b: usize, bBytes: i32, bSigned: i32, zb: i32, count: i32, leftShift: i32,
+  ma: i32, sa: i32, mb: i32, sb: i32, mo: i32, so: i32, zOut: i32, lo: i32, hi: i32, out: usize, outBytes: i32,
+  finalSingle: i32,
+): i32 {
+  let i = 0;
+  let maxAcc: i32 = 0;
+  const vectorOk = aBytes != 2 && bBytes != 2 && sa <= 0 && sb <= 0 && ma >= 0 && mb >= 0 && (finalSingle ? mo > 0 : so <= 0 && mo >= 0);
+  if (vectorOk) {
+    const vza = i32x4.splat(za);
+    const vzb = i32x4.splat(zb);
+    const vma = i32x4.splat(ma);
+    const vmb = i32x4.splat(mb);
+    const vmo = i32x4.splat(mo);
+    const vz = i32x4.splat(zOut);
+    const vlo = i32x4.splat(lo);
+    const vhi = i32x4.splat(hi);
+    let vmax = i32x4.splat(0);
+    const unsigned = lo >= 0;
+    for (; i + 4 <= count; i += 4) {
+      const xa = i32x4.shl(i32x4.sub(loadCodes4(a, i, aBytes, aSigned), vza), leftShift);
+      const xb = i32x4.shl(i32x4.sub(loadCodes4(b, i, bBytes, bSigned), vzb), leftShift);
+      const sum = i32x4.add(mbqm4(xa, vma, -sa), mbqm4(xb, vmb, -sb));
+      vmax = i32x4.max_s(vmax, i32x4.abs(sum));
+      const scaled = finalSingle ? mulSingle4(sum, vmo, 31 - so) : mbqm4(sum, vmo, -so);
+      const q = i32x4.min_s(i32x4.max_s(i32x4.add(scaled, vz), vlo), vhi);
+      storeCodes4(out + <usize>(i * outBytes), q, outBytes, unsigned);
+    }
+    maxAcc = max(max(i32x4.extract_lane(vmax, 0), i32x4.extract_lane(vmax, 1)), max(i32x4.extract_lane(vmax, 2), i32x4.extract_lane(vmax, 3)));
+  }
+  for (; i < count; i++) {
+    const xa = (loadCode(a, i, aBytes, aSigned) - za) << leftShift;
+    const xb = (loadCode(b, i, bBytes, bSigned) - zb) << leftShift;
+    const sum = mbqm(xa, ma, sa) + mbqm(xb, mb, sb);
+    const m = sum < 0 ? -sum : sum;
+    if (m > maxAcc) maxAcc = m;
+    let q = (finalSingle ? mulSingle(sum, mo, so) : mbqm(sum, mo, so)) + zOut;
+    q = q < lo ? lo : q > hi ? hi : q;
+    if (outBytes == 1) store<i8>(out + <usize>i, <i8>q);
+    else if (outBytes == 2) store<i16>(out + <usize>i * 2, <i16>q);
+    else store<i32>(out + <usize>i * 4, q);
+  }
+  return maxAcc;
 }
