@@ -6,13 +6,13 @@ export function makeNonce(): string {
   return crypto.randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
 }
 
-/** Content-Security-Policy: nothing remote, scripts only with the nonce; inline style attributes for charts only. */
+/** Content-Security-Policy: nothing remote, scripts only with the nonce, styles only from the extension (CSSOM for positions). */
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
   return [
     "default-src 'none'",
     `img-src ${cspSource} data:`,
     `font-src ${cspSource}`,
-    `style-src ${cspSource} 'unsafe-inline'`,
+    `style-src ${cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
 }

@@ -74,6 +74,10 @@ async function quantize(bits) {
   await ed.locator('table.layers tbody tr').nth(19).waitFor({ timeout: 60000 });
   assert.strictEqual(await ed.locator('table.layers tbody tr').count(), 20, '20 conv/linear layers listed');
   log('editor:', await ed.locator('#model-info').textContent());
+  // webview-ui-toolkit buttons render (shadow DOM, themed background) under the strict CSP
+  const button = await ed.locator('#btn-quantize').evaluate((b) => ({ shadow: !!b.shadowRoot, bg: getComputedStyle(b).backgroundColor, w: b.getBoundingClientRect().width }));
+  log('toolkit button:', JSON.stringify(button));
+  assert.ok(button.shadow && button.w > 40 && button.bg !== 'rgba(0, 0, 0, 0)', 'toolkit button styled');
   await page.keyboard.press('Control+B'); // hide the side bar: more room for the editor
   await page.screenshot({ path: path.join(out, 'editor-summary.png') });
 

@@ -61,5 +61,5 @@ test('CSP allows scripts only with a fresh nonce and nothing remote', () => {
   const csp = contentSecurityPolicy('https://file+.vscode-resource.vscode-cdn.net', a);
   assert.match(csp, /default-src 'none'/);
   assert.match(csp, new RegExp(`script-src 'nonce-${a}'(;|$)`));
-  assert.doesNotMatch(csp, /unsafe-eval|script-src[^;]*unsafe-inline|https?:\/\/\*/);
+  assert.doesNotMatch(csp, /unsafe-eval|unsafe-inline|https?:\/\/\*/);
 });
