@@ -5,7 +5,7 @@ import {
 } from '../src/quant/quantizer';
 import {
   quantizeMultiplier, multiplierValue, saturatingRoundingDoublingHighMul, roundingDivideByPOT,
-  multiplyByQuantizedMultiplier, INT32_MIN, INT32_MAX,
+  multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierSingleRounding, INT32_MIN, INT32_MAX,
 } from '../src/quant/requantize';
 import { StreamingObserver, calibratedRange, CALIBRATION_METHODS } from '../src/quant/observers';
 import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, WeightMethod } from '../src/quant/weights';
@@ -51,15 +51,15 @@ test('quantRange: signed, narrow and unsigned ranges for 2..16 bits', () => {
 
 test('scaleAndZeroPoint: includes 0 exactly, never scale 0 or NaN', () => {
   const p = scaleAndZeroPoint(-1, 3, 8, false, false);
-  assert.equal(p.scale, 4 / 255);
+  assert.equal(p.scale, Math.fround(4 / 255)); // scales are float32, as exported
   assert.equal(p.zeroPoint, 64); // round(0 - (-1)/(4/255)) = round(63.75)
   assert.equal(dequantizeArray(quantizeArray([0], p), p)[0], 0);
   const pos = activationParams(2, 6, 8); // range widened to [0, 6]
   assert.equal(pos.zeroPoint, 0);
-  assert.equal(pos.scale, 6 / 255);
+  assert.equal(pos.scale, Math.fround(6 / 255));
   const sym = scaleAndZeroPoint(-0.5, 2, 4, true);
   assert.equal(sym.zeroPoint, 0);
-  assert.equal(sym.scale, 2 / 7);
+  assert.equal(sym.scale, Math.fround(2 / 7));
   for (const [lo, hi] of [[0, 0], [3, 3], [-2, -2]]) {
     const q = scaleAndZeroPoint(lo, hi, 8, false, false);
     assert.ok(q.scale > 0 && Number.isFinite(q.scale), `scale for [${lo},${hi}]`);
@@ -81,7 +81,7 @@ test('quantize/dequantize: q = clamp(round(x/s)+z), error within s/2 inside the 
   assert.equal(roundHalfEven(-2.5), -2);
   assert.equal(roundHalfEven(3.5), 4);
   assert.equal(quantizeArray([100], p)[0], 127);
-  assert.equal(codeOf(6, activationParams(0, 12, 8)), 128);
+  assert.equal(codeOf(6, activationParams(0, 12.75, 8)), 120); // 6 / 0.05
 });
 
 test('quantizeMultiplier: M0 in [2^30, 2^31) and M0·2^(shift−31) ≈ M', () => {
@@ -121,6 +121,21 @@ test('RoundingDivideByPOT and MultiplyByQuantizedMultiplier match BigInt referen
     assert.equal(multiplyByQuantizedMultiplier(acc, m), expected);
     assert.ok(Math.abs(multiplyByQuantizedMultiplier(acc, m) - acc * multiplierValue(m)) <= 1);
   }
+});
+
+test('single-rounding requantization equals floor((x·M0 + 2^(t−1)) / 2^t) in BigInt', () => {
+  const r = rng(17);
+  for (let i = 0; i < 30000; i++) {
+    const x = randInt32(r) >> Math.floor(r() * 24);
+    const m = quantizeMultiplier(Math.exp(-r() * 18));
+    const t = BigInt(31 - m.shift);
+    const expected = Number((BigInt(x) * BigInt(m.multiplier) + (1n << (t - 1n))) >> t);
+    assert.equal(multiplyByQuantizedMultiplierSingleRounding(x, m), expected, `x=${x} M0=${m.multiplier} shift=${m.shift}`);
+  }
+  // the case where gemmlowp's double rounding goes the other way: 36.4991… → 36, not 37
+  const m = { multiplier: 1676885177, shift: -8 };
+  assert.equal(multiplyByQuantizedMultiplierSingleRounding(11966, m), 36);
+  assert.equal(multiplyByQuantizedMultiplier(11966, m), 37);
 });
 
 test('StreamingObserver: exact counts and min/max across re-binning, bounded memory, quantiles', () => {

@@ -15,7 +15,7 @@ import { multiplierArrays, tryQConv2dWasm } from '../kernels/wasm';
 import { convIntAccumulate } from '../kernels/int/conv';
 import { Accumulators, Codes, igemm } from '../kernels/int/gemm';
 import { maxPoolInt, globalAveragePoolInt } from '../kernels/int/pool';
-import { maxAbs, requantizeInto } from '../kernels/int/requant';
+import { maxAbs, requantRounding, requantizeInto } from '../kernels/int/requant';
 import { QuantParams, dequantizeArray, quantizeArray } from '../quant/quantizer';
 import { quantizeMultiplier, INT32_MAX } from '../quant/requantize';
 import { InputError } from '../util/errors';
@@ -84,12 +84,12 @@ function accumulators(layer: QuantLayer, size: number): Accumulators {
 function runConv(node: Node, layer: QuantLayer, x: QTensor, hooks?: IntRunHooks): QTensor {
   const p = conv2dParams(node, x.dims, layer.weightDims);
   const spatial = p.oh * p.ow;
-  if (!hooks?.onAccumulator) { // fused conv + requantization in wasm SIMD when exact (else the TypeScript path below)
+  if (!hooks?.onAccumulator) { // fused conv + requantization in wasm SIMD when exact, in the selected rounding
     const o = layer.outputParams;
     const out = allocCodes(o, p.n * p.oc * spatial);
     const fused = tryQConv2dWasm(p, {
       x: x.codes, xZero: x.params.zeroPoint, w: layer.weightCodes, wZero: 0, bias: layer.bias,
-      ...multiplierArrays(layer.multipliers), yZero: o.zeroPoint, qmin: o.qmin, qmax: o.qmax, y: out,
+      ...multiplierArrays(layer.multipliers), yZero: o.zeroPoint, qmin: o.qmin, qmax: o.qmax, y: out, rounding: requantRounding(),
     });
     if (fused) return { dims: x.dims.length === 3 ? [p.n, p.oc, p.ow] : [p.n, p.oc, p.oh, p.ow], codes: out, params: o };
   }

@@ -31,6 +31,11 @@ export interface QuantOptions {
   layerActivationBits: Record<string, number>;
   /** Quantize at the conv / add output AND again at the activation output (two roundings instead of one fused). */
   quantizeAfterActivation: boolean;
+  /**
+   * Requantize the model's output (the logits) to activation bits too. Off by default: the last layer hands out its
+   * int32 accumulators (one common scale s_in·max s_w), so ties between 8-bit logits never decide the top-1.
+   */
+  quantizeOutput: boolean;
 }
 
 export const DEFAULT_QUANT_OPTIONS: QuantOptions = {
@@ -45,7 +50,13 @@ export const DEFAULT_QUANT_OPTIONS: QuantOptions = {
   layerWeightBits: {},
   layerActivationBits: {},
   quantizeAfterActivation: false,
+  quantizeOutput: false,
 };
+
+/** Params of int32 accumulator outputs: real = scale · code, codes span int32. */
+export function accumulatorParams(scale: number): QuantParams {
+  return { scale, zeroPoint: 0, qmin: -2147483648, qmax: 2147483647, bits: 32, signed: true };
+}
 
 /** A conv or linear layer that runs in integers. */
 export interface QuantLayer {
@@ -201,7 +212,9 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
     const dataInputs = node.inputs.filter((i) => i && !prepared.constants.has(i));
     const anyQuantized = dataInputs.some((i) => quantized.has(i));
     if (layerNodes.has(node.name)) {
-      const layer = buildLayer(prepared, node, inputParams(x, actBits(node), node), outputParams(node, actBits(node)), stats, options);
+      const wide = !options.quantizeOutput && node.outputs[0] === prepared.outputName;
+      const layer = buildLayer(prepared, node, inputParams(x, actBits(node), node), wide ? 'accumulator' : outputParams(node, actBits(node)), stats, options);
+      if (wide) { valueParams.set(node.outputs[0], layer.outputParams); quantized.add(node.outputs[0]); }
       layers.push(layer);
       modes.set(node.name, { kind: 'layer', layer });
       continue;
@@ -268,7 +281,7 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
 }
 
 function buildLayer(
-  prepared: PreparedModel, node: Node, inParams: QuantParams, outParams: QuantParams, stats: CalibrationStats, options: QuantOptions,
+  prepared: PreparedModel, node: Node, inParams: QuantParams, outSpec: QuantParams | 'accumulator', stats: CalibrationStats, options: QuantOptions,
 ): QuantLayer {
   const w = prepared.constants.get(node.inputs[1])!;
   const { data, out, k } = weightMatrix(node, w);
@@ -289,7 +302,9 @@ function buildLayer(
     for (let c = 0; c < out; c++) floatBias[c] += delta[c]; // b' = b + (W − Ŵ)·E[x]
   }
   const bias = quantizeBias(floatBias, out, inParams.scale, weights.scales);
-  const multipliers = Array.from(weights.scales, (sw) => quantizeMultiplier((inParams.scale * sw) / outParams.scale)); // M = s_in·s_w/s_out
+  // M = s_in·s_w/s_out, formed in float32 as ONNX runtimes do (QLinearConv), so M0 holds it exactly
+  const outParams = outSpec === 'accumulator' ? accumulatorParams(Math.fround(inParams.scale * Math.max(...weights.scales))) : outSpec;
+  const multipliers = Array.from(weights.scales, (sw) => quantizeMultiplier(Math.fround(Math.fround(inParams.scale * sw) / outParams.scale)));
   const maxX = Math.max(inParams.zeroPoint - inParams.qmin, inParams.qmax - inParams.zeroPoint);
   let maxBias = 0;
   for (const b of bias) maxBias = Math.max(maxBias, Math.abs(b));

@@ -59,6 +59,7 @@ export function dequantizeValue(q: number, p: QuantParams): number {
  * Scale and zero point covering [min, max] with a b-bit code.
  * symmetric: s = max(|min|, |max|) / qmax, z = 0 (signed, narrow range); affine: s = (max − min)/(qmax − qmin),
  * z = round(qmin − min / s). The range is widened to include 0 so that 0 is exact; never returns scale 0 or NaN.
+ * Scales are float32 values, as they are stored in an exported ONNX model.
  */
 export function scaleAndZeroPoint(min: number, max: number, bits: number, symmetric: boolean, signed = symmetric): QuantParams {
   if (!Number.isFinite(min) || !Number.isFinite(max)) throw new InputError(`quantization range [${min}, ${max}] is not finite`);
@@ -67,15 +68,15 @@ export function scaleAndZeroPoint(min: number, max: number, bits: number, symmet
   const hi = Math.max(max, 0);
   if (symmetric) {
     const r = quantRange(bits, true, true);
-    const scale = Math.max(Math.max(-lo, hi) / r.qmax, MIN_SCALE);
+    const scale = Math.fround(Math.max(Math.max(-lo, hi) / r.qmax, MIN_SCALE));
     if (!signed) {
       const u = quantRange(bits, false);
-      return { ...u, scale: Math.max(hi / u.qmax, MIN_SCALE), zeroPoint: 0, bits, signed: false };
+      return { ...u, scale: Math.fround(Math.max(hi / u.qmax, MIN_SCALE)), zeroPoint: 0, bits, signed: false };
     }
     return { ...r, scale, zeroPoint: 0, bits, signed: true };
   }
   const r = quantRange(bits, signed);
-  const scale = Math.max((hi - lo) / (r.qmax - r.qmin), MIN_SCALE);
+  const scale = Math.fround(Math.max((hi - lo) / (r.qmax - r.qmin), MIN_SCALE));
   const zeroPoint = clampInt(roundHalfAway(r.qmin - lo / scale), r.qmin, r.qmax);
   return { ...r, scale, zeroPoint, bits, signed };
 }

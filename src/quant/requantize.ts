@@ -90,3 +90,23 @@ export function requantize(acc: number, m: FixedPointMultiplier, zeroPoint: numb
   const q = multiplyByQuantizedMultiplier(acc, m) + zeroPoint;
   return q < lo ? lo : q > hi ? hi : q;
 }
+
+/**
+ * Single-rounding requantization (TFLite's TFLITE_SINGLE_ROUNDING): x·M0·2^(shift−31) rounded once, half up,
+ * computed exactly from the 62-bit product. Unlike SRDHM + RoundingDivideByPOT, which round twice, this is
+ * round-to-nearest like the float requantization of onnxruntime's QLinearConv, so the two agree except at exact ties.
+ */
+export function multiplyByQuantizedMultiplierSingleRounding(x: number, m: FixedPointMultiplier): number {
+  if (m.multiplier === 0) return 0;
+  const t = 31 - m.shift; // divide by 2^t
+  if (t <= 16) return saturateInt32(Math.round(x * m.multiplier * 2 ** -t));
+  // x·M0 = xHi·M0·2^16 + xLo·M0, |xHi·M0| < 2^47, 0 ≤ xLo·M0 < 2^47
+  const xLo = x & 0xffff;
+  const a = ((x - xLo) / TWO_16) * m.multiplier;
+  const b = xLo * m.multiplier;
+  const unit = 2 ** (t - 16);
+  const qa = Math.floor(a / unit);
+  const ra = a - qa * unit; // 0 ≤ ra < 2^(t−16)
+  const rest = ra * TWO_16 + b + 2 ** (t - 1); // exact while t ≤ 52
+  return saturateInt32(qa + Math.floor(rest / 2 ** t));
+}

@@ -1,5 +1,18 @@
 /** Requantization of int32 accumulators to output codes: q = clamp(z_out + M·acc, lo, hi), M = M0·2^(shift−31). */
-import { FixedPointMultiplier, multiplierValue, multiplyByQuantizedMultiplier, INT32_MAX, INT32_MIN } from '../../quant/requantize';
+import {
+  FixedPointMultiplier, multiplierValue, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierSingleRounding, INT32_MAX, INT32_MIN,
+} from '../../quant/requantize';
+
+export type Rounding = 'single' | 'gemmlowp';
+
+/** 'single' (default): one round-to-nearest, as onnxruntime; 'gemmlowp': SRDHM then RoundingDivideByPOT, as TFLite's reference. */
+let rounding: Rounding = 'single';
+export function setRequantRounding(r: Rounding): void {
+  rounding = r;
+}
+export function requantRounding(): Rounding {
+  return rounding;
+}
 import type { Accumulators, Codes } from './gemm';
 
 /** Largest |acc| in a buffer (inspection reports it per layer). */
@@ -18,10 +31,11 @@ export function requantizeInto(
   lo: number, hi: number, out: Codes, outStart: number,
 ): void {
   const real = multiplierValue(m);
+  const mul = rounding === 'single' ? multiplyByQuantizedMultiplierSingleRounding : multiplyByQuantizedMultiplier;
   for (let i = 0; i < count; i++) {
     const a = acc[accStart + i];
     let q = a >= INT32_MIN && a <= INT32_MAX
-      ? multiplyByQuantizedMultiplier(a, m) + zeroPoint
+      ? mul(a, m) + zeroPoint
       : Math.round(a * real) + zeroPoint; // only reachable for bit widths whose accumulators outgrow int32
     if (q < lo) q = lo; else if (q > hi) q = hi;
     out[outStart + i] = q;
