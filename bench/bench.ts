@@ -89,7 +89,7 @@ function main(): void {
     const int = runPart('ours-int', m, workers, images);
     const ort = runPart('ort-float', m, workers, images);
     const ortQ = runPart('ort-quant', m, workers, images);
-    const float1 = m.scale ? undefined : runPart('ours-float', m, 1, Math.round(images / 2));
+    const float1 = m.scale ? undefined : runPart('ours-float', m, 1, Math.round(images / 3));
     const entry = {
       oursFloatIps: float.ips, oursFloatIps1Thread: float1?.ips, oursIntIps: int.ips, ortFloatIps: ort.ips, ortQuantIps: ortQ.ips,
       floatRatio: float.ips && ort.ips ? float.ips / ort.ips : undefined,
@@ -97,7 +97,7 @@ function main(): void {
       peakRssMB: { oursFloat: float.peakRssMB, oursInt: int.peakRssMB, ortFloat: ort.peakRssMB },
       skipped: Object.fromEntries(Object.entries({ oursFloat: float, oursInt: int, ortFloat: ort, ortQuant: ortQ })
         .filter(([, r]) => r.skipped).map(([k, r]) => [k, r.skipped])),
-      extra: { ...float.extra, ...int.extra },
+      extra: { ...float.extra, ...int.extra, ortQuantVsOrtFloat: ortQ.ips && ort.ips ? ortQ.ips / ort.ips : undefined },
     };
     (summary.models as Record<string, unknown>)[m.key] = entry;
     const row = `${m.key.padEnd(23)} | ${fmt(float.ips).padStart(10)} | ${fmt(int.ips).padStart(8)} | ${fmt(ort.ips).padStart(9)} | ${fmt(ortQ.ips).padStart(9)} | ${fmt(entry.floatRatio, 3).padStart(9)} | ${fmt(entry.intRatio, 3).padStart(7)} | ${fmt(float.peakRssMB)} / ${fmt(int.peakRssMB)} / ${fmt(ort.peakRssMB)}`;
@@ -105,11 +105,21 @@ function main(): void {
     log(row);
     for (const [k, why] of Object.entries(entry.skipped)) log(`  ${k}: skipped (${why})`);
   }
-  const quantize = quick ? undefined : runPart('quantize', MODELS[0], workers, 0);
-  if (quantize) {
+  for (const [k, m] of Object.entries(summary.models as Record<string, { extra?: Record<string, number>; peakRssMB?: Record<string, number> }>)) {
+    const e = m.extra ?? {};
+    if (e.calibrationSeconds !== undefined) {
+      log(`${k}: calibration on ${e.calibrationImages} images ${fmt(e.calibrationSeconds, 1)} s; peak RSS calibrate+run int ${fmt(m.peakRssMB?.oursInt)} MB, float ${fmt(m.peakRssMB?.oursFloat)} MB`);
+    }
+  }
+  if (!quick) {
+    const calib = runPart('calibrate-4000', MODELS[0], workers, 0);
+    summary.calibrate4000 = calib;
+    log(calib.skipped ? `calibration of 4,000 images: skipped (${calib.skipped})`
+      : `calibration of 4,000 CIFAR-10 images (resnet20): ${fmt(calib.seconds, 1)} s, peak RSS ${fmt(calib.peakRssMB)} MB (goal < 1024)`);
+    const quantize = runPart('quantize', MODELS[0], workers, 0);
     summary.quantize = quantize;
     log(quantize.skipped ? `quantize (calibrate 1,000 + evaluate 10,000): skipped (${quantize.skipped})`
-      : `quantize resnet20 (calibrate 1,000 + evaluate 10,000 images): ${fmt(quantize.seconds, 1)} s, peak RSS ${fmt(quantize.peakRssMB)} MB`);
+      : `full quantize resnet20 (calibrate 1,000 + evaluate 10,000 images): ${fmt(quantize.seconds, 1)} s, peak RSS ${fmt(quantize.peakRssMB)} MB`);
   }
   const main20 = (summary.models as Record<string, Record<string, unknown>>).resnet20_cifar10 ?? {};
   const result = {
