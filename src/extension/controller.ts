@@ -7,7 +7,7 @@ import { CancelledError, errorMessage, InputError } from '../util/errors';
 import { JobClient } from '../worker/client';
 import type { JobKind } from '../worker/protocol';
 import type { ModelSummary } from '../worker/summary';
-import { mapLayersToCode, parsePythonClasses, type LayerLocation, type SourceFile } from './codemap';
+import { forwardLocationFromMetadata, mapLayersToCode, parsePythonClasses, type LayerLocation, type SourceFile } from './codemap';
 import { isInsideFolders } from './messages';
 import { accuracyDrop, bitsLabel, formatSigned, quantRunFrom, type LayerResult, type QuantRun, type RunSettings, type SensitivityEntry } from './results';
 import { preprocessingFor, readSettings } from './settings';
@@ -365,12 +365,19 @@ export class Controller {
   }
 
   async revealLayerInCode(modelPath: string, layer: string): Promise<boolean> {
-    const loc = this.codeLocations(modelPath).find((l) => l.layer === layer);
+    const loc = this.codeLocations(modelPath).find((l) => l.layer === layer) ?? this.forwardLocation(modelPath, layer);
     if (!loc) return false;
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(loc.file));
     const pos = new vscode.Position(loc.line, loc.column);
     await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true, selection: new vscode.Range(pos, pos) });
     return true;
+  }
+
+  /** Fallback: the forward() line the exporter recorded (pkg.torch.onnx.stack_trace), when it lies in the workspace. */
+  private forwardLocation(modelPath: string, layer: string): { file: string; line: number; column: number } | undefined {
+    const loc = forwardLocationFromMetadata(this.summaries.get(modelPath)?.layerMetadata[layer]);
+    if (!loc || !isInsideFolders(loc.file, this.workspaceFolders()) || !fs.existsSync(loc.file)) return undefined;
+    return { file: loc.file, line: loc.line, column: 0 };
   }
 
   /** Opens the model's editor and selects a layer (from CodeLens / hover links). */

@@ -16,7 +16,8 @@ export function activate(ctx: vscode.ExtensionContext): QuantInspectorApi {
   const output = vscode.window.createOutputChannel('Quant Inspector', { log: true });
   const script = path.join(ctx.extensionPath, 'dist', 'worker.js');
   const log = (line: string) => output.info(line);
-  const jobs = new JobClient({ script, log });
+  // a job that runs away with memory ends its worker (reported, replaced), not the extension host
+  const jobs = new JobClient({ script, log, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
   const loader = new JobClient({ script, log });
   const statusBar = vscode.window.createStatusBarItem('quantInspector.status', vscode.StatusBarAlignment.Right, 100);
   statusBar.name = 'Quant Inspector';

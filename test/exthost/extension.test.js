@@ -53,6 +53,17 @@ suite('Quant Inspector in the VS Code extension host', () => {
     assert.deepStrictEqual(summary.inputs[0].dims, ['batch', 3, 32, 32]);
   });
 
+  test('a broken model file is refused with a message naming it; the editor shows the error', async () => {
+    const { controller } = await api();
+    const bad = path.join(ws(), 'broken.onnx');
+    await vscode.workspace.fs.writeFile(vscode.Uri.file(bad), Buffer.from('this is not an ONNX model at all'));
+    await assert.rejects(controller.summary(bad), (e) => e.name === 'InputError' && e.message.includes('broken.onnx'));
+    await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(bad));
+    assert.strictEqual(vscode.window.tabGroups.activeTabGroup.activeTab.input.viewType, 'quantInspector.onnxEditor');
+    assert.strictEqual((await controller.summary(modelPath())).layers.length, 20, 'the loader worker still works');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   test('CodeLens on the model definition maps ONNX layers to their lines before any run', async () => {
     const doc = await vscode.workspace.openTextDocument(codePath());
     await vscode.window.showTextDocument(doc);
