@@ -40,7 +40,7 @@ export interface QuantizeCallbacks {
   /** Throws CancelledError to stop. */
   checkCancelled?(): void;
   /** Receives the integer plan once built (the extension derives each layer's integer dataflow from it). */
-  onPlan?(plan: QuantPlan): void;
+  onPlan?(plan: QuantPlan, prepared: PreparedModel): void;
 }
 
 export interface LayerReport {
@@ -141,8 +141,8 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
-  callbacks.onPlan?.(plan);
   const prepared = floatModel.getPrepared(Math.min(batchSize, job.calibration.dataset.count));
+  callbacks.onPlan?.(plan, prepared);
   const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
   const metrics = new Map<string, ErrorAccumulator>([...wanted].map((v) => [v, new ErrorAccumulator()]));

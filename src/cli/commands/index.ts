@@ -3,6 +3,7 @@ import type { Command } from '../command';
 import { infoCommand } from './info';
 import { evalCommand } from './eval';
 import { demoCommand } from './demo';
+import { quantizeCommand } from './quantize';
 import { sensitivityCommand } from './sensitivity';
 
-export const COMMANDS: Command[] = [infoCommand, evalCommand, demoCommand, sensitivityCommand];
+export const COMMANDS: Command[] = [infoCommand, evalCommand, demoCommand, quantizeCommand, sensitivityCommand];
