@@ -3,7 +3,8 @@ import { checkDatasetFitsInput, openDataset, resolvePreprocess, findSidecar } fr
 import type { Dataset } from '../data/types';
 import type { Model } from '../graph/ir';
 import { histogramOf } from '../inspect/stats';
-import { layerDataflow, type DataflowLayer } from '../inspect/dataflow';
+import { dataflowOf } from '../inspect/build-report';
+import type { PreparedModel } from '../engine/types';
 import { loadModel } from '../onnx/load';
 import { limitsFromSettings } from '../onnx/limits';
 import { quantizeJob, type QuantizeResult } from '../pipeline/quantize';
@@ -51,32 +52,6 @@ function weightHistogram(model: Model, layerName: string) {
   return { low: h.low, high: h.high, counts: h.counts };
 }
 
-/** The step-by-step integer dataflow of each layer, from the plan the pipeline built. */
-export function dataflowFromPlan(plan: QuantPlan, maxAccumulator: Map<string, number>) {
-  const out = new Map<string, ReturnType<typeof layerDataflow>>();
-  for (const l of plan.layers) {
-    const K = l.weightCodes.length / Math.max(1, l.outChannels);
-    const wq = { min: -(2 ** (l.weightBits - 1)) + 1, max: 2 ** (l.weightBits - 1) - 1 };
-    const layer: DataflowLayer = {
-      name: l.name,
-      op: l.op,
-      accumulationTerms: K,
-      input: { bits: l.inputParams.bits, scale: l.inputParams.scale, zeroPoint: l.inputParams.zeroPoint, qmin: l.inputParams.qmin, qmax: l.inputParams.qmax },
-      weight: { bits: l.weightBits, qmin: wq.min, qmax: wq.max, scales: Array.from(l.weights.scales), codes: l.weightCodes },
-      biasCodes: l.bias,
-      requant: {
-        multipliers: l.multipliers.map((m, i) => (l.inputParams.scale * l.weights.scales[Math.min(i, l.weights.scales.length - 1)]) / l.outputParams.scale),
-        m0: l.multipliers.map((m) => m.multiplier),
-        shift: l.multipliers.map((m) => m.shift),
-      },
-      output: { bits: l.outputParams.bits, scale: l.outputParams.scale, zeroPoint: l.outputParams.zeroPoint, qmin: l.outputParams.qmin, qmax: l.outputParams.qmax },
-      maxAccumulatorSeen: maxAccumulator.get(l.name),
-    };
-    out.set(l.name, layerDataflow(layer));
-  }
-  return out;
-}
-
 export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
   ctx.onProgress(0, 'loading model');
   const model = loadForJob(options);
@@ -94,7 +69,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   ctx.onProgress(0.01, 'opening data');
   const calibration = openForJob(model, calibrationPath, calibrationImages);
   const evaluation = testPath ? openForJob(model, testPath, testImages) : undefined;
-  let plan: QuantPlan | undefined;
+  let planned: { plan: QuantPlan; prepared: PreparedModel } | undefined;
   const result: QuantizeResult = await quantizeJob(
     {
       model,
@@ -110,10 +85,11 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
       limit: testImages,
       exportPath: str(options, 'outputPath'),
     },
-    { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (p) => (plan = p) },
+    { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (plan, prepared) => (planned = { plan, prepared }) },
   );
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
-  const flows = plan ? dataflowFromPlan(plan, maxAcc) : new Map();
+  const p = planned as { plan: QuantPlan; prepared: PreparedModel } | undefined;
+  const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
   return {
     ...result,
     layers: result.layers.map((l) => ({
