@@ -6,6 +6,7 @@ import { loadModel } from '../src/onnx/load';
 import { openDataset, iterateBatches } from '../src/data';
 import { buildQuantizedModel } from '../src/pipeline/quantize';
 import { setKernelPath } from '../src/kernels/wasm';
+import { requantRounding, setRequantRounding } from '../src/kernels/int/requant';
 import type { QTensor } from '../src/engine/int-engine';
 
 const shared = path.resolve(__dirname, '../../shared');
@@ -25,18 +26,23 @@ for (const c of [
     const split = { dataset, preprocess: c.preprocess };
     const { intModel } = buildQuantizedModel(model, split, { weightBits: 8, activationBits: 8 }, 16, 32);
     const batch = [...iterateBatches({ ...dataset, count: 48 }, 16, c.preprocess)][2].input;
-    let accTs = 0;
-    let accWasm = 0;
-    setKernelPath('ts');
-    const ts = intModel.runValue(batch, { onAccumulator: (_n, a) => { accTs = Math.max(accTs, a); } });
-    setKernelPath('wasm');
-    const wasmFused = intModel.runValue(batch);
-    const wasmRaw = intModel.runValue(batch, { onAccumulator: (_n, a) => { accWasm = Math.max(accWasm, a); } });
-    setKernelPath(undefined);
-    assert.deepEqual(Array.from(codesOf(wasmFused)), Array.from(codesOf(ts)), 'fused conv + requantization');
-    assert.deepEqual(Array.from(codesOf(wasmRaw)), Array.from(codesOf(ts)), 'accumulators + TypeScript requantization');
-    assert.equal(accWasm, accTs, 'largest accumulator');
-    assert.ok(accTs > 1000);
-    assert.ok(new Set(Array.from(codesOf(ts))).size > 20, 'logit codes vary');
+    const defaultRounding = requantRounding();
+    for (const rounding of ['single', 'gemmlowp'] as const) {
+      setRequantRounding(rounding);
+      let accTs = 0;
+      let accWasm = 0;
+      setKernelPath('ts');
+      const ts = intModel.runValue(batch, { onAccumulator: (_n, a) => { accTs = Math.max(accTs, a); } });
+      setKernelPath('wasm');
+      const wasmFused = intModel.runValue(batch);
+      const wasmRaw = intModel.runValue(batch, { onAccumulator: (_n, a) => { accWasm = Math.max(accWasm, a); } });
+      setKernelPath(undefined);
+      assert.deepEqual(Array.from(codesOf(wasmFused)), Array.from(codesOf(ts)), `fused conv + requantization (${rounding})`);
+      assert.deepEqual(Array.from(codesOf(wasmRaw)), Array.from(codesOf(ts)), `accumulators + TypeScript requantization (${rounding})`);
+      assert.equal(accWasm, accTs, 'largest accumulator');
+      assert.ok(accTs > 1000);
+      assert.ok(new Set(Array.from(codesOf(ts))).size > 20, 'logit codes vary');
+    }
+    setRequantRounding(defaultRounding);
   });
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setKernelPath, tryQConv2dWasm, qconvFitsWasm } from '../src/kernels/wasm';
 import type { ConvGeometry, IntCodes, QConvArgs } from '../src/kernels/wasm';
-import { quantizeMultiplier, requantize } from '../src/quant/requantize';
+import { multiplyByQuantizedMultiplierSingleRounding, quantizeMultiplier, requantize } from '../src/quant/requantize';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -35,7 +35,10 @@ function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
         const wv = a.w[((o * cg + ci) * p.kh + ky) * p.kw + kx] - a.wZero;
         acc += xv * wv;
       }
-      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = m ? requantize(acc, m, a.yZero ?? 0, a.qmin ?? 0, a.qmax ?? 0) : acc;
+      let q = acc;
+      if (m && a.rounding === 'single') q = Math.min(Math.max(multiplyByQuantizedMultiplierSingleRounding(acc, m) + (a.yZero ?? 0), a.qmin ?? 0), a.qmax ?? 0);
+      else if (m) q = requantize(acc, m, a.yZero ?? 0, a.qmin ?? 0, a.qmax ?? 0);
+      out[((b * p.oc + o) * p.oh + oy) * p.ow + ox] = q;
     }
   }
   return out;
@@ -47,7 +50,7 @@ function geometry(n: number, c: number, h: number, w: number, oc: number, k: num
   return { n, c, h, w, oc, kh: k, kw: k, group, sh: s, sw: s, dh: d, dw: d, padTop: pad, padLeft: pad, oh, ow };
 }
 
-interface Case { p: ConvGeometry; xBits: number; xSigned: boolean; wBits: number; xType: 'u8' | 'i8' | 'i32'; yType: 'u8' | 'i8' | 'i32' }
+interface Case { rounding?: 'single' | 'gemmlowp'; p: ConvGeometry; xBits: number; xSigned: boolean; wBits: number; xType: 'u8' | 'i8' | 'i32'; yType: 'u8' | 'i8' | 'i32' }
 
 function runCase(r: () => number, c: Case): void {
   const { p } = c;
@@ -66,7 +69,7 @@ function runCase(r: () => number, c: Case): void {
   const args: QConvArgs = {
     x, xZero: c.xSigned ? 1 : (xq.hi >> 1) + 3, w, wZero: 0, bias,
     multiplier: Int32Array.from(mults, (m) => m.multiplier), shift: Int32Array.from(mults, (m) => m.shift),
-    yZero: ySigned ? -3 : 100, qmin: ySigned ? -128 : 0, qmax: ySigned ? 127 : 255, y,
+    yZero: ySigned ? -3 : 100, qmin: ySigned ? -128 : 0, qmax: ySigned ? 127 : 255, y, rounding: c.rounding,
   };
   assert.equal(tryQConv2dWasm(p, args), true, 'wasm path taken');
   const want = referenceQConv(p, args);
@@ -97,6 +100,7 @@ test('quantized conv: wasm codes equal the scalar fixed-point reference bit for 
     { p: geometry(1, 33, 5, 5, 5, 3, 1, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // K = 297 odd
   ];
   for (const c of cases) runCase(r, c);
+  for (const c of cases) runCase(r, { ...c, rounding: 'single' });
   setKernelPath(undefined);
 });
 
@@ -112,4 +116,39 @@ test('quantized conv: codes whose int32 sums could overflow are left to the Type
   const dummy = { x: new Uint8Array(1), xZero: 0, w: new Int8Array(1), wZero: 0, multiplier: new Int32Array(1), shift: new Int32Array(1), yZero: 0, qmin: 0, qmax: 255, y: new Uint8Array(1) };
   assert.equal(tryQConv2dWasm(geometry(1, 1, 1, 1, 1, 1, 1, 1, 1, 0), dummy), false);
   setKernelPath(undefined);
+});
+
+test('integer Add: wasm equals the TypeScript kernel (codes and largest accumulator), 8-bit and int32 codes', async () => {
+  const { addInt, addRescale } = await import('../src/kernels/int/add');
+  const { requantRounding, setRequantRounding } = await import('../src/kernels/int/requant');
+  const defaultRounding = requantRounding();
+  const r = rng(5);
+  for (const [n, signed, bits, sa, sb, so] of [[1, false, 8, 0.02, 0.05, 0.06], [37, false, 8, 0.1, 0.01, 0.04], [1000, true, 8, 0.3, 0.3, 0.5], [999, false, 4, 0.01, 0.2, 0.002]] as const) {
+    const lo = signed ? -(2 ** (bits - 1)) : 0;
+    const hi = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+    const make = (): Int8Array | Uint8Array | Int32Array => {
+      const v = Array.from({ length: n }, () => lo + Math.floor(r() * (hi - lo + 1)));
+      return bits < 8 ? Int32Array.from(v) : signed ? Int8Array.from(v) : Uint8Array.from(v);
+    };
+    const a = make();
+    const b = make();
+    const rescale = addRescale(sa, sb, so, bits);
+    const za = signed ? 2 : 7;
+    const zb = signed ? -1 : 3;
+    const zOut = signed ? 0 : 5;
+    const outTs = bits < 8 ? new Int32Array(n) : signed ? new Int8Array(n) : new Uint8Array(n);
+    const outWasm = outTs.slice();
+    for (const rounding of ['single', 'gemmlowp'] as const) {
+      setRequantRounding(rounding);
+      setKernelPath('ts');
+      const accTs = addInt(a, za, b, zb, rescale, zOut, lo, hi, outTs);
+      setKernelPath('wasm');
+      const accWasm = addInt(a, za, b, zb, rescale, zOut, lo, hi, outWasm);
+      setKernelPath(undefined);
+      assert.deepEqual(Array.from(outWasm), Array.from(outTs), `add n=${n} signed=${signed} bits=${bits} ${rounding}`);
+      assert.equal(accWasm, accTs);
+    }
+    setRequantRounding(defaultRounding);
+    assert.ok(new Set(Array.from(outTs)).size > Math.min(3, n - 1));
+  }
 });
