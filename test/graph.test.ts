@@ -196,3 +196,13 @@ test('a model exported with a fixed batch of 1 runs other batch sizes only when 
   assert.throws(() => prepareModel(batchBound, 3), /fixed batch size of 1; cannot run with batch 3/);
   assert.deepEqual(prepareModel(batchBound, 1).shapes.get('y'), [1, 32]);
 });
+
+test('guardKernel: an unexpected kernel failure becomes an InputError naming the node and its input shapes', async () => {
+  const { guardKernel } = await import('../src/kernels/float');
+  const { CancelledError } = await import('../src/util/errors');
+  const n = node('Conv', ['x', 'w'], ['y'], {}, 'broken_conv');
+  assert.throws(() => guardKernel(n, [floatTensor([1, 2]), undefined], () => { throw new TypeError('boom'); }),
+    (e: unknown) => e instanceof InputError && /Conv node 'broken_conv': boom \(inputs \[1,2\], -\)/.test(e.message));
+  assert.throws(() => guardKernel(n, [], () => { throw new CancelledError(); }), CancelledError);
+  assert.equal(guardKernel(n, [], () => 42), 42);
+});

@@ -3,7 +3,7 @@ import { defaultOpset, describeNode, Model, Node } from '../graph/ir';
 import { checkInputShape, prepareModel } from '../graph/prepare';
 import type { Tensor, TensorData } from '../graph/tensor';
 import { shapeString } from '../graph/tensor';
-import { FLOAT_KERNELS } from '../kernels/float';
+import { guardKernel, runFloatKernel } from '../kernels/float';
 import { canRunInPlace, runInPlace } from '../kernels/float/inplace';
 import { convClamped } from '../kernels/float/conv';
 import { clipBounds } from '../kernels/float/elementwise';
@@ -83,9 +83,7 @@ function activationFusions(prepared: PreparedModel): Map<Node, FusedActivation> 
 function runNode(node: Node, inputs: (Tensor | undefined)[], opset: number, hooks?: RunHooks): Tensor[] {
   const replaced = hooks?.replaceNode?.(node, inputs);
   if (replaced) return replaced;
-  const kernel = FLOAT_KERNELS[node.opType];
-  if (!kernel) throw new InputError(`${describeNode(node)}: unsupported operator ${node.opType}`);
-  return kernel(node, inputs, opset);
+  return runFloatKernel(node, inputs, opset);
 }
 
 /**
@@ -120,7 +118,7 @@ export function runGraph(
     });
     const fused = fusions?.get(node);
     if (fused && !keepSet.has(node.outputs[0])) {
-      values.set(fused.act.outputs[0], convClamped(node, ins, fused.lo, fused.hi)); // y = clamp(conv(x), lo, hi)
+      values.set(fused.act.outputs[0], guardKernel(node, ins, () => convClamped(node, ins, fused.lo, fused.hi))); // y = clamp(conv(x), lo, hi)
       fusedAway.add(fused.act);
       releaseInputs(node, remaining, values);
       continue;

@@ -1,6 +1,6 @@
 /** Turns a loaded model into a PreparedModel for one batch size: validated, sorted, constants and BatchNorm folded, shapes known. */
 import type { PreparedModel } from '../engine/types';
-import { FLOAT_KERNELS } from '../kernels/float';
+import { FLOAT_KERNELS, runFloatKernel } from '../kernels/float';
 import { batchNormCoefficients } from '../kernels/float/norm';
 import { InputError } from '../util/errors';
 import { DEFAULT_LIMITS } from '../onnx/limits';
@@ -113,7 +113,7 @@ export function prepareGraph(
       const ins = node.inputs.map((i) => (i ? constants.get(i) : undefined));
       const outs = node.opType === 'Shape'
         ? FLOAT_KERNELS.Shape(node, [floatTensor(shapes.get(node.inputs[0]) ?? [], new Float32Array(0))], opset)
-        : FLOAT_KERNELS[node.opType](node, ins, opset);
+        : runFloatKernel(node, ins, opset);
       node.outputs.forEach((o, k) => {
         if (o && outs[k]) {
           constants.set(o, outs[k]);
