@@ -133,7 +133,9 @@ const skipped = loaded.filter((x) => typeof x.c === 'string') as { name: string;
 test('ONNX node conformance (libonnx-testdata)', { skip: missing }, async (t) => {
   console.log(`conformance: ${ran.length} cases run, ${skipped.length} skipped`);
   console.log(`ran: ${ran.map((x) => x.name).join(' ')}`);
-  for (const s of skipped) console.log(`skipped ${s.name}: ${s.c}`);
+  const byReason = new Map<string, string[]>();
+  for (const s of skipped) byReason.set(s.c, [...(byReason.get(s.c) ?? []), s.name]);
+  for (const [reason, names] of [...byReason].sort()) console.log(`skipped (${reason}): ${names.join(' ')}`);
   assert.ok(ran.length > 150, `expected well over 150 runnable cases, found ${ran.length}`);
   for (const { name, c } of ran) {
     await t.test(name, () => runCase(c));
