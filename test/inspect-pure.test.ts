@@ -97,7 +97,7 @@ test('dataflow: bit widths of an 8-bit 3x3x16 conv', () => {
     input: { bits: 8, scale: 0.02, zeroPoint: 0, qmin: 0, qmax: 255 },
     weight: { bits: 8, qmin: -127, qmax: 127, scales: [0.01, 0.02], codes },
     biasCodes: [100, -300],
-    requant: { multipliers: [0.5, 0.25], m0: [1073741824, 1073741824], shift: [0, 1] },
+    requant: { multipliers: [0.5, 0.25], m0: [1073741824, 1073741824], shift: [0, -1] },
     output: { bits: 8, scale: 0.04, zeroPoint: -128, qmin: -128, qmax: 127 },
     activation: { kind: 'Relu', clampMin: -128, clampMax: 127 },
     maxAccumulatorSeen: 5000,
@@ -112,4 +112,8 @@ test('dataflow: bit widths of an 8-bit 3x3x16 conv', () => {
   assert.equal(d.headroomBits, 32 - signedBitsFor({ min: -127 * 255 - 300, max: K * 255 + 100 }));
   assert.ok(d.fitsInt32);
   assert.match(acc.explanation, /K = 144/);
+  const req = d.steps.find((s) => s.stage === 'requantize')!;
+  assert.match(req.explanation, /right shift by 0\.\.1 bits/);
+  const act = d.steps.find((s) => s.stage === 'activation')!;
+  assert.match(act.explanation, /code of 0\.0 is the zero point -128/);
 });

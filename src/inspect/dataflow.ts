@@ -23,7 +23,7 @@ export interface DataflowLayer {
   };
   /** int32 bias codes (scale s_in·s_w), one per output channel. */
   biasCodes?: ArrayLike<number>;
-  /** Fixed-point requantization per output channel: M = s_in·s_w/s_out ≈ M0·2^-(31+shift). */
+  /** Fixed-point requantization per output channel: M = s_in·s_w/s_out ≈ M0·2^(shift−31) (TFLite convention; negative shift divides). */
   requant: { multipliers: number[]; m0: number[]; shift: number[] };
   output: { bits: number; scale: number; zeroPoint: number; qmin: number; qmax: number };
   /** Activation applied as an integer clamp on the output codes. */
@@ -143,7 +143,7 @@ export function layerDataflow(l: DataflowLayer): LayerDataflow {
     },
     {
       stage: 'requantize', title: 'fixed-point requantization', bits: 32, range: m0Range,
-      explanation: `The int32 sum is rescaled to the output scale by M = s_x·s_w/s_y ${perChannel ? `(one per channel, s_w in [${fmt(sRange.min, 6)}, ${fmt(sRange.max, 6)}])` : ''} = ${mRange.min === mRange.max ? fmt(mRange.min, 6) : `[${fmt(mRange.min, 6)}, ${fmt(mRange.max, 6)}]`}, applied as a 32-bit integer M0 ${m0Range.min === m0Range.max ? `= ${m0Range.min}` : `in [${m0Range.min}, ${m0Range.max}]`} times 2^-31, a rounding doubling high multiply, then a rounding right shift by ${shiftRange.min === shiftRange.max ? shiftRange.min : `${shiftRange.min}..${shiftRange.max}`} bits.`,
+      explanation: `The int32 sum is rescaled to the output scale by M = s_x·s_w/s_y ${perChannel ? `(one per channel, s_w in [${fmt(sRange.min, 6)}, ${fmt(sRange.max, 6)}])` : ''} = ${mRange.min === mRange.max ? fmt(mRange.min, 6) : `[${fmt(mRange.min, 6)}, ${fmt(mRange.max, 6)}]`}, applied as M0·2^(shift−31): a rounding doubling high multiply by the 32-bit integer M0 ${m0Range.min === m0Range.max ? `= ${m0Range.min}` : `in [${m0Range.min}, ${m0Range.max}]`}, then a rounding right shift by ${shiftRange.min === shiftRange.max ? -shiftRange.min : `${-shiftRange.max}..${-shiftRange.min}`} bits (shift ${shiftRange.min === shiftRange.max ? shiftRange.min : `${shiftRange.min}..${shiftRange.max}`}); no floating point is involved.`,
     },
     {
       stage: 'output', title: 'output codes (before the activation)', bits: out.bits, range: { min: out.qmin, max: out.qmax },

@@ -32,6 +32,12 @@ export interface LayerReportRow {
     sqnrDb: number;
     sqnrPerTensorDb: number;
     sqnrPerChannelDb: number;
+    /** Mean over channels of each channel's own weight SQNR, per granularity. */
+    channelMeanSqnrPerTensorDb?: number;
+    channelMeanSqnrPerChannelDb?: number;
+    /** Local output SQNR (layer alone in integers) with per-tensor and with per-channel weight scales, when both were run. */
+    localPerTensorDb?: number;
+    localPerChannelDb?: number;
     histogram: HistogramData;
   };
   activation: {
@@ -86,7 +92,7 @@ export interface ReportData {
   timings: Record<string, number>;
 }
 
-const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : v > 0 ? '∞' : '−∞');
+const f1 = (v: number) => (Number.isNaN(v) ? '–' : Number.isFinite(v) ? v.toFixed(1) : v > 0 ? '∞' : '−∞');
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : v > 0 ? '∞' : '−∞');
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '∞');
 const pct = (v: number) => `${v.toFixed(2)}%`;
@@ -135,22 +141,31 @@ export function summaryProse(d: ReportData): string[] {
   return out;
 }
 
+/** dB that per-channel scales gain over per-tensor at a layer: local output SQNR when both were run, else weight SQNR. */
+export function granularityGain(l: LayerReportRow): { gain: number; measure: 'local output' | 'weight'; perTensor: number; perChannel: number } {
+  const w = l.weight;
+  if (w.localPerTensorDb !== undefined && w.localPerChannelDb !== undefined) return { gain: w.localPerChannelDb - w.localPerTensorDb, measure: 'local output', perTensor: w.localPerTensorDb, perChannel: w.localPerChannelDb };
+  return { gain: w.sqnrPerChannelDb - w.sqnrPerTensorDb, measure: 'weight', perTensor: w.sqnrPerTensorDb, perChannel: w.sqnrPerChannelDb };
+}
+
 export function granularityProse(d: ReportData): string[] {
-  const gaps = d.layers.map((l) => ({ l, gain: l.weight.sqnrPerChannelDb - l.weight.sqnrPerTensorDb }));
+  const gaps = d.layers.map((l) => ({ l, ...granularityGain(l) }));
   const worst = worstBy(gaps, (g) => -g.gain, 5).filter((g) => g.gain > 1);
-  if (worst.length === 0) return ['Per-tensor and per-channel weight scales give nearly the same weight SQNR on every layer (under 1 dB apart): the channels of each layer have similar ranges.'];
+  if (worst.length === 0) return ['Per-tensor and per-channel weight scales give nearly the same SQNR on every layer (under 1 dB apart): the channels of each layer have similar ranges.'];
   const depthwise = worst.filter((g) => g.l.kind === 'depthwise');
+  const allDepthwise = gaps.filter((g) => g.l.kind === 'depthwise');
   const lines = [
-    `With one scale per tensor, the layers whose weights suffer most are ${worst
-      .map((g) => `${shortName(g.l.name)} (${g.l.kind}, ${f1(g.l.weight.sqnrPerTensorDb)} dB per-tensor vs ${f1(g.l.weight.sqnrPerChannelDb)} dB per-channel, channel ranges spread ${f1(g.l.weight.channels.spread)}×)`)
+    `With one weight scale per tensor, the layers that lose the most are ${worst
+      .map((g) => `${shortName(g.l.name)} (${g.l.kind}: ${g.measure} SQNR ${f1(g.perTensor)} dB per-tensor against ${f1(g.perChannel)} dB per-channel, +${f1(g.gain)} dB; channel ranges spread ${f1(g.l.weight.channels.spread)}×)`)
       .join('; ')}.`,
-    `The reason is the spread of the channel ranges: a single scale is set by the widest channel, so a channel whose largest weight is ${f1(worst[0].l.weight.channels.spread)}× smaller uses only a fraction of the codes and loses up to ${f1(worst[0].l.weight.channels.worstBitsLost)} bits of resolution. ` +
+    `The reason is the spread of the channel ranges: one scale is set by the widest channel, so a channel whose largest weight is ${f1(worst[0].l.weight.channels.spread)}× smaller uses a fraction of the codes and loses up to ${f1(worst[0].l.weight.channels.worstBitsLost)} bits of resolution` +
+      (worst[0].l.weight.channelMeanSqnrPerTensorDb !== undefined ? ` (the mean SQNR of ${shortName(worst[0].l.name)}'s channels is ${f1(worst[0].l.weight.channelMeanSqnrPerTensorDb)} dB per-tensor, ${f1(worst[0].l.weight.channelMeanSqnrPerChannelDb ?? NaN)} dB per-channel).` : '.') +
       (depthwise.length
-        ? `Depthwise convolutions (${depthwise.length} of these ${worst.length}) are the extreme case: each output channel has only its own ${'k×k'} filter, with nothing averaging the ranges out, so per-channel scales are what make them work.`
-        : 'Per-channel scales give every channel its own step and recover this resolution.'),
+        ? ` Depthwise convolutions are ${depthwise.length} of these ${worst.length}: each output channel is one input channel's own k×k filter, nothing averages the ranges out, and an output channel whose filter rounds to a few codes is simply wrong. Per-channel scales fix them${allDepthwise.length ? `: over all ${allDepthwise.length} depthwise layers the ${worst[0].measure} SQNR rises by ${f1(allDepthwise.reduce((a, g) => a + g.gain, 0) / allDepthwise.length)} dB on average` : ''}.`
+        : ' Per-channel scales give every channel its own step and recover this resolution.'),
   ];
   if (d.granularity) {
-    lines.push(`End to end: per-tensor reaches ${pct(d.granularity.perTensor.accuracy)} (agreement ${pct(d.granularity.perTensor.agreement)}), per-channel ${pct(d.granularity.perChannel.accuracy)} (agreement ${pct(d.granularity.perChannel.agreement)}), against ${pct(d.float.accuracy)} in float.`);
+    lines.push(`End to end: per-tensor reaches ${pct(d.granularity.perTensor.accuracy)} (agreement with float ${pct(d.granularity.perTensor.agreement)}, logit SQNR ${f1(d.granularity.perTensor.logitSqnrDb)} dB), per-channel ${pct(d.granularity.perChannel.accuracy)} (agreement ${pct(d.granularity.perChannel.agreement)}, ${f1(d.granularity.perChannel.logitSqnrDb)} dB), against ${pct(d.float.accuracy)} in float.`);
   }
   return lines;
 }
@@ -343,9 +358,10 @@ function pickHistogramLayers(d: ReportData): LayerReportRow[] {
 }
 
 function granularityTable(d: ReportData): { html: string; markdown: string } {
-  const rows = worstBy(d.layers, (l) => -(l.weight.sqnrPerChannelDb - l.weight.sqnrPerTensorDb), 12);
-  return table(['layer', 'kind', 'per-tensor weight SQNR dB', 'per-channel weight SQNR dB', 'gain dB', 'channel spread', 'worst channel bits lost'],
-    rows.map((l) => [shortName(l.name), l.kind, f1(l.weight.sqnrPerTensorDb), f1(l.weight.sqnrPerChannelDb), f1(l.weight.sqnrPerChannelDb - l.weight.sqnrPerTensorDb), `${f1(l.weight.channels.spread)}×`, f1(l.weight.channels.worstBitsLost)]));
+  const rows = worstBy(d.layers, (l) => -granularityGain(l).gain, 12);
+  const hasLocal = d.layers.some((l) => l.weight.localPerTensorDb !== undefined);
+  return table(['layer', 'kind', ...(hasLocal ? ['local SQNR per-tensor dB', 'local SQNR per-channel dB'] : []), 'weight SQNR per-tensor dB', 'weight SQNR per-channel dB', 'gain dB', 'channel spread', 'worst channel bits lost'],
+    rows.map((l) => [shortName(l.name), l.kind, ...(hasLocal ? [f1(l.weight.localPerTensorDb ?? NaN), f1(l.weight.localPerChannelDb ?? NaN)] : []), f1(l.weight.sqnrPerTensorDb), f1(l.weight.sqnrPerChannelDb), f1(granularityGain(l).gain), `${f1(l.weight.channels.spread)}×`, f1(l.weight.channels.worstBitsLost)]));
 }
 
 function dataflowBlock(df: LayerDataflow): { html: string; markdown: string } {

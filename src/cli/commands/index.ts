@@ -5,5 +5,6 @@ import { evalCommand } from './eval';
 import { demoCommand } from './demo';
 import { quantizeCommand } from './quantize';
 import { sensitivityCommand } from './sensitivity';
+import { reportCommand } from './report';
 
-export const COMMANDS: Command[] = [infoCommand, evalCommand, demoCommand, quantizeCommand, sensitivityCommand];
+export const COMMANDS: Command[] = [infoCommand, evalCommand, demoCommand, quantizeCommand, sensitivityCommand, reportCommand];
