@@ -106,7 +106,21 @@ export function registerCommands(ctx: vscode.ExtensionContext, controller: Contr
     if (!modelPath) return;
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(modelPath), VIEW_TYPE);
     controller.showReport(modelPath);
-    if (!controller.store.run(modelPath)) void vscode.window.showInformationMessage('No quantization run for this model yet: run "Quant Inspector: Quantize to N bits".');
+    const run = controller.store.run(modelPath);
+    if (!run) {
+      void vscode.window.showInformationMessage('No quantization run for this model yet: run "Quant Inspector: Quantize to N bits".');
+      return undefined;
+    }
+    const s = readSettings(vscode.Uri.file(modelPath));
+    const report = await controller.runJob<{ html: string; markdown: string }>(modelPath, 'report', `Layer report of ${path.basename(modelPath)}`, {
+      modelPath,
+      ...run.settings,
+      maxModelSizeMB: s.maxModelSizeMB,
+      maxTensorElements: s.maxTensorElements,
+    });
+    if (!report || typeof report.html !== 'string') return undefined;
+    controller.showReportPanel(modelPath, report.html);
+    return report;
   });
 
   reg('quantInspector.runSensitivity', async (arg) => {

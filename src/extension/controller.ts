@@ -387,6 +387,16 @@ export class Controller {
     setTimeout(() => this.post(modelPath, { type: 'selectLayer', layer }), 800); // a freshly opened page may not listen yet
   }
 
+  /** The HTML layer report (self-contained, no scripts) in a panel beside the editor. */
+  showReportPanel(modelPath: string, html: string): vscode.WebviewPanel {
+    const panel = vscode.window.createWebviewPanel('quantInspector.report', `Report: ${path.basename(modelPath)}`, vscode.ViewColumn.Beside, {
+      enableScripts: false,
+      localResourceRoots: [],
+    });
+    panel.webview.html = html;
+    return panel;
+  }
+
   showReport(modelPath: string): void {
     this.post(modelPath, { type: 'showSection', section: 'layers' });
   }

@@ -4,6 +4,7 @@ import { configureLimits, limitsFromSettings } from '../onnx/limits';
 import { InputError } from '../util/errors';
 import type { JobKind } from './protocol';
 import { quantizeWorkerJob } from './quantize-job';
+import { reportWorkerJob } from './report-job';
 import { sensitivityWorkerJob } from './sensitivity-job';
 import { summarizeModel } from './summary';
 
@@ -41,6 +42,8 @@ export async function runJob(job: JobKind, options: Record<string, unknown>, ctx
       return quantizeWorkerJob(options, ctx);
     case 'sensitivity':
       return sensitivityWorkerJob(options, ctx);
+    case 'report':
+      return reportWorkerJob(options, ctx);
     case 'export':
       if (typeof options.outputPath !== 'string' || !options.outputPath.endsWith('.onnx')) throw new InputError("export job: option 'outputPath' must name an .onnx file");
       return quantizeWorkerJob({ ...options, skipEvaluation: true }, ctx);

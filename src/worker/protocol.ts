@@ -1,7 +1,7 @@
 /** Messages between the extension host and its job worker (worker_threads). Plain JSON-serialisable data only. */
 
-export type JobKind = 'summary' | 'quantize' | 'sensitivity' | 'export';
-export const JOB_KINDS: readonly JobKind[] = ['summary', 'quantize', 'sensitivity', 'export'];
+export type JobKind = 'summary' | 'quantize' | 'sensitivity' | 'export' | 'report';
+export const JOB_KINDS: readonly JobKind[] = ['summary', 'quantize', 'sensitivity', 'export', 'report'];
 
 /** Host → worker: start one job. Cancelling is done by terminating the worker (prompt even inside a long kernel). */
 export interface StartMessage {

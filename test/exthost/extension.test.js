@@ -121,6 +121,19 @@ suite('Quant Inspector in the VS Code extension host', () => {
     await lensesUntil(doc.uri, (ls) => ls.some((l) => l.range.start.line === rootConv1 && /· Δacc [+−]\d+\.\d\d pts$/.test(l.command.title)));
   });
 
+  test('Show Layer Report builds the HTML layer report at the run\'s settings', async function () {
+    this.timeout(300000);
+    const { controller } = await api();
+    const report = await vscode.commands.executeCommand('quantInspector.showLayerReport', vscode.Uri.file(modelPath()));
+    assert.ok(report, JSON.stringify(controller.lastJob));
+    assert.match(report.html, /<h1>Quantization report: resnet20_cifar10\.onnx<\/h1>/);
+    assert.doesNotMatch(report.html, /<script/i, 'no scripts in the report panel');
+    assert.match(report.markdown, /layer1\.0\.conv1|\/layer1\/layer1\.0\/conv1\/Conv/);
+    const labels = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
+    for (let i = 0; i < 50 && !labels().includes('Report: resnet20_cifar10.onnx'); i++) await sleep(100);
+    assert.ok(labels().includes('Report: resnet20_cifar10.onnx'), `report panel open; tabs: ${JSON.stringify(labels())}`);
+  });
+
   test('export writes a QDQ ONNX model for the last run', async function () {
     this.timeout(300000);
     const { controller } = await api();
