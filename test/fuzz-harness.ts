@@ -17,7 +17,7 @@ export type Outcome = 'result' | 'error' | 'crash' | 'hang' | 'oom';
 export interface WorkerReply {
   id: number;
   outcome: 'result' | 'error' | 'crash';
-  stage: 'load' | 'prepare' | 'run';
+  stage: 'load' | 'prepare' | 'run' | 'quantize';
   description: string;
   message: string;
 }

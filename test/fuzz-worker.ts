@@ -5,7 +5,10 @@ import * as path from 'path';
 import { parseModel } from '../src/onnx/load';
 import { prepareModel } from '../src/graph/prepare';
 import { runFloat } from '../src/engine/float-engine';
-import { elementCount, floatTensor } from '../src/graph/tensor';
+import { elementCount, floatTensor, Tensor } from '../src/graph/tensor';
+import type { Model } from '../src/graph/ir';
+import type { Dataset } from '../src/data/types';
+import { buildQuantizedModel } from '../src/pipeline/quantize';
 import { InputError } from '../src/util/errors';
 import { generateCase } from './fuzz-mutations';
 import { generateDataCase } from './fuzz-data-mutations';
@@ -44,7 +47,12 @@ function runCase(job: FuzzJob): Omit<WorkerReply, 'id'> {
     const input = new Float32Array(elementCount(dims));
     for (let i = 0; i < input.length; i++) input[i] = Math.sin(i) * 2;
     const out = runFloat(prepared, floatTensor(dims, input));
-    return { outcome: 'result', stage, description: c.description, message: `output ${out.dtype} [${out.dims.join(',')}]` };
+    if (job.seed % 8 !== 0 || dims.length !== 4) {
+      return { outcome: 'result', stage, description: c.description, message: `output ${out.dtype} [${out.dims.join(',')}]` };
+    }
+    stage = 'quantize'; // every 8th case that runs is also calibrated, quantized and run through the integer engine
+    const q = quantizeAndRun(model, dims);
+    return { outcome: 'result', stage, description: c.description, message: `output ${out.dtype} [${out.dims.join(',')}], integer [${q.dims.join(',')}]` };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof InputError) return { outcome: 'error', stage, description: c.description, message };
@@ -52,6 +60,22 @@ function runCase(job: FuzzJob): Omit<WorkerReply, 'id'> {
     const stack = e instanceof Error ? (e.stack ?? '').split('\n').slice(1, 6).join('\n') : '';
     return { outcome: 'crash', stage, description: c.description, message: `${name}: ${message}\n${stack}` };
   }
+}
+
+/** One random calibration image through the whole quantization pipeline, then one integer run. */
+function quantizeAndRun(model: Model, dims: number[]): Tensor {
+  const [, channels, height, width] = dims;
+  const pixels = new Uint8Array(channels * height * width);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 37) % 256;
+  const dataset: Dataset = {
+    source: 'fuzz image', format: 'cifar10-binary', count: 1, channels, height, width, labels: new Int32Array(1),
+    readPixels: () => pixels, describeImage: () => 'fuzz image 0',
+  };
+  const preprocess = checkPreprocess({ scale: 1 / 255, mean: [0.5], std: [0.25] }, channels);
+  const { intModel } = buildQuantizedModel(model, { dataset, preprocess }, {}, 1, 1);
+  const input = new Float32Array(pixels.length);
+  for (let i = 0; i < input.length; i++) input[i] = (pixels[i] / 255 - 0.5) / 0.25;
+  return intModel.run(floatTensor(dims, input));
 }
 
 /** A damaged data set: open it and stream every image through preprocessing, as eval and calibration do. */

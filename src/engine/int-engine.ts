@@ -134,6 +134,16 @@ function requantizeTensor(q: QTensor, to: QuantParams): QTensor {
 }
 
 /** A quantized model: the plan plus prepared graphs per batch size. */
+/** Computes requantization parameters for a node; an out-of-range scale becomes an InputError naming the node. */
+function forNode<T>(node: Node, compute: () => T): T {
+  try {
+    return compute();
+  } catch (e) {
+    if (e instanceof InputError && !e.message.includes(node.name)) throw new InputError(`${describeNode(node)}: ${e.message}`);
+    throw e;
+  }
+}
+
 export class IntModel {
   private readonly prepared = new Map<number, PreparedModel>();
 
@@ -205,7 +215,8 @@ export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Ten
       case 'clamp': {
         const q = codesOf(x, node);
         const out = allocCodes(q.params, q.codes.length);
-        for (let i = 0; i < out.length; i++) { const c = q.codes[i]; out[i] = c < mode.lo ? mode.lo : c > mode.hi ? mode.hi : c; } // ReLU / ReLU6 on codes
+        if (mode.lo <= q.params.qmin && mode.hi >= q.params.qmax) out.set(q.codes); // clamp already applied by the producer's requantization
+        else for (let i = 0; i < out.length; i++) { const c = q.codes[i]; out[i] = c < mode.lo ? mode.lo : c > mode.hi ? mode.hi : c; } // ReLU / ReLU6 on codes
         const clamped = { dims: q.dims, codes: out, params: q.params };
         emit(node, mode.requantTo ? requantizeTensor(clamped, mode.requantTo) : clamped);
         break;
@@ -215,7 +226,7 @@ export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Ten
         const o = mode.output;
         const out = allocCodes(o, a.codes.length);
         const acc = addInt(a.codes, a.params.zeroPoint, b.codes, b.params.zeroPoint,
-          addRescale(a.params.scale, b.params.scale, o.scale, Math.max(a.params.bits, b.params.bits)), o.zeroPoint, o.qmin, o.qmax, out);
+          forNode(node, () => addRescale(a.params.scale, b.params.scale, o.scale, Math.max(a.params.bits, b.params.bits))), o.zeroPoint, o.qmin, o.qmax, out);
         hooks?.onAccumulator?.(node.name, acc);
         emit(node, { dims: a.dims, codes: out, params: o });
         break;
@@ -226,7 +237,7 @@ export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Ten
         const area = elementCount(q.dims.slice(2));
         const o = mode.output;
         const out = allocCodes(o, n * c);
-        const m = quantizeMultiplier(q.params.scale / (o.scale * area)); // M = s_in / (s_out·H·W)
+        const m = forNode(node, () => quantizeMultiplier(q.params.scale / (o.scale * area))); // M = s_in / (s_out·H·W)
         const acc = globalAveragePoolInt(q.codes, n * c, area, q.params.zeroPoint, m, o.zeroPoint, o.qmin, o.qmax, out);
         hooks?.onAccumulator?.(node.name, acc);
         emit(node, { dims: [n, c, ...q.dims.slice(2).map(() => 1)], codes: out, params: o });

@@ -304,7 +304,14 @@ function buildLayer(
   const bias = quantizeBias(floatBias, out, inParams.scale, weights.scales);
   // M = s_in·s_w/s_out, formed in float32 as ONNX runtimes do (QLinearConv), so M0 holds it exactly
   const outParams = outSpec === 'accumulator' ? accumulatorParams(Math.fround(inParams.scale * Math.max(...weights.scales))) : outSpec;
-  const multipliers = Array.from(weights.scales, (sw) => quantizeMultiplier(Math.fround(Math.fround(inParams.scale * sw) / outParams.scale)));
+  const multipliers = Array.from(weights.scales, (sw, c) => {
+    try {
+      return quantizeMultiplier(Math.fround(Math.fround(inParams.scale * sw) / outParams.scale));
+    } catch (e) { // e.g. weights near float32's limit: name the layer, not just the number
+      if (e instanceof InputError) throw new InputError(`${describeNode(node)}, output channel ${c}: ${e.message}; its weights or activations are far out of range`);
+      throw e;
+    }
+  });
   const maxX = Math.max(inParams.zeroPoint - inParams.qmin, inParams.qmax - inParams.zeroPoint);
   let maxBias = 0;
   for (const b of bias) maxBias = Math.max(maxBias, Math.abs(b));
