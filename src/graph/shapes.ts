@@ -11,6 +11,8 @@ import {
 } from '../kernels/float/shape-ops';
 import { broadcastDims, normalizeAxis } from '../kernels/float/types';
 import { reduceAxes, reduceDims, splitSizes, UNARY_MATH_OPS } from '../kernels/float/math';
+import { expandDims, rangeCount, tileDims } from '../kernels/float/logic';
+import { resizeDims } from '../kernels/float/spatial';
 import { InputError } from '../util/errors';
 
 type Dims = number[];
@@ -70,8 +72,40 @@ export function inferNodeShapes(node: Node, shapes: (Dims | undefined)[], values
     case 'ReduceMean': case 'ReduceSum': case 'ReduceMax': case 'ReduceMin': case 'ReduceProd': case 'ReduceSumSquare':
     case 'ReduceL1': case 'ReduceL2': case 'ReduceLogSum': case 'ReduceLogSumExp':
       return [reduceDims(node, x(), reduceAxes(node, values, x().length, opset))];
-    case 'LogSoftmax':
+    case 'LogSoftmax': case 'InstanceNormalization': case 'Sign': case 'Not': case 'CastLike':
       return [[...x()]];
+    case 'LayerNormalization': {
+      const d = x();
+      const axis = normalizeAxis(node, attrInt(node, 'axis', -1), d.length);
+      const stat = d.map((v, i) => (i < axis ? v : 1));
+      return [[...d], stat, stat];
+    }
+    case 'Equal': case 'Less': case 'LessOrEqual': case 'Greater': case 'GreaterOrEqual': case 'And': case 'Or': case 'Xor':
+      return [broadcastDims(node, x(), need(node, shapes, 1))];
+    case 'Where':
+      return [broadcastDims(node, broadcastDims(node, x(), need(node, shapes, 1)), need(node, shapes, 2))];
+    case 'Expand':
+      return [expandDims(node, x(), needValue(node, values, 1, 'the shape'))];
+    case 'Tile':
+      return [tileDims(node, x(), needValue(node, values, 1, 'repeats'))];
+    case 'Range': {
+      const [start, limit, delta] = [0, 1, 2].map((i) => needValue(node, values, i, 'start/limit/delta')[0]);
+      return [[rangeCount(start, limit, delta)]];
+    }
+    case 'Size':
+      return [[]];
+    case 'ArgMax': case 'ArgMin': {
+      const d = x();
+      const axis = normalizeAxis(node, attrInt(node, 'axis', 0), d.length);
+      return [attrInt(node, 'keepdims', 1) === 1 ? d.map((v, i) => (i === axis ? 1 : v)) : d.filter((_, i) => i !== axis)];
+    }
+    case 'DepthToSpace': case 'SpaceToDepth': {
+      const [n, c, h, w] = x();
+      const b = attrInt(node, 'blocksize', 1);
+      return [node.opType === 'DepthToSpace' ? [n, c / (b * b), h * b, w * b] : [n, c * b * b, h / b, w / b]];
+    }
+    case 'Resize': case 'Upsample':
+      return [resizeDims(node, x(), values, opset)];
     case 'Split': {
       const d = x();
       const axis = normalizeAxis(node, attrInt(node, 'axis', 0), d.length);

@@ -2,6 +2,8 @@
 import { CONV_KERNELS } from './conv';
 import { ELEMENTWISE_KERNELS } from './elementwise';
 import { MATH_KERNELS } from './math';
+import { LOGIC_KERNELS } from './logic';
+import { SPATIAL_KERNELS } from './spatial';
 import { MATMUL_KERNELS } from './matmul';
 import { NORM_KERNELS } from './norm';
 import { POOL_KERNELS } from './pool';
@@ -21,6 +23,8 @@ export const FLOAT_KERNELS: Readonly<Record<string, FloatKernel>> = {
   ...CONV_KERNELS,
   ...ELEMENTWISE_KERNELS,
   ...MATH_KERNELS,
+  ...LOGIC_KERNELS,
+  ...SPATIAL_KERNELS,
   ...MATMUL_KERNELS,
   ...NORM_KERNELS,
   ...POOL_KERNELS,

@@ -2,7 +2,7 @@
 import type { Node } from '../../graph/ir';
 import { attrFloat, attrInt, attrInts } from '../../graph/ir';
 import type { Tensor } from '../../graph/tensor';
-import { elementCount, floatTensor } from '../../graph/tensor';
+import { allocate, elementCount, floatTensor } from '../../graph/tensor';
 import { forEachBroadcast } from './elementwise';
 import { FloatKernel, broadcastDims, broadcastStrides, fail, normalizeAxis, optionalInts, required, requireFloat } from './types';
 
@@ -34,9 +34,27 @@ function unary(fn: (x: number, node: Node) => number): FloatKernel {
   };
 }
 
+/** Abs and Neg on any numeric tensor (shape arithmetic in exported graphs negates int64). */
+function signed(fn: (x: number) => number, big: (x: bigint) => bigint): FloatKernel {
+  return (node, inputs) => {
+    const x = required(node, inputs, 0);
+    if (x.dtype === 'bool') fail(node, 'bool input is not supported');
+    const y = allocate(x.dtype, [...x.dims]);
+    if (x.data instanceof BigInt64Array) {
+      const yd = y.data as BigInt64Array;
+      for (let i = 0; i < x.data.length; i++) yd[i] = big(x.data[i]);
+    } else {
+      const xd = x.data as Float32Array;
+      const yd = y.data as Float32Array;
+      for (let i = 0; i < xd.length; i++) yd[i] = fn(xd[i]);
+    }
+    return [y];
+  };
+}
+
 const UNARY: Record<string, FloatKernel> = {
-  Abs: unary((x) => Math.abs(x)),
-  Neg: unary((x) => -x),
+  Abs: signed((x) => Math.abs(x), (x) => (x < 0n ? -x : x)),
+  Neg: signed((x) => -x, (x) => -x),
   Exp: unary((x) => Math.exp(x)),
   Log: unary((x) => Math.log(x)),
   Sqrt: unary((x) => Math.sqrt(x)),
