@@ -43,6 +43,7 @@ export function inferNodeShapes(node: Node, shapes: (Dims | undefined)[], values
       return [convTransposeOutputDims(node, x(), need(node, shapes, 1))];
     case 'MaxPool':
     case 'AveragePool':
+      if (node.outputs.length > 1 && node.outputs[1] !== '') throw new InputError(`${describeNode(node)}: the Indices output of MaxPool is not supported`);
       return [poolOutputDims(node, x())];
     case 'GlobalAveragePool':
     case 'GlobalMaxPool':
@@ -104,15 +105,24 @@ export function inferNodeShapes(node: Node, shapes: (Dims | undefined)[], values
       const b = attrInt(node, 'blocksize', 1);
       return [node.opType === 'DepthToSpace' ? [n, c / (b * b), h * b, w * b] : [n, c * b * b, h / b, w / b]];
     }
-    case 'Resize': case 'Upsample':
+    case 'Resize': case 'Upsample': {
+      const mode = typeof node.attributes.mode === 'string' ? node.attributes.mode : 'nearest';
+      if (mode !== 'nearest' && mode !== 'linear') throw new InputError(`${describeNode(node)}: resize mode '${mode}' is not supported (nearest and linear are)`);
+      if (node.attributes.coordinate_transformation_mode === 'tf_crop_and_resize') {
+        throw new InputError(`${describeNode(node)}: coordinate_transformation_mode 'tf_crop_and_resize' is not supported`);
+      }
       return [resizeDims(node, x(), values, opset)];
+    }
     case 'Split': {
       const d = x();
       const axis = normalizeAxis(node, attrInt(node, 'axis', 0), d.length);
       return splitSizes(node, values, d[axis], opset).map((size) => d.map((v, i) => (i === axis ? size : v)));
     }
+    case 'BatchNormalization':
+      if (attrInt(node, 'training_mode', 0) === 1) throw new InputError(`${describeNode(node)}: training_mode=1 is not supported (inference only)`);
+      return [[...x()]];
     case 'Relu': case 'Clip': case 'LeakyRelu': case 'Sigmoid': case 'HardSigmoid': case 'HardSwish':
-    case 'Cast': case 'Identity': case 'Softmax': case 'BatchNormalization':
+    case 'Cast': case 'Identity': case 'Softmax':
       return [[...x()]];
     case 'Dropout':
       return node.outputs.map(() => [...x()]);
