@@ -51,6 +51,18 @@ function rssMB(pid: number | undefined): number {
   }
 }
 
+/** CPU time (user + system) a process has used, in ms; -1 where /proc is not available. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return -1;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return -1;
+  }
+}
+
 /** Runs every job; never rejects because of a job: hangs, crashes and memory blow-ups are outcomes. */
 export function runFuzz(jobs: FuzzJob[], options: FuzzOptions = {}): Promise<FuzzOutcome[]> {
   const workers = Math.max(1, Math.min(options.workers ?? 2, jobs.length));
@@ -91,10 +103,20 @@ export function runFuzz(jobs: FuzzJob[], options: FuzzOptions = {}): Promise<Fuz
         current = next++;
         started = Date.now();
         killedFor = undefined;
-        timer = setTimeout(() => {
+        const cpuAtStart = cpuMs(child.pid);
+        // A hang is timeoutMs of CPU time: on a machine shared with other work a starved child gets more wall time
+        // (up to 6× the limit) before it counts as hung.
+        const check = () => {
+          const used = cpuMs(child.pid) - cpuAtStart;
+          const wall = Date.now() - started;
+          if (cpuAtStart >= 0 && used < timeoutMs && wall < 6 * timeoutMs) {
+            timer = setTimeout(check, Math.max(500, timeoutMs - used));
+            return;
+          }
           killedFor = 'hang';
           child.kill('SIGKILL');
-        }, timeoutMs);
+        };
+        timer = setTimeout(check, timeoutMs);
         child.send({ id: current, ...jobs[current] });
       };
       child = fork(WORKER, [], {
