@@ -227,6 +227,7 @@ function absoluteHistogram(obs: StreamingObserver): { counts: Float64Array; widt
     if (obs.hist[b] === 0) continue;
     counts[Math.min(bins - 1, Math.floor(Math.abs(centres[b]) / width))] += obs.hist[b];
   }
+  counts[0] = Math.max(0, counts[0] - obs.zeros); // exact zeros are exact under any threshold: leave them out of the KL
   return { counts, width };
 }
 
