@@ -12,6 +12,7 @@ import { scaleAndZeroPoint } from '../src/quant/quantizer';
 import { quantizeBias, quantizeWeights } from '../src/quant/weights';
 import { StreamingObserver } from '../src/quant/observers';
 import { findNonFinite } from '../src/util/finite';
+import { layerHazards } from '../src/util/hazards';
 import { MODELS, SHARED, expectInputError } from './robust-fixtures';
 
 const PRE = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -83,6 +84,22 @@ test('an all-zero layer gets a usable scale: no division by zero, its bias stays
   assert.deepEqual([...new Set(zero.weightScales)], [1]);
   assert.equal(zero.weightSqnrDb, Infinity); // zeros are quantized exactly
   assert.ok(zero.outputSqnrDb! > 30, `output SQNR ${zero.outputSqnrDb} dB (a saturated int32 bias gives ~4 dB)`);
+  assert.deepEqual(zero.flags, ['16 of 16 output channels have all-zero weight codes']);
+  assert.deepEqual(r.layers.filter((l) => l !== zero && l.flags.length > 0).map((l) => l.name), []);
+});
+
+test('a layer that only ever sees zeros is flagged in the report, with finite scales', async () => {
+  const model = resnet();
+  const conv1 = model.graph.nodes.find((n) => n.name === '/conv1/Conv')!;
+  for (const name of conv1.inputs.slice(1)) (model.graph.initializers.get(name)!.data as Float32Array).fill(0);
+  const r = await quantize(model);
+  assertSaneScales(r);
+  const flagged = new Map(r.layers.filter((l) => l.flags.length > 0).map((l) => [l.name, l.flags]));
+  assert.deepEqual(flagged.get('/conv1/Conv'), [
+    '16 of 16 output channels have all-zero weight codes',
+    'output range is empty: the layer produced constant activations during calibration',
+  ]);
+  assert.ok(flagged.get('/layer1/layer1.0/conv1/Conv')!.includes('input range is empty: the layer saw constant activations during calibration'));
 });
 
 test('constant activations (uniform images) and a single calibration image give finite, positive scales', async () => {
@@ -111,6 +128,19 @@ test('quantizer math at the edges: zero ranges, zero weights and biases, NaN ran
   obs.observe(new Float32Array(100).fill(2));
   assert.equal(obs.min, 2);
   assert.throws(() => new StreamingObserver().observe(new Float32Array([1, NaN])), /NaN or infinite/);
+});
+
+test('layerHazards flags saturated biases and accumulators beyond int32', () => {
+  const params = { scale: 0.1, zeroPoint: 0, qmin: 0, qmax: 255, bits: 8, signed: false };
+  const layer = {
+    weights: { codes: new Int32Array([1, 0, 0, 0]), scales: new Float64Array([0.1, 1]), bits: 8, qmin: -127, qmax: 127, perChannel: true },
+    outChannels: 2, bias: new Int32Array([2147483647, -5]), inputParams: params, outputParams: params, accumulatorBound: 3e9,
+  };
+  assert.deepEqual(layerHazards(layer), [
+    '1 of 2 output channels have all-zero weight codes',
+    '1 bias values saturate int32 (bias / (input scale × weight scale) is too large)',
+    'accumulators may reach 3.00e+9, beyond int32',
+  ]);
 });
 
 test('findNonFinite counts NaN and infinities and reports the first', () => {

@@ -14,6 +14,7 @@ import type { Model } from '../graph/ir';
 import { ErrorAccumulator } from '../inspect/metrics';
 import { InputError } from '../util/errors';
 import { checkFiniteConstants } from '../util/finite';
+import { layerHazards } from '../util/hazards';
 
 export interface DataSplit {
   dataset: Dataset;
@@ -62,6 +63,8 @@ export interface LayerReport {
   maxAccumulator: number;
   accumulatorBound: number;
   multipliers: { m0: number; shift: number }[];
+  /** Numerical hazards found in this layer (all-zero channels, saturated biases, empty ranges); empty when none. */
+  flags: string[];
 }
 
 export interface QuantizeResult {
@@ -213,6 +216,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
         maxAccumulator: maxAcc.get(l.name) ?? 0,
         accumulatorBound: l.accumulatorBound,
         multipliers: l.multipliers.map((mm) => ({ m0: mm.multiplier, shift: mm.shift })),
+        flags: layerHazards(l),
       };
     }),
     floatLayers: plan.options.floatLayers,
