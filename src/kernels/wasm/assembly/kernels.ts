@@ -656,7 +656,7 @@ export function qconv2d(
 
 /**
  * Quantized depthwise conv: x i16 (codes − zx), w i16 per channel taps (codes − zw), int32 accumulation,
- * then the same requantization. pad: scratch for one zero-padded i16 plane (as depthwise_f32).
+ * then the same requantization. pad: scratch for one zero-padded i16 plane (as depthwise_f32); accRow: oh·ow+4 int32.
  */
 export function qdepthwise(
   x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
@@ -680,6 +680,7 @@ export function qdepthwise(
       }
       const yc = y + <usize>((b * c + ch) * oh * ow * elemBytes);
       for (let oy = 0; oy < oh; oy++) {
+        const accOut = accRow + <usize>(oy * ow) * 4;
         let ox = 0;
         if (sw == 1) {
           for (; ox + 4 <= ow; ox += 4) {
@@ -691,7 +692,21 @@ export function qdepthwise(
                 acc = i32x4.add(acc, i32x4.mul(wv, v128.load16x4_s(pr + <usize>(kx * dw) * 2)));
               }
             }
-            v128.store(accRow + <usize>ox * 4, acc);
+            v128.store(accOut + <usize>ox * 4, acc);
+          }
+        } else if (sw == 2) {
+          for (; ox + 4 <= ow; ox += 4) {
+            let acc = i32x4.splat(bv);
+            for (let ky = 0; ky < kh; ky++) {
+              const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox * 2) * 2;
+              for (let kx = 0; kx < kw; kx++) {
+                const wv = i32x4.splat(<i32>load<i16>(wc + <usize>(ky * kw + kx) * 2));
+                const v = v128.load(pr + <usize>(kx * dw) * 2); // 8 inputs, every other one is a tap
+                const even = i32x4.extend_low_i16x8_s(v128.shuffle<i16>(v, v, 0, 2, 4, 6, 0, 2, 4, 6));
+                acc = i32x4.add(acc, i32x4.mul(wv, even));
+              }
+            }
+            v128.store(accOut + <usize>ox * 4, acc);
           }
         }
         for (; ox < ow; ox++) {
@@ -700,15 +715,12 @@ export function qdepthwise(
             const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox * sw) * 2;
             for (let kx = 0; kx < kw; kx++) acc += <i32>load<i16>(wc + <usize>(ky * kw + kx) * 2) * <i32>load<i16>(pr + <usize>(kx * dw) * 2);
           }
-          store<i32>(accRow + <usize>ox * 4, acc);
+          store<i32>(accOut + <usize>ox * 4, acc);
         }
-        const out = yc + <usize>(oy * ow * elemBytes);
-        if (m0 == 0) { // raw int32 accumulators (elemBytes 4)
-          memory.copy(out, accRow, <usize>ow * 4);
-          continue;
-        }
-        requantizeRows(accRow, 1, ow, ow, m0 + <usize>ch * 4, shift + <usize>ch * 4, zOut, lo, hi, out, elemBytes, single);
       }
+      // the whole channel plane at once, so requantization runs 4 lanes wide even for narrow rows
+      if (m0 == 0) memory.copy(yc, accRow, <usize>(oh * ow) * 4); // raw int32 accumulators (elemBytes 4)
+      else requantizeRows(accRow, 1, oh * ow, oh * ow, m0 + <usize>ch * 4, shift + <usize>ch * 4, zOut, lo, hi, yc, elemBytes, single);
     }
   }
 }
