@@ -18,6 +18,8 @@ import type { LayerReportRow, MethodComparison, ReportData } from './report';
 import type { Evaluation, SweepPoint } from './sensitivity';
 import { sensitivityStudy, type StudyOptions } from './study';
 import { analyzeWeights, layerKind, weightSqnrByBits } from './weights';
+import { floatLayerPass } from './collect';
+import type { QuantizedWeights } from '../quant/weights';
 
 export interface ReportOptions {
   quant: Partial<QuantOptions>;
@@ -120,12 +122,35 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
     progress?.('activation placement', 0.65);
     placement = { beforeOnly: base.quantizeAfterActivation ? await evaluate('method comparisons', { quantizeAfterActivation: false }) : main.quantized, beforeAndAfter: base.quantizeAfterActivation ? main.quantized : await evaluate('method comparisons', { quantizeAfterActivation: true }) };
   }
+  let weightOnly: Map<string, { perTensor: number; perChannel: number }> | undefined;
+  if (opts.comparisons) {
+    progress?.('weight-only error', 0.68);
+    // float activations, quantized weights: the error the weight scales alone cause at each layer's output
+    const perChannelPlan = base.perChannel ? mainPlan : planFor({ perChannel: true });
+    const perTensorPlan = base.perChannel ? planFor({ perChannel: false }) : mainPlan;
+    const variants: Record<string, Map<string, QuantizedWeights>> = {
+      'per-tensor': new Map(perTensorPlan.layers.map((l) => [l.name, l.weights])),
+      'per-channel': new Map(perChannelPlan.layers.map((l) => [l.name, l.weights])),
+    };
+    const pass = await time('weight-only pass', () => floatLayerPass(floatModel, layerInfos, data.dataset, data.preprocess, opts.batchSize, variants));
+    weightOnly = new Map(pass.layers.map((l) => [l.layer, { perTensor: l.weightOnly['per-tensor']?.sqnrDb ?? NaN, perChannel: l.weightOnly['per-channel']?.sqnrDb ?? NaN }]));
+  }
   const sweep: SweepPoint[] = [];
   for (const b of opts.sweepBits) {
     progress?.(`sweep ${b} bits`, 0.7 + (0.2 * sweep.length) / Math.max(1, opts.sweepBits.length));
     const same = b === base.weightBits && b === base.activationBits && Object.keys(base.layerWeightBits).length === 0;
     const evaluation: Evaluation = same ? main.quantized : await evaluate('bit sweep', { weightBits: b, activationBits: b });
     sweep.push({ weightBits: b, activationBits: b, evaluation });
+  }
+  let splitBits: ReportData['splitBits'];
+  const low = opts.sweepBits.includes(4) ? 4 : undefined;
+  if (low && opts.comparisons) {
+    progress?.('weights vs activations at 4 bits', 0.88);
+    splitBits = {
+      low,
+      weightsLow: { weightBits: low, activationBits: 8, evaluation: await evaluate('bit sweep', { weightBits: low, activationBits: 8 }) },
+      activationsLow: { weightBits: 8, activationBits: low, evaluation: await evaluate('bit sweep', { weightBits: 8, activationBits: low }) },
+    };
   }
   let sensitivity: ReportData['sensitivity'];
   let mixed: ReportData['mixed'];
@@ -138,7 +163,7 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
     sensitivity = { bits: s.bits, ranking: study.ranking };
     mixed = study.mixed;
   }
-  const layers = reportRows(prepared, layerInfos, mainPlan, main, otherGranularity, base);
+  const layers = reportRows(prepared, layerInfos, mainPlan, main, otherGranularity, base, weightOnly);
   const dfLayer = pickDataflowLayer(layerInfos, mainPlan, opts.dataflowLayer);
   progress?.('done', 1);
   return {
@@ -150,7 +175,7 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
     },
     float: { accuracy: main.float.accuracy }, quantized: main.quantized, layers,
     dataflow: dataflowOf(prepared, mainPlan, dfLayer, main.layers.find((l) => l.layer === dfLayer.name)?.maxAccumulator),
-    bitSweep: sweep.length ? sweep : undefined,
+    bitSweep: sweep.length ? sweep : undefined, splitBits,
     weightMethods, calibrationMethods, activationPlacement: placement,
     granularity: otherGranularity ? (base.perChannel ? { perTensor: otherGranularity.quantized, perChannel: main.quantized } : { perTensor: main.quantized, perChannel: otherGranularity.quantized }) : undefined,
     weightSqnrByBits: weightSqnrByBits(prepared, layerInfos, [...new Set([2, 4, 6, 8, base.weightBits])].sort((a, b) => a - b), base.perChannel, base.weightMethod),
@@ -158,7 +183,7 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
   };
 }
 
-function reportRows(prepared: PreparedModel, infos: readonly LayerInfo[], plan: QuantPlan, main: IntInspection, other: IntInspection | undefined, o: QuantOptions): LayerReportRow[] {
+function reportRows(prepared: PreparedModel, infos: readonly LayerInfo[], plan: QuantPlan, main: IntInspection, other: IntInspection | undefined, o: QuantOptions, weightOnly?: Map<string, { perTensor: number; perChannel: number }>): LayerReportRow[] {
   return plan.layers.map((ql) => {
     const info = infos.find((l) => l.name === ql.name)!;
     const ins = main.layers.find((l) => l.layer === ql.name)!;
@@ -176,7 +201,8 @@ function reportRows(prepared: PreparedModel, infos: readonly LayerInfo[], plan: 
         clipLow: -ql.weights.qmax * Math.max(...ql.weights.scales), clipHigh: ql.weights.qmax * Math.max(...ql.weights.scales),
         clippedShare: w.clippedShare, sqnrDb: ql.weightSqnrDb, sqnrPerTensorDb: w.sqnrPerTensorDb, sqnrPerChannelDb: w.sqnrPerChannelDb,
         channelMeanSqnrPerTensorDb: w.channelMeanSqnrPerTensorDb, channelMeanSqnrPerChannelDb: w.channelMeanSqnrPerChannelDb,
-        localPerTensorDb: perTensorLocal, localPerChannelDb: perChannelLocal, histogram: w.histogram,
+        localPerTensorDb: perTensorLocal, localPerChannelDb: perChannelLocal,
+        weightOnlyPerTensorDb: weightOnly?.get(ql.name)?.perTensor, weightOnlyPerChannelDb: weightOnly?.get(ql.name)?.perChannel, histogram: w.histogram,
       },
       activation: { stats: ins.outputStats, clipLow: ins.clipLow, clipHigh: ins.clipHigh, clippedShare: ins.clippedShare, histogram: ins.outputHistogram },
       local: { ...ins.local, rmseOverScale: rmseOverScale(ins.local.rmse, s) },

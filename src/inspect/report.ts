@@ -38,6 +38,9 @@ export interface LayerReportRow {
     /** Local output SQNR (layer alone in integers) with per-tensor and with per-channel weight scales, when both were run. */
     localPerTensorDb?: number;
     localPerChannelDb?: number;
+    /** Layer output SQNR with float activations and quantized weights only, per granularity. */
+    weightOnlyPerTensorDb?: number;
+    weightOnlyPerChannelDb?: number;
     histogram: HistogramData;
   };
   activation: {
@@ -80,6 +83,8 @@ export interface ReportData {
   layers: LayerReportRow[];
   dataflow?: LayerDataflow;
   bitSweep?: SweepPoint[];
+  /** Weights alone at low bits (activations 8) and activations alone at low bits (weights 8). */
+  splitBits?: { low: number; weightsLow: SweepPoint; activationsLow: SweepPoint };
   weightMethods?: MethodComparison[];
   calibrationMethods?: MethodComparison[];
   /** Quantized only before the activation (the integer-engine default) against quantized before and after it. */
@@ -142,8 +147,9 @@ export function summaryProse(d: ReportData): string[] {
 }
 
 /** dB that per-channel scales gain over per-tensor at a layer: local output SQNR when both were run, else weight SQNR. */
-export function granularityGain(l: LayerReportRow): { gain: number; measure: 'local output' | 'weight'; perTensor: number; perChannel: number } {
+export function granularityGain(l: LayerReportRow): { gain: number; measure: 'weight-only output' | 'local output' | 'weight'; perTensor: number; perChannel: number } {
   const w = l.weight;
+  if (w.weightOnlyPerTensorDb !== undefined && w.weightOnlyPerChannelDb !== undefined) return { gain: w.weightOnlyPerChannelDb - w.weightOnlyPerTensorDb, measure: 'weight-only output', perTensor: w.weightOnlyPerTensorDb, perChannel: w.weightOnlyPerChannelDb };
   if (w.localPerTensorDb !== undefined && w.localPerChannelDb !== undefined) return { gain: w.localPerChannelDb - w.localPerTensorDb, measure: 'local output', perTensor: w.localPerTensorDb, perChannel: w.localPerChannelDb };
   return { gain: w.sqnrPerChannelDb - w.sqnrPerTensorDb, measure: 'weight', perTensor: w.sqnrPerTensorDb, perChannel: w.sqnrPerChannelDb };
 }
@@ -186,6 +192,14 @@ export function lowBitProse(d: ReportData): string[] {
       out.push(`The logit SQNR falls from ${f1(p8.evaluation.logitSqnrDb)} dB at 8 bits to ${f1(p6.evaluation.logitSqnrDb)} dB at 6 and ${f1(p4.evaluation.logitSqnrDb)} dB at 4: each bit removed doubles the quantization step, about 6 dB less signal-to-noise per bit (ideal 6.02 dB), in every layer at once.`);
     }
   }
+  const sp = d.splitBits;
+  if (sp) {
+    const wl = d.float.accuracy - sp.weightsLow.evaluation.accuracy, al = d.float.accuracy - sp.activationsLow.evaluation.accuracy;
+    out.push(`Which half breaks first: with ${sp.low}-bit weights and 8-bit activations the model loses ${wl.toFixed(2)} points (logit SQNR ${f1(sp.weightsLow.evaluation.logitSqnrDb)} dB); with 8-bit weights and ${sp.low}-bit activations it loses ${al.toFixed(2)} points (${f1(sp.activationsLow.evaluation.logitSqnrDb)} dB). ` +
+      (al > wl + 0.5 ? `The activations are the bottleneck: a weight tensor is fixed and its clipping range can be fitted to it exactly, while an activation range is fixed once on calibration images and must cover every later image, and ${2 ** sp.low} levels spread over that range leave a step too coarse for the many small values.`
+        : wl > al + 0.5 ? `The weights are the bottleneck: ${2 ** sp.low - 1} symmetric levels leave most weights within a step or two of zero, and rounding moves each output by a sum of many such errors.`
+          : 'Both halves contribute about equally.'));
+  }
   const w = d.weightSqnrByBits ?? [];
   const w8 = w.find((x) => x.bits === 8), w4 = w.find((x) => x.bits === 4);
   if (w8 && w4) {
@@ -195,10 +209,6 @@ export function lowBitProse(d: ReportData): string[] {
       `Below 6 bits the noise no longer hides under the signal: at 4 bits the weights of ${worst.map((n) => `${shortName(n)} (${f1(w4.perLayer[n])} dB, ${f1(w8.perLayer[n])} dB at 8 bits)`).join(', ')} keep the least signal. ` +
         `With only ${2 ** 4} levels, a clipping range wide enough for the outliers leaves most weights within a step or two of zero, and a narrower one clips the outliers: the cost functions (MSE, 3-sigma) that trade the two matter much more than at 8 bits.`,
     );
-  }
-  const actClipped = worstBy(d.layers, (l) => -l.activation.clippedShare, 1)[0];
-  if (actClipped) {
-    out.push(`Activations fare worse than weights at low bits because their range is set once on calibration images and must cover every later image: the calibrated range of ${shortName(actClipped.name)} clips ${(actClipped.activation.clippedShare * 100).toFixed(3)}% of its values, and each halving of the number of codes doubles the rounding error of all the rest.`);
   }
   if (d.mixed) {
     out.push(mixedProse(d)[0]);
@@ -232,9 +242,13 @@ export function placementProse(d: ReportData): string[] {
   const p = d.activationPlacement;
   if (!p) return [];
   const diff = p.beforeAndAfter.accuracy - p.beforeOnly.accuracy;
+  const dB = p.beforeOnly.logitSqnrDb - p.beforeAndAfter.logitSqnrDb;
+  const fused = d.layers.filter((l) => l.activation.clipLow === 0 && l.outputZeroPoint === 0).length;
   return [
-    `The integer engine quantizes each conv output before the activation and applies ReLU/ReLU6 as a clamp on the codes, so one quantization covers both. Quantizing a second time after the activation (as a simulator that inserts fake-quant on every tensor would) gives ${pct(p.beforeAndAfter.accuracy)} (logit SQNR ${f1(p.beforeAndAfter.logitSqnrDb)} dB) against ${pct(p.beforeOnly.accuracy)} (${f1(p.beforeOnly.logitSqnrDb)} dB) — ${Math.abs(diff) < 0.05 ? 'no measurable difference' : `${diff > 0 ? '+' : ''}${diff.toFixed(2)} points`}: ` +
-      `after a ReLU only the non-negative half of the range is left, so a second quantizer with its own calibrated range rounds the same values again (a second rounding error) while gaining the sign bit.`,
+    `Quantized once, before the activation: each conv output is requantized straight to the codes of the activation's output range (zero point 0 for ${fused} of ${d.layers.length} layers), so ReLU is the clamp at the zero point and ReLU6 the clamp at the code of 6.0 — one rounding, and no code is spent on the negative values the ReLU discards. ` +
+      `Quantized before and after: the conv output gets its own range, negatives included, and is requantized again after the clamp — two roundings, and the first one's step is coarser because half its codes cover negative values. ` +
+      `Measured: ${pct(p.beforeOnly.accuracy)} with one quantization (logit SQNR ${f1(p.beforeOnly.logitSqnrDb)} dB) against ${pct(p.beforeAndAfter.accuracy)} with two (${f1(p.beforeAndAfter.logitSqnrDb)} dB): ` +
+      `${Math.abs(dB) < 0.3 ? 'no measurable difference in SQNR' : dB > 0 ? `the second quantization costs ${f1(dB)} dB` : `the second quantization gains ${f1(-dB)} dB here`}${Math.abs(diff) < 0.05 ? ' and no accuracy.' : `, ${diff > 0 ? '+' : ''}${diff.toFixed(2)} accuracy points.`}`,
   ];
 }
 
@@ -314,7 +328,8 @@ export function buildSections(d: ReportData): Section[] {
         { name: 'quantized', points: pts.map((p) => ({ x: p.weightBits, y: p.evaluation.accuracy })) },
         { name: 'float', points: pts.map((p) => ({ x: p.weightBits, y: d.float.accuracy })) },
       ], [0, 100]), 'top-1 accuracy of the whole model quantized to each bit width'));
-      blocks.push(table(['bits', 'accuracy', 'agreement with float', 'logit SQNR dB'], pts.map((p) => [`W${p.weightBits}A${p.activationBits}`, pct(p.evaluation.accuracy), pct(p.evaluation.agreement), f1(p.evaluation.logitSqnrDb)])));
+      const extra = d.splitBits ? [d.splitBits.weightsLow, d.splitBits.activationsLow] : [];
+      blocks.push(table(['bits', 'accuracy', 'agreement with float', 'logit SQNR dB'], [...pts, ...extra].map((p) => [`W${p.weightBits}A${p.activationBits}`, pct(p.evaluation.accuracy), pct(p.evaluation.agreement), f1(p.evaluation.logitSqnrDb)])));
     }
     sections.push({ id: 'low-bits', title: 'Accuracy against bits, and what goes wrong below 6 bits', paragraphs: lowBitProse(d), blocks });
   }
@@ -360,8 +375,9 @@ function pickHistogramLayers(d: ReportData): LayerReportRow[] {
 function granularityTable(d: ReportData): { html: string; markdown: string } {
   const rows = worstBy(d.layers, (l) => -granularityGain(l).gain, 12);
   const hasLocal = d.layers.some((l) => l.weight.localPerTensorDb !== undefined);
-  return table(['layer', 'kind', ...(hasLocal ? ['local SQNR per-tensor dB', 'local SQNR per-channel dB'] : []), 'weight SQNR per-tensor dB', 'weight SQNR per-channel dB', 'gain dB', 'channel spread', 'worst channel bits lost'],
-    rows.map((l) => [shortName(l.name), l.kind, ...(hasLocal ? [f1(l.weight.localPerTensorDb ?? NaN), f1(l.weight.localPerChannelDb ?? NaN)] : []), f1(l.weight.sqnrPerTensorDb), f1(l.weight.sqnrPerChannelDb), f1(granularityGain(l).gain), `${f1(l.weight.channels.spread)}×`, f1(l.weight.channels.worstBitsLost)]));
+  const hasWeightOnly = d.layers.some((l) => l.weight.weightOnlyPerTensorDb !== undefined);
+  return table(['layer', 'kind', ...(hasWeightOnly ? ['weight-only output SQNR per-tensor dB', 'per-channel dB'] : []), ...(hasLocal ? ['local SQNR per-tensor dB', 'local SQNR per-channel dB'] : []), 'weight SQNR per-tensor dB', 'weight SQNR per-channel dB', 'gain dB', 'channel spread', 'worst channel bits lost'],
+    rows.map((l) => [shortName(l.name), l.kind, ...(hasWeightOnly ? [f1(l.weight.weightOnlyPerTensorDb ?? NaN), f1(l.weight.weightOnlyPerChannelDb ?? NaN)] : []), ...(hasLocal ? [f1(l.weight.localPerTensorDb ?? NaN), f1(l.weight.localPerChannelDb ?? NaN)] : []), f1(l.weight.sqnrPerTensorDb), f1(l.weight.sqnrPerChannelDb), f1(granularityGain(l).gain), `${f1(l.weight.channels.spread)}×`, f1(l.weight.channels.worstBitsLost)]));
 }
 
 function dataflowBlock(df: LayerDataflow): { html: string; markdown: string } {
