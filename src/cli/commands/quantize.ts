@@ -44,7 +44,9 @@ export function quantOptionsFrom(args: ParsedArgs): Partial<QuantOptions> {
   if (percentile !== undefined) q.percentile = percentile;
   const wm = oneOf<WeightMethod>(args, 'weight-method', WEIGHT_METHODS);
   if (wm) q.weightMethod = wm;
+  if (flagOption(args, 'bias-correction') && flagOption(args, 'no-bias-correction')) throw new InputError('--bias-correction and --no-bias-correction contradict each other');
   if (flagOption(args, 'bias-correction')) q.biasCorrection = true;
+  if (flagOption(args, 'no-bias-correction')) q.biasCorrection = false;
   if (flagOption(args, 'quantize-after-activation')) q.quantizeAfterActivation = true;
   if (flagOption(args, 'quantize-output')) q.quantizeOutput = true;
   const floats = stringOption(args, 'float-layers');
@@ -92,9 +94,10 @@ export const quantizeCommand: Command = {
     abits: { type: 'string', valueName: 'N', description: 'activation bits (overrides --bits)' },
     granularity: { type: 'string', valueName: 'G', description: 'weight scales per-channel (default) or per-tensor' },
     method: { type: 'string', valueName: 'M', description: `activation calibration: ${CALIBRATION_METHODS.join('|')} (default percentile)` },
-    percentile: { type: 'string', valueName: 'P', description: 'percentile of --method percentile (default 99.999)' },
+    percentile: { type: 'string', valueName: 'P', description: 'percentile of --method percentile (default 99.99)' },
     'weight-method': { type: 'string', valueName: 'M', description: `weight clipping: ${WEIGHT_METHODS.join('|')} (default minmax)` },
-    'bias-correction': { type: 'boolean', description: 'empirical bias correction on calibration data' },
+    'bias-correction': { type: 'boolean', description: 'empirical bias correction on calibration data (the default)' },
+    'no-bias-correction': { type: 'boolean', description: 'turn bias correction off' },
     'float-layers': { type: 'string', valueName: 'a,b', description: 'conv/linear layers kept in float (names as in `qinspect layers`)' },
     'layer-bits': { type: 'string', valueName: 'name=N,...', description: 'weight bits per layer (mixed precision)' },
     'layer-abits': { type: 'string', valueName: 'name=N,...', description: 'output activation bits per layer' },
