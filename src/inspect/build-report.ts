@@ -72,7 +72,7 @@ function pickDataflowLayer(layers: readonly LayerInfo[], plan: QuantPlan, wanted
     if (hit.length !== 1) throw new InputError(`--dataflow-layer '${wanted}' ${hit.length ? `matches ${hit.length} layers` : 'matches no quantized layer'}`);
     return hit[0];
   }
-  const convs = plan.layers.filter((l) => l.op === 'Conv' && layerKind(layers.find((x) => x.name === l.name)!) === 'conv');
+  const convs = plan.layers.filter((l) => l.op === 'Conv' && ['conv', 'pointwise'].includes(layerKind(layers.find((x) => x.name === l.name)!)));
   const pool = convs.length ? convs : plan.layers;
   return pool.reduce((best, l) => (l.weightCodes.length / l.outChannels > best.weightCodes.length / best.outChannels ? l : best), pool[0]);
 }

@@ -132,7 +132,7 @@ export function layerDataflow(l: DataflowLayer): LayerDataflow {
     {
       stage: 'accumulate', title: `int32 accumulation over K = ${K} terms`, bits: accumulatorBitsThisLayer, range: accLayer,
       explanation: `Summing K = ${K} products needs at most ${productBits} + ceil(log2 ${K}) = ${accumulatorBitsFormula} bits in the worst case; with this layer's actual weights the sum is bounded by [${accLayer.min}, ${accLayer.max}] (${accumulatorBitsThisLayer} bits)` +
-        (seen !== undefined ? `, and the largest |accumulator| seen on real images was ${seen} (${accumulatorBitsSeen} bits).` : '.') +
+        (seen !== undefined ? `, and the largest |accumulator| seen on real images, bias included, was ${seen} (${accumulatorBitsSeen} bits).` : '.') +
         ` Headroom left in int32: ${headroomBits} bits.`,
     },
     {
