@@ -196,8 +196,8 @@ export function lowBitProse(d: ReportData): string[] {
   if (sp) {
     const wl = d.float.accuracy - sp.weightsLow.evaluation.accuracy, al = d.float.accuracy - sp.activationsLow.evaluation.accuracy;
     out.push(`Which half breaks first: with ${sp.low}-bit weights and 8-bit activations the model loses ${wl.toFixed(2)} points (logit SQNR ${f1(sp.weightsLow.evaluation.logitSqnrDb)} dB); with 8-bit weights and ${sp.low}-bit activations it loses ${al.toFixed(2)} points (${f1(sp.activationsLow.evaluation.logitSqnrDb)} dB). ` +
-      (al > wl + 0.5 ? `The activations are the bottleneck: a weight tensor is fixed and its clipping range can be fitted to it exactly, while an activation range is fixed once on calibration images and must cover every later image, and ${2 ** sp.low} levels spread over that range leave a step too coarse for the many small values.`
-        : wl > al + 0.5 ? `The weights are the bottleneck: ${2 ** sp.low - 1} symmetric levels leave most weights within a step or two of zero, and rounding moves each output by a sum of many such errors.`
+      (al > wl + 0.5 || (Math.abs(al - wl) <= 0.5 && sp.activationsLow.evaluation.logitSqnrDb < sp.weightsLow.evaluation.logitSqnrDb - 1) ? `The activations are the bottleneck: a weight tensor is fixed and its clipping range can be fitted to it exactly, while an activation range is fixed once on calibration images and must cover every later image, and ${2 ** sp.low} levels spread over that range leave a step too coarse for the many small values.`
+        : wl > al + 0.5 || (Math.abs(al - wl) <= 0.5 && sp.weightsLow.evaluation.logitSqnrDb < sp.activationsLow.evaluation.logitSqnrDb - 1) ? `The weights are the bottleneck: ${2 ** sp.low - 1} symmetric levels leave most weights within a step or two of zero, and rounding moves each output by a sum of many such errors.`
           : 'Both halves contribute about equally.'));
   }
   const w = d.weightSqnrByBits ?? [];

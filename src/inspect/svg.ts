@@ -95,7 +95,7 @@ export function linePlotSvg(title: string, xLabel: string, yLabel: string, serie
     const d = pts.map((p, i) => `${i ? 'L' : 'M'}${f.x(p.x).toFixed(1)},${f.y(p.y).toFixed(1)}`).join('');
     f.parts.push(`<path class="qi-line qi-c${k % 4}" d="${d}"/>`);
     for (const p of pts) f.parts.push(`<circle class="qi-dot qi-c${k % 4}" cx="${f.x(p.x).toFixed(1)}" cy="${f.y(p.y).toFixed(1)}" r="3"><title>${escapeXml(`${s.name}: ${p.x} → ${p.y.toFixed(2)}`)}</title></circle>`);
-    f.parts.push(`<text class="qi-legend qi-c${k % 4}" x="${M.left + 10}" y="${M.top + 14 + 14 * k}">${escapeXml(s.name)}</text>`);
+    f.parts.push(`<text class="qi-legend qi-c${k % 4}" x="${W - M.right - 8}" y="${H - M.bottom - 10 - 14 * (series.length - 1 - k)}" text-anchor="end">${escapeXml(s.name)}</text>`);
   });
   return svg('line', title, f.parts);
 }
