@@ -40,8 +40,10 @@ export function readStudyInputs(args: ParsedArgs, ctx: CliContext, defaults: { b
   const calibPath = stringOption(args, 'calib') ?? stringOption(args, 'calibration');
   const calibLimit = numberOption(args, 'calib-limit', { integer: true, min: 1 }) ?? 500;
   const evalLimit = numberOption(args, 'limit', { integer: true, min: 1 }) ?? defaults.evalLimit;
-  const calib = openDataFor(loaded, withValues(args, { calibration: calibPath, limit: String(calibLimit) }), ctx, 'calibration');
-  const data = openDataFor(loaded, withValues(args, { limit: String(evalLimit) }), ctx, 'test');
+  const warned = new Set<string>();
+  const once: CliContext = { ...ctx, err: (line) => { if (!warned.has(line)) { warned.add(line); ctx.err(line); } } }; // both splits warn alike
+  const calib = openDataFor(loaded, withValues(args, { calibration: calibPath, limit: String(calibLimit) }), once, 'calibration');
+  const data = openDataFor(loaded, withValues(args, { limit: String(evalLimit) }), once, 'test');
   const bits = numberOption(args, 'bits', { integer: true, min: 2, max: 16 }) ?? defaults.bits;
   const weightBits = numberOption(args, 'wbits', { integer: true, min: 2, max: 16 }) ?? bits;
   const activationBits = numberOption(args, 'abits', { integer: true, min: 2, max: 16 }) ?? bits;
