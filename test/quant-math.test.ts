@@ -10,6 +10,7 @@ import {
 import { StreamingObserver, calibratedRange, CALIBRATION_METHODS } from '../src/quant/observers';
 import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, WeightMethod } from '../src/quant/weights';
 import { InputError } from '../src/util/errors';
+import { requantizeInto } from '../src/kernels/int/requant';
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -136,6 +137,20 @@ test('single-rounding requantization equals floor((x·M0 + 2^(t−1)) / 2^t) in 
   const m = { multiplier: 1676885177, shift: -8 };
   assert.equal(multiplyByQuantizedMultiplierSingleRounding(11966, m), 36);
   assert.equal(multiplyByQuantizedMultiplier(11966, m), 37);
+});
+
+test('requantizeInto (fast and exact paths) equals clamp(z + single-rounding M·acc) elementwise', () => {
+  const r = rng(23);
+  for (let trial = 0; trial < 200; trial++) {
+    const m = quantizeMultiplier(Math.exp(-r() * 14));
+    const acc = Int32Array.from({ length: 64 }, () => randInt32(r) >> Math.floor(r() * 28));
+    const out = new Int32Array(64);
+    requantizeInto(acc, 0, 64, m, 3, -1000, 100000, out, 0);
+    for (let i = 0; i < 64; i++) {
+      const expected = Math.min(100000, Math.max(-1000, multiplyByQuantizedMultiplierSingleRounding(acc[i], m) + 3));
+      assert.equal(out[i], expected, `acc ${acc[i]}`);
+    }
+  }
 });
 
 test('StreamingObserver: exact counts and min/max across re-binning, bounded memory, quantiles', () => {

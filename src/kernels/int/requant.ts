@@ -32,6 +32,19 @@ export function requantizeInto(
 ): void {
   const real = multiplierValue(m);
   const mul = rounding === 'single' ? multiplyByQuantizedMultiplierSingleRounding : multiplyByQuantizedMultiplier;
+  const t = 31 - m.shift;
+  if (rounding === 'single' && t >= 17 && t <= 52) {
+    // fast path: for |acc| < 2^21, acc·M0 + 2^(t−1) < 2^53 is exact in a double, so one floor is the exact result
+    const m0 = m.multiplier, half = 2 ** (t - 1), inv = 2 ** -t, small = 2 ** 21;
+    for (let i = 0; i < count; i++) {
+      const a = acc[accStart + i];
+      let q = a > -small && a < small ? Math.floor((a * m0 + half) * inv) + zeroPoint
+        : a >= INT32_MIN && a <= INT32_MAX ? mul(a, m) + zeroPoint : Math.round(a * real) + zeroPoint;
+      if (q < lo) q = lo; else if (q > hi) q = hi;
+      out[outStart + i] = q;
+    }
+    return;
+  }
   for (let i = 0; i < count; i++) {
     const a = acc[accStart + i];
     let q = a >= INT32_MIN && a <= INT32_MAX
