@@ -12,8 +12,12 @@ import { scaleAndZeroPoint } from '../src/quant/quantizer';
 import { quantizeBias, quantizeWeights } from '../src/quant/weights';
 import { StreamingObserver } from '../src/quant/observers';
 import { findNonFinite } from '../src/util/finite';
+import { argmaxRows } from '../src/data/accuracy';
 import { layerHazards } from '../src/util/hazards';
-import { MODELS, SHARED, expectInputError } from './robust-fixtures';
+import { MODELS, SHARED, expectInputError, tempDir } from './robust-fixtures';
+import * as fs from 'fs';
+import { spawnSync } from 'child_process';
+import { onnx } from 'onnx-proto';
 
 const PRE = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 const CIFAR = readCifar10(path.join(SHARED, 'data/cifar10/test_batch_first1000_lossless.bin'), { limit: 4 });
@@ -141,6 +145,30 @@ test('layerHazards flags saturated biases and accumulators beyond int32', () => 
     '1 bias values saturate int32 (bias / (input scale × weight scale) is too large)',
     'accumulators may reach 3.00e+9, beyond int32',
   ]);
+});
+
+test('qinspect eval on a model with a NaN weight warns, naming the constant and its node (ReLU hides the NaN from the logits)', () => {
+  const proto = onnx.ModelProto.decode(fs.readFileSync(path.join(MODELS, 'resnet20_cifar10.onnx')));
+  const w = proto.graph!.initializer!.find((t) => (t.dims ?? []).length === 4)!;
+  const raw = new Uint8Array(w.rawData!);
+  new DataView(raw.buffer).setFloat32(0, NaN, true);
+  w.rawData = raw;
+  const dir = tempDir('nan');
+  const file = path.join(dir, 'nan.onnx');
+  fs.writeFileSync(file, onnx.ModelProto.encode(proto).finish());
+  const root = path.resolve(__dirname, '..');
+  if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) spawnSync(process.execPath, ['scripts/build.js'], { cwd: root });
+  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'qinspect'), 'eval', file, '--data', path.join(SHARED, 'data/cifar10/test_batch_first1000_lossless.bin'), '--limit', '2', '--workers', '1'], { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stderr, /warning: .*nan\.onnx: constant 'onnx::Conv_264' read by Conv node '\/conv1\/Conv': 1 of 432 values are NaN or infinite \(first: NaN at index 0\); the accuracy below is that of a damaged model/);
+  assert.match(r.stdout, /top-1/);
+});
+
+test('argmax refuses NaN logits instead of answering class 0', () => {
+  const logits = { dtype: 'float32' as const, dims: [2, 3], data: new Float32Array([0, 1, 2, 5, NaN, 1]) };
+  assert.match(expectInputError(() => argmaxRows(logits, 2)).message, /model output row 1 holds NaN/);
+  assert.deepEqual([...argmaxRows({ ...logits, data: new Float32Array([0, 1, 2, 5, -Infinity, 1]) }, 2)], [2, 0]);
 });
 
 test('findNonFinite counts NaN and infinities and reports the first', () => {

@@ -25,6 +25,11 @@ export function argmaxRows(logits: Tensor, rows: number): Int32Array {
   const d = logits.data as Float32Array;
   for (let r = 0; r < rows; r++) {
     let best = 0;
+    for (let k = 0; k < classes; k++) {
+      if (Number.isNaN(d[r * classes + k])) { // NaN compares false: argmax would silently answer class 0
+        throw new InputError(`model output row ${r} holds NaN: the model's weights or its input produce non-finite values`);
+      }
+    }
     for (let k = 1; k < classes; k++) if (d[r * classes + k] > d[r * classes + best]) best = k;
     out[r] = best;
   }

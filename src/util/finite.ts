@@ -29,10 +29,10 @@ export function describeNonFinite(found: NonFinite, total: number): string {
 }
 
 /**
- * Throws an InputError naming the first float constant (weight, bias, folded BatchNorm) of the prepared graph that
- * holds NaN or ±Infinity, and the node that reads it; quantizing such a layer would give NaN scales.
+ * Describes the first float constant (weight, bias, folded BatchNorm) of the prepared graph that holds NaN or
+ * ±Infinity and the node that reads it; undefined when all are finite.
  */
-export function checkFiniteConstants(prepared: PreparedModel): void {
+export function nonFiniteConstant(prepared: PreparedModel): string | undefined {
   const file = prepared.model.path || '<model>';
   for (const node of prepared.nodes) {
     for (const [i, name] of node.inputs.entries()) {
@@ -40,7 +40,14 @@ export function checkFiniteConstants(prepared: PreparedModel): void {
       const t = name ? prepared.constants.get(name) : undefined;
       if (!t || (t.dtype !== 'float32' && t.dtype !== 'float64')) continue;
       const found = findNonFinite(t.data as Float32Array);
-      if (found) throw new InputError(`${file}: constant '${name}' read by ${describeNode(node)}: ${describeNonFinite(found, t.data.length)}`);
+      if (found) return `${file}: constant '${name}' read by ${describeNode(node)}: ${describeNonFinite(found, t.data.length)}`;
     }
   }
+  return undefined;
+}
+
+/** Throws an InputError when a float constant holds NaN or ±Infinity (quantizing it would give NaN scales). */
+export function checkFiniteConstants(prepared: PreparedModel): void {
+  const problem = nonFiniteConstant(prepared);
+  if (problem) throw new InputError(problem);
 }

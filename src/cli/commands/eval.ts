@@ -5,6 +5,7 @@ import type { Tensor } from '../../graph/tensor';
 import { WorkerPool, defaultWorkerCount } from '../../parallel/pool';
 import { numberOption } from '../options';
 import { FloatModel } from '../../engine/float-engine';
+import { nonFiniteConstant } from '../../util/finite';
 import { shapeString } from '../../graph/tensor';
 import type { CliContext, Command, ParsedArgs } from '../command';
 import { displayPath } from '../options';
@@ -34,6 +35,8 @@ export async function evaluateFloat(md: ModelData, ctx: CliContext, workers = 1,
   const prepared = engine.getPrepared(Math.min(md.batchSize, md.dataset.count)); // unsupported operators and bad shapes fail here, before any image runs
   const classes = prepared.shapes.get(prepared.outputName)?.[1];
   if (classes !== undefined) checkLabelsFit(md.dataset, classes, md.model.path);
+  const nonFinite = nonFiniteConstant(prepared);
+  if (nonFinite) ctx.err(`warning: ${nonFinite}; the accuracy below is that of a damaged model`);
   const progress = ctx.progress(label, md.dataset.count);
   const onProgress = (done: number) => progress.update(done);
   let result: AccuracyResult;
