@@ -5,6 +5,7 @@ import type { Tensor, TensorData } from '../graph/tensor';
 import { shapeString } from '../graph/tensor';
 import { guardKernel, runFloatKernel } from '../kernels/float';
 import { canRunInPlace, runInPlace } from '../kernels/float/inplace';
+import { isConstantData } from '../kernels/float/types';
 import { convClamped } from '../kernels/float/conv';
 import { clipBounds } from '../kernels/float/elementwise';
 import { InputError } from '../util/errors';
@@ -28,7 +29,7 @@ function ownsInput0(
 ): boolean {
   const name = node.inputs[0];
   const t = ins[0];
-  if (!name || !t || callerInputs.has(name) || prepared.constants.has(name) || shared.has(t.data)) return false;
+  if (!name || !t || callerInputs.has(name) || prepared.constants.has(name) || shared.has(t.data) || isConstantData(t.data)) return false;
   return remaining.get(name) === 1;
 }
 

@@ -1,6 +1,7 @@
 /** Turns a loaded model into a PreparedModel for one batch size: validated, sorted, constants and BatchNorm folded, shapes known. */
 import type { PreparedModel } from '../engine/types';
 import { FLOAT_KERNELS, runFloatKernel } from '../kernels/float';
+import { markConstant } from '../kernels/float/types';
 import { batchNormCoefficients } from '../kernels/float/norm';
 import { InputError } from '../util/errors';
 import { DEFAULT_LIMITS } from '../onnx/limits';
@@ -136,6 +137,7 @@ export function prepareGraph(
   const folded = foldBatchNorm(kept, constants, graphOutputs);
   const nodes = removeDeadNodes(folded, graphOutputs);
   pruneConstants(constants, nodes, graphOutputs, new Set([...inputShapes.keys()].filter((k) => !options.constantInputs?.has(k))));
+  for (const t of constants.values()) markConstant(t);
   const inputName = g.inputs[0]?.name ?? '';
   return { model, batchSize, nodes, constants, shapes, inputName, outputName: g.outputs[0].name };
 }

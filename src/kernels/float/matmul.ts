@@ -2,7 +2,7 @@
 import { attrFloat, attrInt } from '../../graph/ir';
 import { floatTensor, elementCount } from '../../graph/tensor';
 import { sgemm, transposeMatrix } from './gemm';
-import { FloatKernel, broadcastDims, broadcastStrides, fail, required, requireFloat } from './types';
+import { FloatKernel, broadcastDims, broadcastStrides, fail, isConstantData, required, requireFloat } from './types';
 
 /** Transposed copies of constant operands (weights), keyed by their data array. */
 const transposedCache = new WeakMap<Float32Array, Float32Array>();
@@ -31,8 +31,8 @@ export const Gemm: FloatKernel = (node, inputs) => {
   const ad = requireFloat(node, a, 'A');
   const bd = requireFloat(node, b, 'B');
   const aMat = transA ? transposed(ad, a.dims[0], a.dims[1], false) : ad;
-  // B is usually the constant weight matrix: its transpose is cached
-  const bMat = transB ? transposed(bd, b.dims[0], b.dims[1], true) : bd;
+  // B is usually the constant weight matrix: its transpose is cached (only for prepared constants)
+  const bMat = transB ? transposed(bd, b.dims[0], b.dims[1], isConstantData(bd)) : bd;
   const y = floatTensor([m, n]);
   const yd = y.data as Float32Array;
   if (c && beta !== 0) {

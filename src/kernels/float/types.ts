@@ -71,3 +71,14 @@ export function broadcastStrides(dims: readonly number[], outDims: readonly numb
   }
   return s;
 }
+
+/** Data arrays of prepared constants (weights, folded values): never written, safe to cache derived forms of. */
+const constantData = new WeakSet<object>();
+
+export function markConstant(t: Tensor): void {
+  constantData.add(t.data);
+}
+
+export function isConstantData(data: object): boolean {
+  return constantData.has(data);
+}
