@@ -38,8 +38,8 @@ function healthy(port) {
 }
 
 /** A throwaway workspace: the embedded sample (model, data, sidecar, Python definition) plus small e2e settings. */
-function makeWorkspace(scratch) {
-  const ws = path.join(scratch, 'ws');
+function makeWorkspace(scratch, name) {
+  const ws = path.join(scratch, name);
   fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
   for (const f of fs.readdirSync(path.join(root, 'samples'))) fs.copyFileSync(path.join(root, 'samples', f), path.join(ws, f));
   fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({
@@ -61,7 +61,9 @@ async function main() {
   fs.mkdirSync(path.join(ud, 'User'), { recursive: true });
   fs.mkdirSync(path.join(scratch, 'tmp'), { recursive: true });
   fs.copyFileSync(path.join(__dirname, 'vscode-settings.json'), path.join(ud, 'User', 'settings.json'));
-  const ws = makeWorkspace(scratch);
+  // one workspace per suite: settings and workspace storage (stored runs, last choices) do not leak between them
+  const wsExthost = makeWorkspace(scratch, 'ws-exthost');
+  const wsUi = makeWorkspace(scratch, 'ws');
   const port = await freePort();
   const env = {
     ...process.env,
@@ -81,18 +83,18 @@ async function main() {
   for (let i = 0; i < 240 && !up; i++) { up = await healthy(port); if (!up) await new Promise((r) => setTimeout(r, 250)); }
   if (!up) throw new Error(`code-server did not start; log: ${path.join(scratch, 'server.log')}`);
   const base = `http://127.0.0.1:${port}`;
-  log(`code-server ${base}, workspace ${ws}`);
+  log(`code-server ${base}, workspaces ${wsExthost}, ${wsUi}`);
   const results = path.join(root, 'test-results');
   fs.mkdirSync(results, { recursive: true });
-  const run = (script, args) => spawnSync(process.execPath, [script, ...args], { stdio: 'inherit', env: { ...process.env, QI_E2E_WS: ws, QI_E2E_BASE: base, QI_ROOT: root } }).status;
+  const run = (script, args) => spawnSync(process.execPath, [script, ...args], { stdio: 'inherit', env: { ...process.env, QI_E2E_BASE: base, QI_ROOT: root } }).status;
   let failed = 0;
   if (!only || only === 'exthost') {
-    const code = run(path.join(root, 'test', 'exthost', 'run-in-code-server.js'), [base, ws, root, path.join(root, 'test', 'exthost', 'index.js')]);
+    const code = run(path.join(root, 'test', 'exthost', 'run-in-code-server.js'), [base, wsExthost, root, path.join(root, 'test', 'exthost', 'index.js')]);
     log(`extension-host tests: ${code === 0 ? 'passed' : 'FAILED'}`);
     if (code !== 0) failed++;
   }
   if (!only || only === 'ui') {
-    const code = run(path.join(root, 'test', 'e2e', 'ui.js'), [base, ws, results]);
+    const code = run(path.join(root, 'test', 'e2e', 'ui.js'), [base, wsUi, results]);
     log(`UI tests: ${code === 0 ? 'passed' : 'FAILED'} (screenshots in test-results/)`);
     if (code !== 0) failed++;
   }

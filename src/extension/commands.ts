@@ -30,7 +30,7 @@ async function pickBits(title: string, last: number): Promise<number | undefined
   const order = [last, ...[8, 7, 6, 5, 4, 3, 2].filter((b) => b !== last)];
   const pick = await vscode.window.showQuickPick(
     order.map((b) => ({ label: String(b), description: b === last ? 'last used' : b === 8 ? 'int8' : `int${b}` })),
-    { title, placeHolder: 'bits (type a number, Enter to accept)' },
+    { title, placeHolder: 'bits (type a number, Enter to accept)', ignoreFocusOut: true },
   );
   return pick ? Number(pick.label) : undefined;
 }
@@ -55,7 +55,7 @@ async function pickCalibration(controller: Controller, modelPath: string, last?:
     value: p,
   }));
   items.push({ label: 'Browse…', description: 'choose a file or folder' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'Quantize (3/4): calibration data', matchOnDetail: true });
+  const pick = await vscode.window.showQuickPick(items, { title: 'Quantize (3/4): calibration data', matchOnDetail: true, ignoreFocusOut: true });
   if (!pick) return undefined;
   return pick.value ?? (await browseData());
 }
@@ -77,7 +77,7 @@ export function registerCommands(ctx: vscode.ExtensionContext, controller: Contr
     const lastMethod = last.method ?? s.method;
     const methodPick = await vscode.window.showQuickPick(
       [lastMethod, ...METHODS.filter((m) => m !== lastMethod)].map((m) => ({ label: m, description: METHOD_INFO[m] ?? '' })),
-      { title: 'Quantize (4/4): activation calibration method' },
+      { title: 'Quantize (4/4): activation calibration method', ignoreFocusOut: true },
     );
     if (!methodPick) return undefined;
     await controller.store.setChoice(modelPath, { weightBits, activationBits, calibrationData, method: methodPick.label });

@@ -19,7 +19,7 @@ async function palette(text) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible' });
   await input.fill('>' + text);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().waitFor();
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: text }).first().waitFor();
   await page.keyboard.press('Enter');
 }
 
@@ -39,7 +39,8 @@ async function quickOpen(file) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible' });
   await input.fill(file);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: file }).first().waitFor();
+  // Enter opens the focused row: wait until the filtered list has focused our file, not a recently opened one
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: file }).first().waitFor();
   await page.keyboard.press('Enter');
 }
 
@@ -116,6 +117,7 @@ async function quantize(bits) {
   await row.click();
   await ed.locator('#details-title', { hasText: 'layer2.0.conv1' }).waitFor({ timeout: 10000 });
   await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ timeout: 15000 });
+  await page.locator('.editor-group-container', { hasText: 'self.conv1 = nn.Conv2d(in_planes' }).first().waitFor({ timeout: 15000 });
   await ed.locator('#details table.dataflow').waitFor({ timeout: 10000 });
   assert.ok(await ed.locator('#details svg.hist rect').count() >= 32, 'weight histogram drawn');
   await ed.locator('#details').evaluate((e) => e.scrollIntoView({ block: 'start' }));
@@ -167,11 +169,34 @@ async function quantize(bits) {
   await page.screenshot({ path: path.join(out, 'codelens-hover.png') });
 
   // 7. results persist per model: reopening the model shows the last run
+  await page.mouse.move(5, 400);
+  await page.keyboard.press('Escape'); // closes the hover
+  await page.locator('.monaco-hover', { hasText: 'Quant Inspector' }).first().waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
   await palette('View: Close All Editor Groups');
+  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ state: 'detached', timeout: 10000 });
   await quickOpen('resnet20_cifar10.onnx');
   await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: 30000 });
   assert.strictEqual(await editorFrame().locator('#acc-quant').textContent(), results[4].quantized);
   log('reopened: stored W4A4 results shown');
+
+  // 8. the editor follows the theme (VS Code CSS variables): dark and high contrast
+  const themes = {};
+  for (const [name, file] of [['Dark Modern', 'editor-dark.png'], ['Dark High Contrast', 'editor-high-contrast.png']]) {
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+T'); // Preferences: Color Theme
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(name);
+    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: name }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(1500);
+    themes[name] = await editorFrame().locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+    await page.screenshot({ path: path.join(out, file) });
+  }
+  log('themes (editor background):', JSON.stringify(themes));
+  const luminance = (rgb) => { const [r, g, b] = rgb.match(/\d+/g).map(Number); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+  assert.ok(luminance(themes['Dark Modern']) < 0.3, 'dark background in the dark theme');
+  assert.strictEqual(luminance(themes['Dark High Contrast']), 0, 'black background in high contrast');
 
   fs.writeFileSync(path.join(out, 'ui-results.json'), JSON.stringify({ results, tooltip: tipText, codelens: lensTexts, hover: hoverText }, null, 2));
   log('ALL OK');
