@@ -29,9 +29,14 @@ export function findSidecar(modelPath: string): Sidecar | undefined {
   return file ? readSidecar(file) : undefined;
 }
 
+const MAX_SIDECAR_BYTES = 1024 * 1024;
+
 export function readSidecar(file: string): Sidecar {
   let json: unknown;
   try {
+    const stat = fs.statSync(file); // a FIFO would block the read forever, a huge file exhaust memory
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > MAX_SIDECAR_BYTES) throw new Error(`${stat.size} bytes, over the ${MAX_SIDECAR_BYTES}-byte limit for a sidecar`);
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new InputError(`${file}: not a readable JSON sidecar (${errorMessage(e)})`);
