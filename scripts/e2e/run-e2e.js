@@ -50,6 +50,18 @@ function makeWorkspace(scratch, name) {
   return ws;
 }
 
+/** Packages the .vsix exactly as `npm run package` does and unpacks it: the extension-host tests run against what ships. */
+function unpackedPackage(scratch) {
+  const vsix = path.join(scratch, 'quant-inspector.vsix');
+  const vsce = path.join(root, 'node_modules', '.bin', 'vsce');
+  const pack = spawnSync(vsce, ['package', '--no-dependencies', '--no-rewrite-relative-links', '-o', vsix], { cwd: root, encoding: 'utf8' });
+  if (pack.status !== 0) throw new Error(`vsce package failed:\n${pack.stdout}\n${pack.stderr}`);
+  const dir = path.join(scratch, 'vsix');
+  const unzip = spawnSync('unzip', ['-q', vsix, '-d', dir], { encoding: 'utf8' });
+  if (unzip.status !== 0) throw new Error(`unzip failed: ${unzip.stderr}`);
+  return path.join(dir, 'extension');
+}
+
 async function main() {
   ensureInstalled();
   for (const f of ['dist/extension.js', 'dist/worker.js', 'dist/webview.js']) {
@@ -89,7 +101,9 @@ async function main() {
   const run = (script, args) => spawnSync(process.execPath, [script, ...args], { stdio: 'inherit', env: { ...process.env, QI_E2E_BASE: base, QI_ROOT: root } }).status;
   let failed = 0;
   if (!only || only === 'exthost') {
-    const code = run(path.join(root, 'test', 'exthost', 'run-in-code-server.js'), [base, wsExthost, root, path.join(root, 'test', 'exthost', 'index.js')]);
+    const extDir = process.argv.includes('--dev') ? root : unpackedPackage(scratch);
+    log(`extension-host tests against ${extDir === root ? 'the repository' : `the packaged .vsix (${extDir})`}`);
+    const code = run(path.join(root, 'test', 'exthost', 'run-in-code-server.js'), [base, wsExthost, extDir, path.join(root, 'test', 'exthost', 'index.js')]);
     log(`extension-host tests: ${code === 0 ? 'passed' : 'FAILED'}`);
     if (code !== 0) failed++;
   }

@@ -94,11 +94,11 @@ async function quantize(bits) {
       delta: await ed.locator('#acc-delta').textContent(),
     };
     log(`W${bits}A${bits}:`, JSON.stringify(results[bits]));
+    await page.screenshot({ path: path.join(out, `editor-w${bits}a${bits}.png`) });
     assert.match(results[bits].quantized, /\d+\.\d\d %/);
   }
   const acc = (s) => Number.parseFloat(s);
   assert.ok(acc(results[8].quantized) >= acc(results[4].quantized), 'W8A8 at least as accurate as W4A4');
-  await page.screenshot({ path: path.join(out, 'editor-w4a4.png') });
 
   // 3. hovering a layer shows its quantization error in a tooltip
   const row = ed.locator('tr[data-layer="/layer2/layer2.0/conv1/Conv"]');
