@@ -128,6 +128,10 @@ test('eval --json on the sample (sidecar preprocessing, partial last batch, 1 or
   assert.equal(result.correct, await ortCorrect(70));
   const inProcess = JSON.parse(lastLine((await cli('eval', SAMPLE, '--limit', '70', '--batch', '32', '--workers', '1', '--json')).out));
   assert.deepEqual([inProcess.workers, inProcess.correct], [1, result.correct]);
+  assert.deepEqual(result.perClass.map((c: { name: string }) => c.name).slice(0, 4), ['airplane', 'automobile', 'bird', 'cat']);
+  const labels = [...fs.readFileSync(SAMPLE_TEST).subarray(0, 70 * 3073)].filter((_, i) => i % 3073 === 0);
+  assert.deepEqual(result.perClass.map((c: { images: number }) => c.images), [...Array(10).keys()].map((k) => labels.filter((l) => l === k).length));
+  assert.equal(result.perClass.reduce((s: number, c: { correct: number }) => s + c.correct, 0), result.correct);
   assert.equal(result.accuracy, (100 * result.correct) / 70);
   assert.ok(result.imagesPerSecond > 0);
   assert.equal(r.err, '', 'no warning: the sidecar gives mean/std');

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
-  checkDatasetFitsInput, checkPreprocess, findSidecar, iterateBatches, openDataset, parseCifar10, resolvePreprocess,
+  checkDatasetFitsInput, checkPreprocess, findSidecar, iterateBatches, openDataset, parseCifar10, perClassAccuracy, resolvePreprocess,
 } from '../src/data';
 import { madeTemp, inputError } from './data-helpers';
 
@@ -154,4 +154,10 @@ test('sidecar: the sample records its preprocessing and data; no sidecar means x
   inputError(() => findSidecar(path.join(dir, 'm.onnx')), /m.qinspect.json: "mean" must be a non-empty array of numbers/);
   fs.writeFileSync(path.join(dir, 'm.qinspect.json'), '{"mean": ');
   inputError(() => findSidecar(path.join(dir, 'm.onnx')), /not a readable JSON sidecar/);
+});
+
+test('per-class accuracy counts images and hits by true class', () => {
+  const rows = perClassAccuracy(Int32Array.from([0, 0, 1, 2, 2, 2]), Int32Array.from([0, 1, 1, 2, 0, 2]), 4, ['a', 'b', 'c']);
+  assert.deepEqual(rows.map((r) => [r.name, r.images, r.correct]), [['a', 2, 1], ['b', 1, 1], ['c', 3, 2], ['3', 0, 0]]);
+  assert.equal(rows[2].accuracy, 200 / 3);
 });

@@ -94,3 +94,29 @@ export async function evaluateAccuracyMapped(
     predictions,
   };
 }
+
+export interface ClassAccuracy {
+  label: number;
+  name: string;
+  images: number;
+  correct: number;
+  /** Percent; 0 for a class with no images. */
+  accuracy: number;
+}
+
+/** Top-1 per true class; names default to the class index. */
+export function perClassAccuracy(labels: Int32Array, predictions: Int32Array, classes: number, names: readonly string[] = []): ClassAccuracy[] {
+  const images = new Array<number>(classes).fill(0);
+  const correct = new Array<number>(classes).fill(0);
+  for (let i = 0; i < predictions.length; i++) {
+    images[labels[i]]++;
+    if (predictions[i] === labels[i]) correct[labels[i]]++;
+  }
+  return images.map((n, label) => ({
+    label,
+    name: names[label] ?? String(label),
+    images: n,
+    correct: correct[label],
+    accuracy: n > 0 ? (100 * correct[label]) / n : 0,
+  }));
+}

@@ -8,5 +8,5 @@ export { iterateBatches, normalizePixels, checkPreprocess, checkDatasetFitsInput
 export type { Batch } from './preprocess';
 export { findSidecar, readSidecar, resolvePreprocess, sidecarPaths } from './sidecar';
 export type { Sidecar, ResolvedPreprocess } from './sidecar';
-export { evaluateAccuracy, evaluateAccuracyMapped, sequentialBatches, argmaxRows } from './accuracy';
-export type { AccuracyResult, RunBatch, MapBatches } from './accuracy';
+export { evaluateAccuracy, evaluateAccuracyMapped, sequentialBatches, argmaxRows, perClassAccuracy } from './accuracy';
+export type { AccuracyResult, RunBatch, MapBatches, ClassAccuracy } from './accuracy';

@@ -1,6 +1,7 @@
 /** `qinspect eval MODEL --data PATH`: top-1 accuracy of the float reference engine. */
 import { evaluateAccuracy, evaluateAccuracyMapped, checkLabelsFit } from '../../data';
-import type { AccuracyResult, MapBatches } from '../../data';
+import { perClassAccuracy } from '../../data';
+import type { AccuracyResult, ClassAccuracy, MapBatches } from '../../data';
 import type { Tensor } from '../../graph/tensor';
 import { WorkerPool, defaultWorkerCount } from '../../parallel/pool';
 import { numberOption } from '../options';
@@ -21,6 +22,7 @@ export interface EvalSummary {
   data: string;
   batch: number;
   workers: number;
+  perClass: ClassAccuracy[];
 }
 
 /** Worker threads for a run: --workers, else one per core but no more than there are batches. */
@@ -57,7 +59,13 @@ export async function evaluateFloat(md: ModelData, ctx: CliContext, workers = 1,
   return result;
 }
 
+/** Class names: the sidecar's labels, else an image folder's sub-folder names, else indices. */
+export function classNames(md: ModelData): string[] {
+  return md.sidecar?.labels ?? md.dataset.classNames ?? [];
+}
+
 export function summarize(md: ModelData, r: AccuracyResult, workers: number): EvalSummary {
+  const classes = Math.max(md.dataset.labels.reduce((m, l) => Math.max(m, l), 0) + 1, classNames(md).length);
   return {
     accuracy: r.accuracy,
     correct: r.correct,
@@ -68,6 +76,7 @@ export function summarize(md: ModelData, r: AccuracyResult, workers: number): Ev
     data: displayPath(md.dataset.source),
     batch: md.batchSize,
     workers,
+    perClass: perClassAccuracy(md.dataset.labels, r.predictions, classes, classNames(md)),
   };
 }
 
@@ -77,6 +86,7 @@ export function formatEval(md: ModelData, s: EvalSummary): string[] {
     `model     ${s.model}`,
     `data      ${s.data} (${d.format}, ${s.images} images ${shapeString([d.channels, d.height, d.width])})`,
     `top-1     ${s.accuracy.toFixed(2)}% (${s.correct}/${s.images})`,
+    `per class ${s.perClass.filter((c) => c.images > 0).map((c) => `${c.name} ${c.accuracy.toFixed(1)}`).join(', ')}`,
     `speed     ${s.imagesPerSecond.toFixed(1)} images/s (float32 engine, batch ${s.batch}, ${s.workers} thread${s.workers > 1 ? 's' : ''}, ${s.seconds.toFixed(2)} s)`,
   ];
 }
