@@ -1,6 +1,6 @@
 /** Turns a loaded model into a PreparedModel for one batch size: validated, sorted, constants and BatchNorm folded, shapes known. */
 import type { PreparedModel } from '../engine/types';
-import { FLOAT_KERNELS, runFloatKernel } from '../kernels/float';
+import { FLOAT_KERNELS, guardKernel, runFloatKernel } from '../kernels/float';
 import { markConstant } from '../kernels/float/types';
 import { batchNormCoefficients } from '../kernels/float/norm';
 import { InputError } from '../util/errors';
@@ -125,7 +125,7 @@ export function prepareGraph(
     }
     const inShapes = node.inputs.map((i) => (i ? shapes.get(i) : undefined));
     const inValues = node.inputs.map((i) => (i ? constants.get(i) : undefined));
-    const outShapes = inferNodeShapes(node, inShapes, inValues, opset);
+    const outShapes = guardKernel(node, [], () => inferNodeShapes(node, inShapes, inValues, opset));
     node.outputs.forEach((o, k) => o && outShapes[k] && checkValueSize(file, `output '${o}' of ${describeNode(node)}`, outShapes[k]));
     node.outputs.forEach((o, k) => o && outShapes[k] && shapes.set(o, outShapes[k]));
     kept.push(node);

@@ -50,6 +50,7 @@ export function guardKernel<T>(node: Node, inputs: (Tensor | undefined)[], fn: (
   } catch (e) {
     if (e instanceof InputError || e instanceof CancelledError) throw e;
     const why = e instanceof RangeError && /alloc/i.test(e.message) ? 'out of memory' : errorMessage(e);
-    throw new InputError(`${describeNode(node)}: ${why} (inputs ${inputs.map((t) => (t ? shapeString(t.dims) : '-')).join(', ')})`);
+    const shapes = inputs.length ? ` (inputs ${inputs.map((t) => (t ? shapeString(t.dims) : '-')).join(', ')})` : '';
+    throw new InputError(`${describeNode(node)}: ${why}${shapes}`);
   }
 }
