@@ -3,13 +3,14 @@
  * int8 weights with per-axis scales and int32 biases behind DequantizeLinear, so that runtimes such as
  * onnxruntime fuse them into integer kernels. Written atomically (temporary file + rename).
  */
-import * as fs from 'fs';
 import { onnx } from 'onnx-proto';
 import type { QuantLayer, QuantPlan } from '../engine/int-plan';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import type { QuantParams } from '../quant/quantizer';
 import { writeFileAtomic } from '../util/atomic-write';
+import { scanModelWire } from './limits';
+import { readModelFile } from './load';
 import { InputError } from '../util/errors';
 
 const DT = onnx.TensorProto.DataType;
@@ -40,7 +41,14 @@ interface Insertion { after: number; nodes: onnx.NodeProto[] }
 /** Returns the QDQ model bytes for a plan built on `prepared` from `model`. */
 export function encodeQdq(model: Model, prepared: PreparedModel, plan: QuantPlan): Uint8Array {
   if (!model.path) throw new InputError('QDQ export needs the model file it was loaded from');
-  const proto = onnx.ModelProto.decode(fs.readFileSync(model.path));
+  const bytes = readModelFile(model.path); // untrusted again: the file may have changed since it was loaded
+  scanModelWire(bytes, model.path);
+  let proto: onnx.ModelProto;
+  try {
+    proto = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new InputError(`${model.path}: the model file changed since it was loaded and no longer decodes (${e instanceof Error ? e.message : String(e)})`);
+  }
   const opset = proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
   if (!opset || Number(opset.version) < 13) throw new InputError(`${model.path}: QDQ export needs opset ≥ 13 (per-axis DequantizeLinear), the model has ${opset?.version ?? 'none'}`);
   // decoded messages carry every repeated field as an array

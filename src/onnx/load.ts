@@ -52,6 +52,11 @@ interface LoadContext {
 
 /** Reads and validates a model file. Throws InputError naming the file and what is wrong. */
 export function loadModel(file: string, limits: LoadLimits = DEFAULT_LIMITS): Model {
+  return parseModel(readModelFile(file, limits), file, limits);
+}
+
+/** The bytes of a model file: a regular file (not a FIFO or device) within the size cap; InputError otherwise. */
+export function readModelFile(file: string, limits: LoadLimits = DEFAULT_LIMITS): Buffer {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
@@ -64,7 +69,11 @@ export function loadModel(file: string, limits: LoadLimits = DEFAULT_LIMITS): Mo
       `${file}: model is ${formatSize(stat.size)}, over the limit of ${formatSize(limits.maxModelBytes)} (setting quantInspector.maxModelSizeMB, CLI --max-model-mb)`,
     );
   }
-  return parseModel(fs.readFileSync(file), file, limits);
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new InputError(`${file}: cannot read (${errorMessage(e)})`);
+  }
 }
 
 /** A size for messages: '0.5 MB', '1.07 MB', '46.7 MB', '1024 MB'; below 0.01 MB in bytes. */
