@@ -6,7 +6,7 @@ import * as path from 'path';
 import { contentSecurityPolicy, editorHtml, makeNonce } from '../src/extension/html';
 import { isInsideFolders, parseWebviewMessage, WEBVIEW_COMMANDS } from '../src/extension/messages';
 import { isStartMessage, isWorkerMessage } from '../src/worker/protocol';
-import { rng } from './robust-fixtures';
+import { rng, tempDir } from './robust-fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -79,6 +79,25 @@ test('files named by the host are checked against the workspace folders (.., sib
     assert.equal(isInsideFolders(outside, ws), false, outside);
   }
   assert.equal(isInsideFolders('/home/u/project/m.onnx', []), false);
+});
+
+test('a symbolic link inside the workspace that leads out of it does not count as inside', () => {
+  const base = tempDir('ws');
+  const ws = path.join(base, 'ws');
+  fs.mkdirSync(path.join(ws, 'models'), { recursive: true });
+  fs.writeFileSync(path.join(base, 'secret.py'), 'class Secret: pass\n');
+  fs.writeFileSync(path.join(ws, 'models', 'net.py'), 'class Net: pass\n');
+  fs.symlinkSync(path.join(base, 'secret.py'), path.join(ws, 'models', 'link.py'));
+  fs.symlinkSync(base, path.join(ws, 'up'));
+  fs.symlinkSync(path.join(ws, 'models'), path.join(base, 'ws-link')); // the workspace itself opened through a link
+  try {
+    assert.equal(isInsideFolders(path.join(ws, 'models', 'net.py'), [ws]), true);
+    assert.equal(isInsideFolders(path.join(ws, 'models', 'link.py'), [ws]), false);
+    assert.equal(isInsideFolders(path.join(ws, 'up', 'secret.py'), [ws]), false);
+    assert.equal(isInsideFolders(path.join(base, 'ws-link', 'net.py'), [ws]), true);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });
 
 test('the custom editor page: strict CSP, one nonce per load on every script, nothing remote, title escaped', () => {

@@ -294,7 +294,8 @@ export class Controller {
   private readSource(file: string): SourceFile | undefined {
     const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
     try {
-      const text = open ? open.getText() : fs.statSync(file).size <= MAX_SOURCE_BYTES ? fs.readFileSync(file, 'utf8') : '';
+      const stat = open ? undefined : fs.statSync(file); // only regular files: reading a FIFO would block the extension host
+      const text = open ? open.getText() : stat!.isFile() && stat!.size <= MAX_SOURCE_BYTES ? fs.readFileSync(file, 'utf8') : '';
       return { file, classes: parsePythonClasses(text) };
     } catch {
       return undefined;

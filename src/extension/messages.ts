@@ -1,4 +1,5 @@
 /** Messages between the custom editor and its webview; everything from the webview is validated here before use. */
+import * as fs from 'fs';
 import * as path from 'path';
 
 export const WEBVIEW_COMMANDS = ['quantize', 'sensitivity', 'export', 'report', 'selectCalibration'] as const;
@@ -29,11 +30,23 @@ export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string
   }
 }
 
-/** True when `file` (absolute) lies inside one of the folders (no `..` escape, no sibling-prefix trick). */
+/** The real path when it exists (symbolic links followed), else the resolved path. */
+function realOrResolved(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/**
+ * True when `file` (absolute) lies inside one of the folders (no `..` escape, no sibling-prefix trick, no symbolic
+ * link inside a folder that leads out of it).
+ */
 export function isInsideFolders(file: string, folders: readonly string[]): boolean {
-  const resolved = path.resolve(file);
+  const resolved = realOrResolved(file);
   return folders.some((f) => {
-    const rel = path.relative(path.resolve(f), resolved);
+    const rel = path.relative(realOrResolved(f), resolved);
     return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
   });
 }
