@@ -80,3 +80,25 @@ test('bad targets are clear errors: missing folder, a folder in the way, a file 
   assert.deepEqual(fs.readdirSync(dir).sort(), ['plain', 'taken']);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('every file the product writes goes through writeFileAtomic (no direct writes in src/)', () => {
+  const src = path.resolve(__dirname, '../src');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(src);
+  assert.ok(files.length > 40);
+  const direct = /\b(writeFileSync|appendFileSync|createWriteStream|appendFile)\s*\(|\.writeFile\s*\(|promises\.(writeFile|appendFile)/;
+  const offenders = files
+    .filter((f) => !f.endsWith(path.join('util', 'atomic-write.ts')))
+    .flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').map((line, i) => [f, i + 1, line] as const))
+    .filter(([, , line]) => direct.test(line))
+    .map(([f, n, line]) => `${path.relative(src, f)}:${n}: ${line.trim()}`);
+  assert.deepEqual(offenders, []);
+  assert.ok(files.some((f) => /writeFileAtomic\(/.test(fs.readFileSync(f, 'utf8')) && f.includes(path.join('onnx', 'export.ts'))), 'the QDQ export writes with writeFileAtomic');
+});
