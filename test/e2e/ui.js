@@ -27,11 +27,11 @@ async function palette(text) {
 async function answer(title, filter) {
   await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: 20000 });
   const input = page.locator('.quick-input-widget input');
-  if (filter) {
-    await input.fill(filter);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: filter }).first().waitFor();
-  }
+  if (filter) await input.fill(filter);
+  // Enter with no focused row would accept nothing and end the command: wait for the (filtered) list to focus a row
+  await page.locator('.quick-input-list .monaco-list-row.focused', filter ? { hasText: filter } : {}).first().waitFor();
   await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'hidden', timeout: 10000 }).catch(() => {});
 }
 
 async function quickOpen(file) {
