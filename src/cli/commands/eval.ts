@@ -1,16 +1,13 @@
 /** `qinspect eval MODEL --data PATH`: top-1 accuracy of the float reference engine. */
-import { evaluateAccuracy, evaluateAccuracyMapped, checkLabelsFit } from '../../data';
-import { perClassAccuracy } from '../../data';
+import { checkLabelsFit, evaluateAccuracy, evaluateAccuracyMapped, perClassAccuracy } from '../../data';
 import type { AccuracyResult, ClassAccuracy, MapBatches } from '../../data';
-import type { Tensor } from '../../graph/tensor';
-import { WorkerPool, defaultWorkerCount } from '../../parallel/pool';
-import { numberOption } from '../options';
 import { FloatModel } from '../../engine/float-engine';
+import { shapeString, type Tensor } from '../../graph/tensor';
+import { WorkerPool, defaultWorkerCount } from '../../parallel/pool';
 import { nonFiniteConstant } from '../../util/finite';
-import { shapeString } from '../../graph/tensor';
 import type { CliContext, Command, ParsedArgs } from '../command';
-import { displayPath } from '../options';
 import { DATA_OPTIONS, ModelData, loadModelAndData } from '../model-data';
+import { displayPath, numberOption } from '../options';
 
 export interface EvalSummary {
   accuracy: number;
