@@ -166,6 +166,7 @@ async function quantize(bits) {
   const hoverText = (await hover.first().textContent()).replace(/\s+/g, ' ');
   log('hover:', hoverText.slice(0, 200));
   assert.match(hoverText, /W4A4/);
+  await page.waitForTimeout(800); // let the hover finish fading in
   await page.screenshot({ path: path.join(out, 'codelens-hover.png') });
 
   // 7. results persist per model: reopening the model shows the last run
