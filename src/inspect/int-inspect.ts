@@ -12,7 +12,7 @@ import type { PreparedModel } from '../engine/types';
 import type { Node } from '../graph/ir';
 import type { Tensor } from '../graph/tensor';
 import { InputError } from '../util/errors';
-import { ErrorAccumulator, type ErrorMetrics } from './metrics';
+import { ErrorAccumulator, argmaxRows, type ErrorMetrics } from './metrics';
 import type { Evaluation } from './sensitivity';
 import { ClipCounter, StatsAccumulator, StreamingHistogram, type HistogramData, type TensorStats } from './stats';
 
@@ -57,17 +57,6 @@ export function runLayerAlone(prepared: PreparedModel, plan: QuantPlan, segment:
   return (out as QTensor).params ? dequantizeTensor(out as QTensor) : (out as Tensor);
 }
 
-function argmax(logits: Float32Array, classes: number): number[] {
-  const n = logits.length / classes;
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
-
 /** One pass over the data: float run (all values kept), each layer alone in integers, then the whole integer model. */
 export function inspectIntModel(floatModel: FloatModel, intModel: IntModel, dataset: Dataset, preprocess: Preprocess, batchSize: number, onBatch?: (done: number) => void): IntInspection {
   const started = performance.now();
@@ -107,7 +96,7 @@ export function inspectIntModel(floatModel: FloatModel, intModel: IntModel, data
     });
     const floatLogits = values.get(prepared.outputName)!;
     const classes = floatLogits.dims[1];
-    const fp = argmax(floatLogits.data as Float32Array, classes), qp = argmax(logits.data as Float32Array, classes);
+    const fp = argmaxRows(floatLogits.data as Float32Array, classes), qp = argmaxRows(logits.data as Float32Array, classes);
     for (let i = 0; i < fp.length; i++) {
       if (fp[i] === batch.labels[i]) floatCorrect++;
       if (qp[i] === batch.labels[i]) quantCorrect++;
@@ -144,7 +133,7 @@ export function evaluateIntModel(floatModel: FloatModel, intModel: IntModel, dat
     }
     const q = intModel.run(batch.input).data as Float32Array;
     const classes = ref.length / batch.labels.length;
-    const fp = argmax(ref, classes), qp = argmax(q, classes);
+    const fp = argmaxRows(ref, classes), qp = argmaxRows(q, classes);
     for (let i = 0; i < fp.length; i++) { if (qp[i] === batch.labels[i]) correct++; if (qp[i] === fp[i]) agree++; }
     err.add(ref, q);
     images += fp.length;

@@ -15,8 +15,7 @@ import { fakeQuantizeArray, type QuantParams } from '../quant/quantizer';
 import { dequantizeWeights, quantizeBias, quantizeWeights, type QuantizedWeights, type WeightMethod } from '../quant/weights';
 import { InputError } from '../util/errors';
 import { toLayerLayout } from './collect';
-import { ErrorAccumulator, type ErrorMetrics } from './metrics';
-import { ClipCounter, StatsAccumulator, StreamingHistogram, type HistogramData, type TensorStats } from './stats';
+import { ErrorAccumulator, argmaxRows } from './metrics';
 import type { Evaluation, LayerBits, PrecisionPlan } from './sensitivity';
 import { weightsByOutputChannel } from './weights';
 
@@ -148,7 +147,8 @@ export class QuantSimulator {
       weight: { dtype: 'float32', dims: [...original.dims], data: toLayerLayout(node, dequantizeWeights(q), original.dims) },
       bias,
       input,
-      output: calibrate(obs.output, this.settings.calibration, bits.activationBits),
+      // like the integer engine: a fused ReLU/ReLU6 output is calibrated on the activation's range (its clamp is then free)
+      output: calibrate(obs.activation && !this.settings.quantizeAfterActivation ? obs.activation : obs.output, this.settings.calibration, bits.activationBits),
       activation: obs.activation ? calibrate(obs.activation, this.settings.calibration, bits.activationBits) : undefined,
     };
     this.cache.set(key, lq);
@@ -174,13 +174,13 @@ export class QuantSimulator {
       floatMs += performance.now() - floatStart;
       const floatLogits = values.get(prepared.outputName)!;
       const classes = floatLogits.dims[1];
-      const floatPred = argmax(floatLogits.data as Float32Array, classes);
+      const floatPred = argmaxRows(floatLogits.data as Float32Array, classes);
       floatPred.forEach((p, i) => { if (p === batch.labels[i]) floatCorrect++; });
       plans.forEach((plan, k) => {
         const planStart = performance.now();
         const first = Math.min(...prepared.nodes.filter((n) => plan[n.name]).map((n) => order.get(n)!));
         const logits = Number.isFinite(first) ? this.runPlan(prepared, values, order, first, plan, activationOf) : floatLogits;
-        const pred = argmax(logits.data as Float32Array, classes);
+        const pred = argmaxRows(logits.data as Float32Array, classes);
         const t = tally[k];
         pred.forEach((p, i) => { if (p === batch.labels[i]) t.correct++; if (p === floatPred[i]) t.agree++; });
         t.err.add(floatLogits.data as Float32Array, logits.data as Float32Array);
@@ -224,39 +224,6 @@ export class QuantSimulator {
   }
 }
 
-function argmax(logits: Float32Array, classes: number): number[] {
-  const n = logits.length / classes;
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
-
-export interface LayerInspection {
-  layer: string;
-  input: QuantParams;
-  output: QuantParams;
-  /** This layer quantized alone (float input quantized with its own input scale), against the float output. */
-  local: ErrorMetrics;
-  /** The whole plan quantized, against the float model at this layer's output. */
-  accumulated: ErrorMetrics;
-  /** Float output (before the activation) statistics, histogram, and the share outside the calibrated range. */
-  outputStats: TensorStats;
-  outputHistogram: HistogramData;
-  clippedShare: number;
-}
-
-export interface InspectionResult {
-  float: Evaluation;
-  quantized: Evaluation;
-  layers: LayerInspection[];
-  images: number;
-  seconds: number;
-}
-
 /** Simulated quantization of one layer given float inputs: x̂ → conv(x̂, ŵ, b̂) → ŷ (quantized before the activation). */
 function quantizedLayerOutput(node: Node, inputs: (Tensor | undefined)[], lq: { weight: Tensor; bias?: Tensor; input: QuantParams; output: QuantParams }, opset: number): Tensor {
   const x = inputs[0]!;
@@ -265,60 +232,4 @@ function quantizedLayerOutput(node: Node, inputs: (Tensor | undefined)[], lq: { 
   const y = FLOAT_KERNELS[node.opType](node, ins.slice(0, node.inputs.length), opset)[0];
   fakeQuantizeArray(y.data as Float32Array, lq.output, y.data as Float32Array);
   return y;
-}
-
-/** Per-layer local and accumulated error, statistics and clipping of a plan, in one pass over the data. */
-export function inspectPlan(sim: QuantSimulator, dataset: Dataset, preprocess: Preprocess, batchSize: number, plan: PrecisionPlan, onBatch?: (done: number) => void): InspectionResult {
-  const started = performance.now();
-  const names = sim.layers.map((l) => l.name);
-  const acc = new Map(names.map((n) => [n, { local: new ErrorAccumulator(), accumulated: new ErrorAccumulator(), stats: new StatsAccumulator(), hist: new StreamingHistogram(64), clip: undefined as ClipCounter | undefined }]));
-  const logitErr = new ErrorAccumulator();
-  let images = 0, floatCorrect = 0, quantCorrect = 0, agree = 0;
-  const params = new Map<string, { input: QuantParams; output: QuantParams }>();
-  for (const batch of iterateBatches(dataset, batchSize, preprocess)) {
-    const prepared = sim.model.getPrepared(batch.input.dims[0]);
-    const opset = defaultOpset(prepared.model);
-    const values = runFloatAll(prepared, batch.input);
-    for (const node of prepared.nodes) {
-      const bits = plan[node.name];
-      const a = acc.get(node.name);
-      if (!a) continue;
-      const floatOut = values.get(node.outputs[0])!.data as Float32Array;
-      a.stats.add(floatOut);
-      a.hist.add(floatOut);
-      if (!bits) continue;
-      const lq = sim.layerParams(prepared, node, bits);
-      params.set(node.name, { input: lq.input, output: lq.output });
-      a.clip ??= new ClipCounter(lq.output.scale * (lq.output.qmin - lq.output.zeroPoint), lq.output.scale * (lq.output.qmax - lq.output.zeroPoint));
-      a.clip.add(floatOut);
-      const ins = node.inputs.map((n) => (n ? values.get(n) : undefined));
-      a.local.add(floatOut, quantizedLayerOutput(node, ins, lq, opset).data as Float32Array);
-    }
-    const logits = sim.runPlanFrom(prepared, values, plan, (node, out) => {
-      const a = acc.get(node.name);
-      if (a && plan[node.name]) a.accumulated.add(values.get(node.outputs[0])!.data as Float32Array, out.data as Float32Array);
-    });
-    const floatLogits = values.get(prepared.outputName)!;
-    const classes = floatLogits.dims[1];
-    const fp = argmax(floatLogits.data as Float32Array, classes), qp = argmax(logits.data as Float32Array, classes);
-    for (let i = 0; i < fp.length; i++) {
-      if (fp[i] === batch.labels[i]) floatCorrect++;
-      if (qp[i] === batch.labels[i]) quantCorrect++;
-      if (qp[i] === fp[i]) agree++;
-    }
-    logitErr.add(floatLogits.data as Float32Array, logits.data as Float32Array);
-    images += fp.length;
-    onBatch?.(images);
-  }
-  if (images === 0) throw new InputError(`${dataset.source}: no images to evaluate`);
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    float: { accuracy: (100 * floatCorrect) / images, agreement: 100, logitSqnrDb: Infinity },
-    quantized: { accuracy: (100 * quantCorrect) / images, agreement: (100 * agree) / images, logitSqnrDb: logitErr.result().sqnrDb, seconds },
-    images, seconds,
-    layers: names.filter((n) => params.has(n)).map((n) => {
-      const a = acc.get(n)!;
-      return { layer: n, ...params.get(n)!, local: a.local.result(), accumulated: a.accumulated.result(), outputStats: a.stats.result(), outputHistogram: a.hist.result(), clippedShare: a.clip?.clippedShare() ?? 0 };
-    }),
-  };
 }
