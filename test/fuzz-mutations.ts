@@ -1,6 +1,7 @@
 /** Deterministic mutations of a model file: byte-level damage and structural edits of the decoded protobuf. */
 import { onnx } from 'onnx-proto';
 import { rng } from './robust-fixtures';
+import { SUPPORTED_FLOAT_OPS } from '../src/kernels/float';
 
 export interface FuzzCase {
   strategy: string;
@@ -87,9 +88,8 @@ function valueNames(g: DecodedGraph): string[] {
   ];
 }
 
-const OP_TYPES = ['Conv', 'Relu', 'Add', 'Gemm', 'MatMul', 'Reshape', 'Flatten', 'Slice', 'Pad', 'Concat', 'Clip', 'GlobalAveragePool',
-  'MaxPool', 'AveragePool', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Transpose', 'Mul', 'Sub', 'Div', 'Softmax', 'Identity',
-  'BatchNormalization', 'Constant', 'Loop', 'If', 'Scan', 'NoSuchOp', ''];
+/** Every operator the float engine supports (so each kernel meets hostile inputs) plus some it does not. */
+const OP_TYPES = [...SUPPORTED_FLOAT_OPS, 'Loop', 'If', 'Scan', 'NoSuchOp', ''];
 
 export const STRATEGIES: Record<string, Mutator> = {
   bitFlips(r, base) {
