@@ -189,7 +189,8 @@ export function lowBitProse(d: ReportData): string[] {
     );
     const p8 = at(8), p6 = at(6), p4 = at(4);
     if (p8 && p6 && p4) {
-      out.push(`The logit SQNR falls from ${f1(p8.evaluation.logitSqnrDb)} dB at 8 bits to ${f1(p6.evaluation.logitSqnrDb)} dB at 6 and ${f1(p4.evaluation.logitSqnrDb)} dB at 4: each bit removed doubles the quantization step, about 6 dB less signal-to-noise per bit (ideal 6.02 dB), in every layer at once.`);
+      const perBit = (p8.evaluation.logitSqnrDb - p4.evaluation.logitSqnrDb) / 4;
+      out.push(`The logit SQNR falls from ${f1(p8.evaluation.logitSqnrDb)} dB at 8 bits to ${f1(p6.evaluation.logitSqnrDb)} dB at 6 and ${f1(p4.evaluation.logitSqnrDb)} dB at 4: ${f1(perBit)} dB per bit removed on average. Each bit removed doubles every quantization step at once (an ideal quantizer of a full-scale uniform signal loses 6.02 dB per bit)${perBit > 6.5 ? ', and more is lost here because the errors of successive layers compound and clipped values add to the rounding noise' : perBit < 5.5 ? ', less is lost here at the top because at 8 bits the error is already dominated by clipping and by the few layers that stay coarse' : ''}.`);
     }
   }
   const sp = d.splitBits;
