@@ -111,3 +111,18 @@ test('resize: bilinear with aligned pixel centres (2× down = 2×2 block means),
   assert.equal(px[0], 2); // top-left corner keeps the corner value
   assert.equal(px[47], 3 + 20 + 2); // bottom-right corner
 });
+
+test('class index: known class names (sidecar labels) win, then numeric folder names, then sorted order', () => {
+  const root = makeFolder(); // cat/, dog/
+  assert.deepEqual([...openDataset(root, { classNames: ['airplane', 'cat', 'dog'] }).labels], [1, 1, 2, 2]);
+  assert.deepEqual(openDataset(root, { classNames: ['airplane', 'cat', 'dog'] }).classNames, ['airplane', 'cat', 'dog']);
+  inputError(() => openDataset(root, { classNames: ['airplane', 'cat'] }), /sub-folders 'dog' are not among the model's class names \(airplane, cat\)/);
+  assert.deepEqual([...openDataset(root, { classNames: ['0', '1'] }).labels], [0, 0, 1, 1]); // no name matches: sorted order
+  const numeric = madeTemp('qi-numeric-');
+  writePng(path.join(numeric, '10', 'a.png'), 2, 2, 0);
+  writePng(path.join(numeric, '2', 'b.png'), 2, 2, 0);
+  const ds = openDataset(numeric);
+  assert.deepEqual(ds.describeImage(0).endsWith(path.join('10', 'a.png')), true);
+  assert.deepEqual([...ds.labels], [10, 2]);
+  assert.equal(ds.classNames?.length, 11);
+});

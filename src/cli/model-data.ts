@@ -75,7 +75,7 @@ export function openDataFor(loaded: LoadedModel, args: ParsedArgs, ctx: CliConte
   const batchSize = numberOption(args, 'batch', { integer: true, min: 1, max: 4096 }) ?? DEFAULT_BATCH;
   const channels = typeof input.dims?.[1] === 'number' ? input.dims[1] : undefined;
   const resize = flagOption(args, 'resize') ? modelImageSize(input) : undefined;
-  const dataset = openDataset(dataPath, { limit, channels, resize });
+  const dataset = openDataset(dataPath, { limit, channels, resize, classNames: sidecar?.labels });
   checkDatasetFitsInput(dataset, input.dims, model.path);
   const resolved = resolvePreprocess(sidecar, { mean: numberListOption(args, 'mean'), std: numberListOption(args, 'std'), scale: scaleOption(args, 'scale') });
   if (resolved.warning && !WARNED.has(ctx)) {

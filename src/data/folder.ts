@@ -1,4 +1,7 @@
-/** A folder of class sub-folders of PNG/JPEG images; class index = position of the sub-folder name in sorted order. */
+/**
+ * A folder of class sub-folders of PNG/JPEG images. Class index of a sub-folder: its position in the known class
+ * names (a sidecar's labels) when given, else its number when every name is a number, else its sorted position.
+ */
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, errorMessage } from '../util/errors';
@@ -12,7 +15,24 @@ interface ImageEntry {
   label: number;
 }
 
-export function listImageFolder(folder: string): { classNames: string[]; entries: ImageEntry[] } {
+/** Class index per sub-folder name, and the class names by index. */
+export function classIndices(folder: string, subfolders: string[], knownNames?: readonly string[]): { indices: number[]; classNames: string[] } {
+  if (knownNames && knownNames.length > 0) {
+    const unknown = subfolders.filter((n) => !knownNames.includes(n));
+    if (unknown.length === 0) return { indices: subfolders.map((n) => knownNames.indexOf(n)), classNames: [...knownNames] };
+    if (unknown.length < subfolders.length) {
+      throw new InputError(`${folder}: sub-folders ${unknown.map((n) => `'${n}'`).join(', ')} are not among the model's class names (${knownNames.join(', ')})`);
+    }
+  }
+  if (subfolders.every((n) => /^\d{1,6}$/.test(n))) {
+    const indices = subfolders.map(Number);
+    const classNames = Array.from({ length: Math.max(...indices) + 1 }, (_, i) => String(i));
+    return { indices, classNames };
+  }
+  return { indices: subfolders.map((_, i) => i), classNames: subfolders };
+}
+
+export function listImageFolder(folder: string, knownNames?: readonly string[]): { classNames: string[]; entries: ImageEntry[] } {
   const subfolders = readDir(folder)
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
@@ -20,8 +40,10 @@ export function listImageFolder(folder: string): { classNames: string[]; entries
   if (subfolders.length === 0) {
     throw new InputError(`${folder}: no class sub-folders found; an image folder data set needs one sub-folder of images per class`);
   }
+  const { indices, classNames } = classIndices(folder, subfolders, knownNames);
   const entries: ImageEntry[] = [];
-  subfolders.forEach((name, label) => {
+  subfolders.forEach((name, i) => {
+    const label = indices[i];
     const dir = path.join(folder, name);
     const files = readDir(dir)
       .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
@@ -32,7 +54,7 @@ export function listImageFolder(folder: string): { classNames: string[]; entries
   if (entries.length === 0) {
     throw new InputError(`${folder}: the class sub-folders (${subfolders.join(', ')}) hold no .png/.jpg/.jpeg images`);
   }
-  return { classNames: subfolders, entries };
+  return { classNames, entries };
 }
 
 function readDir(dir: string): fs.Dirent[] {
@@ -56,7 +78,7 @@ function readBytes(file: string): Buffer {
  * No resizing: every image must have the size of the first one (and, later, of the model input).
  */
 export function readImageFolder(folder: string, options: OpenOptions = {}): Dataset {
-  const { classNames, entries: all } = listImageFolder(folder);
+  const { classNames, entries: all } = listImageFolder(folder, options.classNames);
   const entries = all.slice(0, options.limit ?? all.length);
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) throw new InputError(`${folder}: image folders can be read as 1 or 3 channels, not ${channels}`);

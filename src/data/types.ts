@@ -32,6 +32,8 @@ export interface OpenOptions {
   limit?: number;
   /** Channel count wanted for image folders (1: grayscale, 3: RGB); images are converted to it. */
   channels?: number;
+  /** Class names in label order (a sidecar's labels): image sub-folders with these names get their index. */
+  classNames?: readonly string[];
   /** Resize image-folder images to this size (bilinear); without it, a size different from the first image is an error. */
   resize?: { height: number; width: number };
 }
