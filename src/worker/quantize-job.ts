@@ -1,9 +1,12 @@
 /** The worker's quantize job: options from the extension → the shared pipeline (src/pipeline/quantize.ts) → JSON for the editor. */
 import { checkDatasetFitsInput, openDataset, resolvePreprocess, findSidecar } from '../data';
-import type { Dataset } from '../data/types';
+import type { Dataset, Preprocess } from '../data/types';
 import type { Model } from '../graph/ir';
 import { histogramOf } from '../inspect/stats';
 import { dataflowOf } from '../inspect/build-report';
+import { floatLayerPass } from '../inspect/collect';
+import { FloatModel } from '../engine/float-engine';
+import { listLayers } from '../graph/layers';
 import type { PreparedModel } from '../engine/types';
 import { loadModel } from '../onnx/load';
 import { limitsFromSettings } from '../onnx/limits';
@@ -52,6 +55,17 @@ function weightHistogram(model: Model, layerName: string) {
   return { low: h.low, high: h.high, counts: h.counts };
 }
 
+const HISTOGRAM_IMAGES = 32;
+
+/** Float output (before the activation) of every layer on a few calibration images, as 64-bin histograms. */
+function activationHistograms(model: Model, calibrationPath: string, pre: Preprocess) {
+  const data = openForJob(model, calibrationPath, HISTOGRAM_IMAGES);
+  const floatModel = new FloatModel(model);
+  const layers = listLayers(floatModel.getPrepared(data.count));
+  const pass = floatLayerPass(floatModel, layers, data, pre, data.count);
+  return new Map(pass.layers.map((l) => [l.layer, { low: l.outputHistogram.low, high: l.outputHistogram.high, counts: l.outputHistogram.counts }]));
+}
+
 export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
   ctx.onProgress(0, 'loading model');
   const model = loadForJob(options);
@@ -87,6 +101,8 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
     },
     { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (plan, prepared) => (planned = { plan, prepared }) },
   );
+  ctx.onProgress(0.97, 'activation histograms');
+  const activations = activationHistograms(model, calibrationPath, pre);
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
   const p = planned as { plan: QuantPlan; prepared: PreparedModel } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
@@ -97,6 +113,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
       outputSqnrDb: l.outputSqnrDb ?? undefined,
       outputCosine: l.outputCosine ?? undefined,
       weightHistogram: weightHistogram(model, l.name),
+      activationHistogram: activations.get(l.name),
       dataflow: flows.get(l.name)?.steps,
     })),
   };

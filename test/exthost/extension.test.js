@@ -89,6 +89,9 @@ suite('Quant Inspector in the VS Code extension host', () => {
     const conv1 = run.layers.find((l) => l.name === '/conv1/Conv');
     assert.strictEqual(conv1.weightBits, 8);
     assert.ok(conv1.outputSqnrDb > 20 && conv1.outputSqnrDb < 70, `conv1 output SQNR ${conv1.outputSqnrDb}`);
+    assert.strictEqual(conv1.weightHistogram.counts.reduce((a, b) => a + b, 0), 16 * 3 * 3 * 3, 'weight histogram holds every weight');
+    assert.strictEqual(conv1.activationHistogram.counts.reduce((a, b) => a + b, 0), 32 * 16 * 32 * 32, 'activation histogram: 32 images × 16×32×32');
+    assert.deepStrictEqual(conv1.dataflow.slice(0, 3).map((s) => s.bits), [8, 16, 19], 'int8 codes, 16-bit products, 19-bit accumulator (K = 27)');
     assert.deepStrictEqual(controller.store.run(modelPath()).settings.weightBits, 8, 'persisted in workspace storage');
 
     const doc = await vscode.workspace.openTextDocument(codePath());
