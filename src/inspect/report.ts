@@ -231,7 +231,7 @@ export function sensitivityProse(d: ReportData): string[] {
   const top = s.ranking.slice(0, 3);
   const out = [
     `Quantizing one layer at a time to W${s.bits.weightBits}A${s.bits.activationBits} (all others float), the costliest layers are ${top
-      .map((e) => `${shortName(e.layer)} (−${e.aloneCost.toFixed(2)} points alone, logit SQNR ${f1(e.alone.logitSqnrDb)} dB${e.allButGain !== undefined ? `; keeping only it in float gains ${e.allButGain.toFixed(2)} points` : ''})`)
+      .map((e) => `${shortName(e.layer)} (${e.aloneCost >= 0 ? '−' : '+'}${Math.abs(e.aloneCost).toFixed(2)} points alone, logit SQNR ${f1(e.alone.logitSqnrDb)} dB${e.allButGain !== undefined ? `; keeping only it in float gains ${e.allButGain.toFixed(2)} points` : ''})`)
       .join(', ')}.`,
   ];
   const cheapest = s.ranking[s.ranking.length - 1];
