@@ -127,6 +127,7 @@ export class Controller {
     }
     this.summaries.set(modelPath, summary);
     this.log(`loaded ${modelPath}: ${summary.layers.length} layers, ${summary.nodeCount} nodes`);
+    this.codeCache.clear(); // its layers may map to lines of open Python files
     this.codeChanged();
     return summary;
   }
