@@ -1,6 +1,7 @@
 /** Micro-benchmark of the wasm conv kernels on resnet20's layer shapes: float vs quantized, GMAC/s (node --import tsx bench/kernels.ts). */
 import { tryConv2dWasm, tryQConv2dWasm } from '../src/kernels/wasm';
 import type { ConvGeometry } from '../src/kernels/wasm';
+import { kernelArena } from '../src/kernels/wasm/runtime';
 
 function geometry(n: number, c: number, hw: number, oc: number, s: number): ConvGeometry {
   const o = Math.floor((hw + 2 - 3) / s) + 1;
@@ -30,5 +31,13 @@ for (const p of [geometry(batch, 16, 32, 16, 1), geometry(batch, 32, 16, 32, 1),
   const yq = new Uint8Array(y.length);
   const args = { x: xq, xZero: 0, w: wq, wZero: 0, multiplier: new Int32Array(p.oc).fill(1 << 30), shift: new Int32Array(p.oc).fill(-10), yZero: 0, qmin: 0, qmax: 255, y: yq };
   const tq = time(() => tryQConv2dWasm(p, args));
-  console.log(`conv ${p.c}->${p.oc} ${p.h}x${p.w}: float ${(macs / tf / 1e6).toFixed(1)} GMAC/s, int8 ${(macs / tq / 1e6).toFixed(1)} GMAC/s`);
+  // the part of a float conv call spent copying the batch into wasm memory and the result out
+  const arena = kernelArena()!;
+  const tc = time(() => {
+    arena.copyIn(x);
+    const py = arena.scratch(y.length * 4);
+    y.set(arena.f32(py, y.length));
+    arena.resetScratch();
+  });
+  console.log(`conv ${p.c}->${p.oc} ${p.h}x${p.w}: float ${(macs / tf / 1e6).toFixed(1)} GMAC/s, int8 ${(macs / tq / 1e6).toFixed(1)} GMAC/s, copy in/out ${(100 * tc / tf).toFixed(1)}% of the float call`);
 }
