@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { kernelPath, setKernelPath, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, wasmAvailable } from '../src/kernels/wasm';
+import {
+  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, wasmAvailable,
+} from '../src/kernels/wasm';
 import { sgemmTs } from '../src/kernels/float/gemm';
 import { conv2d, Conv2dParams } from '../src/kernels/float/conv';
 import { InputError } from '../src/util/errors';
@@ -199,4 +201,31 @@ test('QINSPECT_KERNELS=ts selects the TypeScript path, and a bad value is an Inp
     else process.env.QINSPECT_KERNELS = saved;
     setKernelPath(undefined);
   }
+});
+
+test('when wasm memory cannot grow, the kernels report false and the TypeScript path gives the result', () => {
+  const r = rng(9);
+  const p = geometry(8, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1);
+  const x = randomFloats(p.n * p.c * p.h * p.w, r);
+  const wt = randomFloats(p.oc * p.c * 9, r);
+  const want = new Float32Array(p.n * p.oc * p.oh * p.ow);
+  setKernelPath('ts');
+  conv2d(p, x, wt, undefined, want);
+  setKernelPath('wasm');
+  releaseKernelArena();
+  setWasmMemoryLimit(1 << 20); // 1 MiB: the batch alone is 2 MiB
+  try {
+    const got = new Float32Array(want.length);
+    assert.equal(tryConv2dWasm(p, x, wt, undefined, got), false);
+    assert.equal(got.every((v) => v === 0), true, 'nothing written by the failed wasm call');
+    conv2d(p, x, wt, undefined, got); // falls back (per-image GEMMs may still fit)
+    assertClose(got, want, p.c * 9 + 1, 'fallback conv');
+  } finally {
+    setWasmMemoryLimit(undefined);
+    releaseKernelArena();
+    setKernelPath(undefined);
+  }
+  const again = new Float32Array(want.length);
+  assert.equal(tryConv2dWasm(p, x, wt, undefined, again), true);
+  assertClose(again, want, p.c * 9 + 1, 'wasm conv after the limit is lifted');
 });

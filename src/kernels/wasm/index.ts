@@ -8,7 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
-import { kernelArena, releaseKernelArena, wasmAvailable, wasmUnavailableReason } from './runtime';
+import { KernelArena, WasmMemoryFull, kernelArena, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
 
@@ -38,15 +38,31 @@ export function kernelPath(): KernelPath {
   return 'ts';
 }
 
+/**
+ * Runs fn on this thread's arena. When wasm memory cannot grow, drops the resident weights and tries once more;
+ * still too big: false, and the caller runs the TypeScript kernel.
+ */
+function inArena(fn: (arena: KernelArena) => void): boolean {
+  const arena = kernelArena();
+  if (!arena) return false;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fn(arena);
+      return true;
+    } catch (e) {
+      if (!(e instanceof WasmMemoryFull)) throw e;
+      arena.dropResident();
+    }
+  }
+  return false;
+}
+
 /** Runs the float GEMM in wasm when that path is selected; returns false when the caller should use TypeScript. */
 export function trySgemmWasm(
   M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, opts?: SgemmWasmOptions,
 ): boolean {
   if (kernelPath() !== 'wasm') return false;
-  const arena = kernelArena();
-  if (!arena) return false;
-  sgemmWasm(arena, M, N, K, A, B, C, opts);
-  return true;
+  return inArena((arena) => sgemmWasm(arena, M, N, K, A, B, C, opts));
 }
 
 /** Runs the int8 GEMM in wasm when that path is selected; returns false when the caller should use TypeScript. */
@@ -55,13 +71,10 @@ export function tryIgemmWasm(
   opts?: IgemmWasmOptions,
 ): boolean {
   if (kernelPath() !== 'wasm') return false;
-  const arena = kernelArena();
-  if (!arena) return false;
-  igemmWasm(arena, M, N, K, A, za, B, zb, C, opts);
-  return true;
+  return inArena((arena) => igemmWasm(arena, M, N, K, A, za, B, zb, C, opts));
 }
 
-export { releaseKernelArena, wasmAvailable };
+export { releaseKernelArena, setWasmMemoryLimit, wasmAvailable };
 export { qconvFitsWasm };
 export type { AddRescaleArgs, IntCodes, QConvArgs, Rounding };
 export type { ConvGeometry, IgemmWasmOptions, Int8Codes, SgemmWasmOptions };
@@ -76,11 +89,8 @@ export function trySgemmWasmAt(
   accumulate: boolean,
 ): boolean {
   if (kernelPath() !== 'wasm') return false;
-  const arena = kernelArena();
-  if (!arena) return false;
-  sgemmWasm(arena, M, N, K, A.subarray(aOffset, aOffset + M * K), B.subarray(bOffset, bOffset + K * N),
-    C.subarray(cOffset, cOffset + M * N), { accumulate });
-  return true;
+  return inArena((arena) => sgemmWasm(arena, M, N, K, A.subarray(aOffset, aOffset + M * K), B.subarray(bOffset, bOffset + K * N),
+    C.subarray(cOffset, cOffset + M * N), { accumulate }));
 }
 
 /** Whole-batch NCHW float conv in wasm (weights resident); false when the TypeScript path is selected. */
@@ -89,10 +99,7 @@ export function tryConv2dWasm(
   clampMin = -Infinity, clampMax = Infinity,
 ): boolean {
   if (kernelPath() !== 'wasm') return false;
-  const arena = kernelArena();
-  if (!arena) return false;
-  conv2dWasm(arena, p, x, wt, bias, y, clampMin, clampMax);
-  return true;
+  return inArena((arena) => conv2dWasm(arena, p, x, wt, bias, y, clampMin, clampMax));
 }
 
 /**
@@ -102,10 +109,7 @@ export function tryConv2dWasm(
 export function tryQConv2dWasm(p: ConvGeometry, args: QConvArgs): boolean {
   if (kernelPath() !== 'wasm') return false;
   if (!qconvFitsWasm(p, codeBound(args.x, args.xZero), weightBound(args.w, args.wZero))) return false;
-  const arena = kernelArena();
-  if (!arena) return false;
-  qconv2dWasm(arena, p, args);
-  return true;
+  return inArena((arena) => qconv2dWasm(arena, p, args));
 }
 
 const multiplierCache = new WeakMap<object, { multiplier: Int32Array; shift: Int32Array }>();
@@ -129,7 +133,6 @@ export function tryAddIntWasm(
   rounding: Rounding = 'gemmlowp',
 ): number | undefined {
   if (kernelPath() !== 'wasm' || a.length < out.length || b.length < out.length || !addFitsWasm(a, za, b, zb, r.leftShift)) return undefined;
-  const arena = kernelArena();
-  if (!arena) return undefined;
-  return addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding);
+  let maxAcc = 0;
+  return inArena((arena) => { maxAcc = addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding); }) ? maxAcc : undefined;
 }

@@ -53,6 +53,23 @@ const ALIGN = 64;
 /** Resident packed weights beyond this are dropped (and re-packed on demand) to bound memory per thread. */
 const RESIDENT_BUDGET_BYTES = 192 * 1024 * 1024;
 
+/** wasm32 addresses 4 GiB; tests lower this to exercise the fallback. */
+const MAX_WASM_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
+let memoryLimit = MAX_WASM_BYTES;
+
+/** Thrown when a kernel needs more wasm memory than can be had; callers fall back to the TypeScript kernels. */
+export class WasmMemoryFull extends Error {
+  constructor(bytes: number) {
+    super(`wasm kernels: cannot grow memory to ${(bytes / 2 ** 20).toFixed(0)} MiB`);
+    this.name = 'WasmMemoryFull';
+  }
+}
+
+/** Caps the wasm memory of this thread's kernels (undefined: the wasm32 maximum). For tests. */
+export function setWasmMemoryLimit(bytes: number | undefined): void {
+  memoryLimit = bytes ?? MAX_WASM_BYTES;
+}
+
 let compiled: WebAssembly.Module | undefined;
 let unsupportedReason: string | undefined;
 
@@ -178,8 +195,14 @@ export class KernelArena {
   private ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
+    if (end > memoryLimit) throw new WasmMemoryFull(end);
     const pages = Math.ceil((end - have) / PAGE);
-    this.memory.grow(Math.max(pages, Math.ceil(have / PAGE / 4))); // grow by ≥ 25% to limit regrowth
+    const wanted = Math.min(Math.max(pages, Math.ceil(have / PAGE / 4)), Math.floor((memoryLimit - have) / PAGE)); // ≥ 25% at a time
+    try {
+      this.memory.grow(Math.max(pages, wanted));
+    } catch {
+      throw new WasmMemoryFull(end);
+    }
   }
 }
 
