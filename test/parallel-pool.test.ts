@@ -139,3 +139,18 @@ test('pool: the integer engine in workers gives the in-process logits; plan weig
     await pool.close();
   }
 });
+
+test('pool: aborting evaluateParallel stops the workers and rejects with CancelledError', async () => {
+  const { CancelledError } = await import('../src/util/errors');
+  const controller = new AbortController();
+  const seen: number[] = [];
+  const batches = Array.from({ length: 12 }, (_, i) => randomBatch(2, 30 + i));
+  await assert.rejects(evaluateParallel(modelPath, batches, (_out, i) => {
+    seen.push(i);
+    if (i === 1) controller.abort();
+  }, { workers: 2, signal: controller.signal }), CancelledError);
+  assert.deepEqual(seen, [0, 1]);
+  const pre = new AbortController();
+  pre.abort();
+  await assert.rejects(evaluateParallel(modelPath, batches, () => assert.fail('no batch may run'), { workers: 1, signal: pre.signal }), CancelledError);
+});

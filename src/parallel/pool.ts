@@ -227,18 +227,30 @@ export function concatBatch(parts: Tensor[]): Tensor {
 
 /**
  * Runs `task` over all batches on a pool of workers and calls onResult in batch order (streaming: nothing is
- * kept). The pool is closed afterwards, also on error.
+ * kept). The pool is closed afterwards, also on error; aborting `signal` stops the workers at once and rejects
+ * with CancelledError.
  */
 export async function evaluateParallel(
   model: Model | string,
   batches: Iterable<Tensor> | AsyncIterable<Tensor>,
   onResult: (output: unknown, index: number) => void,
-  options: PoolOptions = {},
+  options: PoolOptions & { signal?: AbortSignal } = {},
 ): Promise<void> {
+  const { signal } = options;
+  if (signal?.aborted) throw new CancelledError();
   const pool = await WorkerPool.create(model, options);
+  const onAbort = (): void => void pool.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const { index, output } of pool.map(batches)) onResult(output, index);
+    for await (const { index, output } of pool.map(batches)) {
+      if (signal?.aborted) throw new CancelledError();
+      onResult(output, index);
+    }
+  } catch (e) {
+    if (signal?.aborted) throw new CancelledError();
+    throw e;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await pool.close();
   }
 }
