@@ -58,14 +58,19 @@ function svg(kind: string, title: string, parts: string[]): string {
 
 /** Histogram bars (log-scaled counts so tails stay visible), with the clipping range as dashed lines. */
 export function histogramSvg(title: string, h: HistogramData, clip?: { low: number; high: number }): string {
-  const lo = Math.min(h.low, clip?.low ?? h.low), hi = Math.max(h.high, clip?.high ?? h.high);
+  // the streaming histogram's range grows by doubling: show only the occupied bins (and the clipping range)
+  const bw0 = (h.high - h.low) / h.counts.length;
+  const first = Math.max(0, h.counts.findIndex((c) => c > 0));
+  const last = h.counts.length - 1 - Math.max(0, [...h.counts].reverse().findIndex((c) => c > 0));
+  const dataLo = h.low + first * bw0, dataHi = h.low + (last + 1) * bw0;
+  const lo = Math.min(dataLo, clip?.low ?? dataLo), hi = Math.max(dataHi, clip?.high ?? dataHi);
   const logCounts = h.counts.map((c) => (c > 0 ? Math.log10(c) + 1 : 0));
   const top = Math.max(1, ...logCounts);
   const f = frame(title, 'value', 'log10(count) + 1', [lo, hi], [0, top]);
   const bw = (h.high - h.low) / h.counts.length;
   h.counts.forEach((_, i) => {
     const v = logCounts[i];
-    if (v <= 0) return;
+    if (v <= 0 || i < first || i > last) return;
     const x0 = f.x(h.low + i * bw), x1 = f.x(h.low + (i + 1) * bw);
     f.parts.push(`<rect class="qi-bar" x="${x0.toFixed(1)}" y="${f.y(v).toFixed(1)}" width="${Math.max(0.8, x1 - x0 - 0.5).toFixed(1)}" height="${(f.y(0) - f.y(v)).toFixed(1)}"/>`);
   });
