@@ -41,6 +41,9 @@ export interface LayerReportRow {
     /** Layer output SQNR with float activations and quantized weights only, per granularity. */
     weightOnlyPerTensorDb?: number;
     weightOnlyPerChannelDb?: number;
+    /** Weight error of the analysed quantization (same bits and cost function; may differ from the plan's when the plan used the output criterion). */
+    error?: ErrorMetrics;
+    rmseOverScale?: number;
     histogram: HistogramData;
   };
   activation: {
@@ -285,6 +288,15 @@ function layerTable(d: ReportData): { html: string; markdown: string } {
   );
 }
 
+function weightErrorTable(d: ReportData): { html: string; markdown: string } {
+  return table(['layer (weights)', 'SQNR dB', 'MSE', 'cosine', 'max |err|', 'rmse/scale', 'min', 'max', 'mean', 'std', '3σ/range', 'clipped'],
+    d.layers.map((l) => {
+      const w = l.weight;
+      return [shortName(l.name), f1(w.sqnrDb), w.error ? sci(w.error.mse) : '', w.error ? f3(w.error.cosine) : '', w.error ? sci(w.error.maxAbsError) : '', w.rmseOverScale !== undefined ? f3(w.rmseOverScale) : '',
+        sci(w.stats.min), sci(w.stats.max), sci(w.stats.mean), sci(w.stats.std), f2(w.stats.sigma3ShareOfRange), `${(w.clippedShare * 100).toFixed(3)}%`];
+    }));
+}
+
 function rmseNote(d: ReportData): string {
   const healthy = d.layers.filter((l) => Math.abs(l.local.rmseOverScale - UNIFORM_ROUNDING_RMSE_OVER_SCALE) < 0.08).length;
   const worst = worstBy(d.layers, (l) => -l.accumulated.rmseOverScale, 1)[0];
@@ -300,9 +312,11 @@ export function buildSections(d: ReportData): Section[] {
     paragraphs: [
       'Local: this layer quantized alone with float inputs. Accumulated: the whole model quantized, compared with the float model at this layer\'s output. Clipped: share of activations outside the calibrated range on the evaluation images. 3σ/range: width of mean ± 3σ over the full min..max range (small = long tails). Channel spread: widest over narrowest weight channel range.',
       rmseNote(d),
+      'The second table is the weights\' own error and statistics: for weights rmse/scale near 0.289 is again pure rounding, above it the clipping range cut real weights (clipped > 0).',
     ],
     blocks: [
       layerTable(d),
+      weightErrorTable(d),
       plot(barChartSvg('Accumulated SQNR per layer (dB)', 'SQNR (dB), lower is worse', d.layers.map((l) => ({ label: shortName(l.name), value: l.accumulated.sqnrDb, highlight: l.kind === 'depthwise' }))), 'accumulated SQNR of each layer, depthwise layers highlighted'),
     ],
   });

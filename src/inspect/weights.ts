@@ -4,6 +4,7 @@ import { attrInt } from '../graph/ir';
 import { asFloat32 } from '../graph/tensor';
 import { InputError } from '../util/errors';
 import { dequantizeWeights, quantizeWeights, weightSqnrDb, type QuantizedWeights, type WeightMethod } from '../quant/weights';
+import { compareTensors, type ErrorMetrics } from './metrics';
 import { channelRanges, histogramOf, tensorStats, type ChannelRanges, type HistogramData, type TensorStats } from './stats';
 
 export type LayerKind = 'conv' | 'depthwise' | 'pointwise' | 'linear';
@@ -47,6 +48,10 @@ export interface WeightAnalysis {
   chosen: QuantizedWeights;
   /** Share of weights beyond the chosen clipping range (0 for min-max). */
   clippedShare: number;
+  /** Error of the chosen quantization: ŵ against w. */
+  error: ErrorMetrics;
+  /** rmse over the mean weight scale (≈ 0.289 for pure rounding). */
+  rmseOverScale: number;
 }
 
 /** q = clamp(round(w / s), −qmax, qmax) with the given granularity and cost function; returns the SQNR of ŵ = s·q. */
@@ -80,6 +85,8 @@ export function analyzeWeights(prepared: PreparedModel, layer: LayerInfo, bits: 
   const perTensor = weightSqnrFor(weights, channels, bits, false, safeMethod);
   const perCh = weightSqnrFor(weights, channels, bits, true, safeMethod);
   const chosen = perChannel ? perCh.q : perTensor.q;
+  const error = compareTensors(weights, dequantizeWeights(chosen));
+  const meanScale = chosen.scales.reduce((a, b) => a + b, 0) / chosen.scales.length;
   const k = weights.length / channels;
   let clipped = 0;
   for (let i = 0; i < weights.length; i++) if (Math.abs(weights[i]) > chosen.scales[Math.floor(i / k)] * (chosen.qmax + 0.5)) clipped++;
@@ -88,7 +95,8 @@ export function analyzeWeights(prepared: PreparedModel, layer: LayerInfo, bits: 
     stats: tensorStats(weights), channelRanges: channelRanges(weights, channels), histogram: histogramOf(weights, 64),
     sqnrPerTensorDb: perTensor.sqnrDb, sqnrPerChannelDb: perCh.sqnrDb,
     channelMeanSqnrPerTensorDb: meanFinite(perTensor.channelSqnrDb), channelMeanSqnrPerChannelDb: meanFinite(perCh.channelSqnrDb),
-    worstChannelSqnrPerTensorDb: Math.min(...perTensor.channelSqnrDb.filter((x) => !Number.isNaN(x))), chosen, clippedShare: clipped / weights.length,
+    worstChannelSqnrPerTensorDb: Math.min(...perTensor.channelSqnrDb.filter((x) => !Number.isNaN(x))), chosen,
+    error, rmseOverScale: error.rmse / meanScale, clippedShare: clipped / weights.length,
   };
 }
 
