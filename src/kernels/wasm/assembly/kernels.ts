@@ -354,7 +354,7 @@ export function depthwise_f32(
   padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, pad: usize, y: usize, lo: f32, hi: f32,
 ): void {
   const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
-  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 4;
+  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 8;
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   for (let b = 0; b < n; b++) {
@@ -371,10 +371,47 @@ export function depthwise_f32(
         const x1 = min(wp, w + padL);
         if (x1 > x0) memory.copy(pad + <usize>(py * wp + x0) * 4, xc + <usize>(iy * w + x0 - padL) * 4, <usize>(x1 - x0) * 4);
       }
+      const three = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
+      const w0 = v128.load32_splat(wc), w1 = v128.load32_splat(wc, 4), w2 = v128.load32_splat(wc, 8);
+      const w3 = v128.load32_splat(wc, 12), w4 = v128.load32_splat(wc, 16), w5 = v128.load32_splat(wc, 20);
+      const w6 = v128.load32_splat(wc, 24), w7 = v128.load32_splat(wc, 28), w8 = v128.load32_splat(wc, 32);
+      const vb = f32x4.splat(bv);
       for (let oy = 0; oy < oh; oy++) {
         const yr = yc + <usize>(oy * ow) * 4;
         let ox = 0;
-        if (sw == 1) {
+        if (three) {
+          // 3×3 taps held in registers; same summation order as the generic loop (bias, then row by row)
+          const r0 = pad + <usize>((oy * sh) * wp) * 4;
+          const r1 = r0 + <usize>wp * 4;
+          const r2 = r1 + <usize>wp * 4;
+          for (; ox + 4 <= ow; ox += 4) {
+            const o = <usize>(ox * sw) * 4;
+            let acc = vb;
+            if (sw == 1) {
+              acc = f32x4.add(acc, f32x4.mul(w0, v128.load(r0 + o))); acc = f32x4.add(acc, f32x4.mul(w1, v128.load(r0 + o, 4)));
+              acc = f32x4.add(acc, f32x4.mul(w2, v128.load(r0 + o, 8)));
+              acc = f32x4.add(acc, f32x4.mul(w3, v128.load(r1 + o))); acc = f32x4.add(acc, f32x4.mul(w4, v128.load(r1 + o, 4)));
+              acc = f32x4.add(acc, f32x4.mul(w5, v128.load(r1 + o, 8)));
+              acc = f32x4.add(acc, f32x4.mul(w6, v128.load(r2 + o))); acc = f32x4.add(acc, f32x4.mul(w7, v128.load(r2 + o, 4)));
+              acc = f32x4.add(acc, f32x4.mul(w8, v128.load(r2 + o, 8)));
+            } else {
+              // stride 2: inputs 2·ox + kx; even lanes of [x0..x7] and of [x1..x8]
+              let a = v128.load(r0 + o), b = v128.load(r0 + o, 16), c = v128.load(r0 + o, 32);
+              acc = f32x4.add(acc, f32x4.mul(w0, v128.shuffle<f32>(a, b, 0, 2, 4, 6)));
+              acc = f32x4.add(acc, f32x4.mul(w1, v128.shuffle<f32>(a, b, 1, 3, 5, 7)));
+              acc = f32x4.add(acc, f32x4.mul(w2, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4)));
+              a = v128.load(r1 + o); b = v128.load(r1 + o, 16); c = v128.load(r1 + o, 32);
+              acc = f32x4.add(acc, f32x4.mul(w3, v128.shuffle<f32>(a, b, 0, 2, 4, 6)));
+              acc = f32x4.add(acc, f32x4.mul(w4, v128.shuffle<f32>(a, b, 1, 3, 5, 7)));
+              acc = f32x4.add(acc, f32x4.mul(w5, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4)));
+              a = v128.load(r2 + o); b = v128.load(r2 + o, 16); c = v128.load(r2 + o, 32);
+              acc = f32x4.add(acc, f32x4.mul(w6, v128.shuffle<f32>(a, b, 0, 2, 4, 6)));
+              acc = f32x4.add(acc, f32x4.mul(w7, v128.shuffle<f32>(a, b, 1, 3, 5, 7)));
+              acc = f32x4.add(acc, f32x4.mul(w8, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4)));
+            }
+            v128.store(yr + <usize>ox * 4, f32x4.min(f32x4.max(acc, vlo), vhi));
+          }
+        } else if (sw == 1) {
           for (; ox + 4 <= ow; ox += 4) {
             let acc = f32x4.splat(bv);
             for (let ky = 0; ky < kh; ky++) {
