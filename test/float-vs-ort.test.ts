@@ -12,6 +12,7 @@ import { floatTensor, Tensor } from '../src/graph/tensor';
 import { openDataset, iterateBatches } from '../src/data';
 import type { Preprocess } from '../src/data';
 import { setKernelPath } from '../src/kernels/wasm';
+import { mulberry32 } from '../src/util/random';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const ort = require('onnxruntime-node');
@@ -26,14 +27,7 @@ const MAX_ABS_ERROR = 1e-4;
 
 /** Seeded N(0,1) values (mulberry32 + Box-Muller). */
 function gaussian(count: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
   return out;

@@ -11,16 +11,8 @@ import { StreamingObserver, calibratedRange, CALIBRATION_METHODS } from '../src/
 import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, WeightMethod } from '../src/quant/weights';
 import { InputError } from '../src/util/errors';
 import { requantizeInto } from '../src/kernels/int/requant';
+import { mulberry32 as rng } from '../src/util/random';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function randInt32(r: () => number): number {
   return (Math.floor(r() * 4294967296) - 2147483648) | 0;
 }

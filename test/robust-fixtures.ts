@@ -83,14 +83,5 @@ export function lengthField(field: number, payload: Uint8Array | number[]): Uint
   return Buffer.concat([Uint8Array.from([...varint(field * 8 + 2), ...varint(body.length)]), body]);
 }
 
-/** Deterministic PRNG (mulberry32) so every fuzz case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so every fuzz case can be replayed from its seed. */
+export { mulberry32 as rng } from '../src/util/random';

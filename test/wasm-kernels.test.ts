@@ -9,20 +9,10 @@ import {
 import { sgemmTs } from '../src/kernels/float/gemm';
 import { conv2d, Conv2dParams } from '../src/kernels/float/conv';
 import { InputError } from '../src/util/errors';
+import { mulberry32 as rng } from '../src/util/random';
 
 const root = path.resolve(__dirname, '..');
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomFloats(n: number, r: () => number): Float32Array {
   return Float32Array.from({ length: n }, () => r() * 2 - 1);

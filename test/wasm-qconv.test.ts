@@ -5,17 +5,8 @@ import assert from 'node:assert/strict';
 import { setKernelPath, tryQConv2dWasm, qconvFitsWasm } from '../src/kernels/wasm';
 import type { ConvGeometry, IntCodes, QConvArgs } from '../src/kernels/wasm';
 import { multiplyByQuantizedMultiplierSingleRounding, quantizeMultiplier, requantize } from '../src/quant/requantize';
+import { mulberry32 as rng } from '../src/util/random';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Scalar quantized conv: acc = bias + Σ (x − zx)(w − zw) over the window (zero padding = code zx), then requantize. */
 function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
@@ -101,6 +92,36 @@ test('quantized conv: wasm codes equal the scalar fixed-point reference bit for 
   ];
   for (const c of cases) runCase(r, c);
   for (const c of cases) runCase(r, { ...c, rounding: 'single' });
+  setKernelPath(undefined);
+});
+
+test('quantized conv: requantization of extreme accumulators and shifts is bit-exact in both roundings', () => {
+  // a 1×1 conv of one channel whose bias puts accumulators near ±2^31; one output channel per multiplier, so every
+  // shift from −31 (t = 62 in the single rounding) to +2 (saturating) meets accumulators of both signs and ties
+  const reals = [2 ** -32 * 1.5, 2 ** -31, 0.7 * 2 ** -20, 2 ** -9, 0.5, 0.999999, 1, 1.5, 3.999];
+  const mults = reals.map((v) => quantizeMultiplier(v));
+  assert.ok(mults.some((m) => m.shift === -31) && mults.some((m) => m.shift === 0) && mults.some((m) => m.shift > 0));
+  const biases = [2 ** 31 - 300, -(2 ** 31) + 300, 2 ** 30, -(2 ** 30), 2 ** 20 + 2 ** 19, -(2 ** 20) - 2 ** 19, 12345, -12345, 0];
+  const w = 16;
+  const p = geometry(1, 1, 1, w, reals.length * biases.length, 1, 1, 1, 1, 0);
+  const x = Uint8Array.from({ length: w }, (_, i) => i * 17 % 256);
+  const oc = p.oc;
+  const bias = Int32Array.from({ length: oc }, (_, o) => biases[o % biases.length]);
+  const weights = Int8Array.from({ length: oc }, (_, o) => (o % 3) - 1); // −1, 0, 1: |Σ| ≤ 255 stays inside int32
+  const multiplier = Int32Array.from({ length: oc }, (_, o) => mults[Math.floor(o / biases.length)].multiplier);
+  const shift = Int32Array.from({ length: oc }, (_, o) => mults[Math.floor(o / biases.length)].shift);
+  setKernelPath('wasm');
+  for (const rounding of ['single', 'gemmlowp'] as const) {
+    for (const [qmin, qmax, yZero] of [[-(2 ** 31), 2 ** 31 - 1, 0], [-128, 127, -3]] as const) {
+      const y = new Int32Array(oc * w);
+      const args: QConvArgs = { x, xZero: 100, w: weights, wZero: 0, bias, multiplier, shift, yZero, qmin, qmax, y, rounding };
+      assert.equal(tryQConv2dWasm(p, args), true, 'wasm path taken');
+      const want = referenceQConv(p, args);
+      const diff = want.findIndex((v, i) => v !== y[i]);
+      assert.equal(diff, -1, `${rounding} [${qmin}, ${qmax}]: code ${diff} is ${y[diff]}, the reference says ${want[diff]}`);
+      if (qmin < -128) assert.ok(new Set(want).size > oc, 'wide outputs vary');
+    }
+  }
   setKernelPath(undefined);
 });
 

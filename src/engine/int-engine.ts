@@ -214,10 +214,12 @@ export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Ten
         break;
       case 'clamp': {
         const q = codesOf(x, node);
-        const out = allocCodes(q.params, q.codes.length);
-        if (mode.lo <= q.params.qmin && mode.hi >= q.params.qmax) out.set(q.codes); // clamp already applied by the producer's requantization
-        else for (let i = 0; i < out.length; i++) { const c = q.codes[i]; out[i] = c < mode.lo ? mode.lo : c > mode.hi ? mode.hi : c; } // ReLU / ReLU6 on codes
-        const clamped = { dims: q.dims, codes: out, params: q.params };
+        let clamped = q; // the producer's requantization already clamped to [lo, hi]: codes are shared, never written
+        if (mode.lo > q.params.qmin || mode.hi < q.params.qmax) {
+          const out = allocCodes(q.params, q.codes.length);
+          for (let i = 0; i < out.length; i++) { const c = q.codes[i]; out[i] = c < mode.lo ? mode.lo : c > mode.hi ? mode.hi : c; } // ReLU / ReLU6 on codes
+          clamped = { dims: q.dims, codes: out, params: q.params };
+        }
         emit(node, mode.requantTo ? requantizeTensor(clamped, mode.requantTo) : clamped);
         break;
       }

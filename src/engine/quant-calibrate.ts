@@ -10,6 +10,7 @@ import { Conv2dParams, conv2dParams } from '../kernels/float/conv';
 import { StreamingObserver } from '../quant/observers';
 import type { LayerInputSamples } from '../quant/weights';
 import type { RunHooks } from './types';
+import { mulberry32 as rng } from '../util/random';
 
 /** Columns kept per group for the output-error criterion (reservoir sample over all calibration images). */
 export const SAMPLE_COLUMNS = 256;
@@ -44,15 +45,6 @@ interface LayerSampler {
   meanCount: number;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Copies the input column of conv group g at (n, oy, ox) into dst (zeros for padding). */
 function convColumn(p: Conv2dParams, x: Tensor, n: number, pos: number, g: number, dst: Float32Array, dstOff: number): void {

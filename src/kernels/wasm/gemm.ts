@@ -25,14 +25,13 @@ function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
 
-function packedF32A(arena: KernelArena, A: Float32Array, M: number, K: number, constant: boolean): number {
-  const bytes = roundUp(M, MR) * K * 4;
-  const pack = (dst: number): void => {
-    const src = arena.copyIn(A.subarray(0, M * K));
-    arena.exports.packA_f32(src, K, M, K, dst);
-  };
+/**
+ * The packed copy of A in wasm memory: resident (packed once, keyed by the array) for constant weights,
+ * else packed into scratch for this call.
+ */
+function packedOperand(arena: KernelArena, A: ArrayBufferView, key: string, bytes: number, constant: boolean, pack: (dst: number) => void): number {
   if (constant) {
-    return arena.residentFor(A, `f32:${M}x${K}`, bytes, (dst) => {
+    return arena.residentFor(A, key, bytes, (dst) => {
       pack(dst);
       arena.resetScratch();
     });
@@ -40,6 +39,12 @@ function packedF32A(arena: KernelArena, A: Float32Array, M: number, K: number, c
   const dst = arena.scratch(bytes);
   pack(dst);
   return dst;
+}
+
+function packedF32A(arena: KernelArena, A: Float32Array, M: number, K: number, constant: boolean): number {
+  return packedOperand(arena, A, `f32:${M}x${K}`, roundUp(M, MR) * K * 4, constant, (dst) => {
+    arena.exports.packA_f32(arena.copyIn(A.subarray(0, M * K)), K, M, K, dst);
+  });
 }
 
 /** C[M×N] = clamp((C +) A[M×K]·B[K×N] + bias, lo, hi), all row-major float32 (use subarrays for offsets). */
@@ -95,21 +100,11 @@ export interface IgemmWasmOptions {
 }
 
 function packedI8A(arena: KernelArena, A: Int8Codes, za: number, M: number, K: number, constant: boolean): number {
-  const bytes = roundUp(M, MR) * ((K + 1) >> 1) * 4;
   const signed = A instanceof Int8Array ? 1 : 0;
-  const pack = (dst: number): void => {
-    const src = arena.copyIn(A.subarray(0, M * K));
-    arena.exports.packA_i8(src, K, M, K, signed, za, dst);
-  };
-  if (constant) {
-    return arena.residentFor(A, `i8:${M}x${K}:${signed}:${za}`, bytes, (dst) => {
-      pack(dst);
-      arena.resetScratch();
-    });
-  }
-  const dst = arena.scratch(bytes);
-  pack(dst);
-  return dst;
+  const bytes = roundUp(M, MR) * ((K + 1) >> 1) * 4;
+  return packedOperand(arena, A, `i8:${M}x${K}:${signed}:${za}`, bytes, constant, (dst) => {
+    arena.exports.packA_i8(arena.copyIn(A.subarray(0, M * K)), K, M, K, signed, za, dst);
+  });
 }
 
 /** C[M×N] = Σ_k (A[m,k] − za)(B[k,n] − zb) + bias[m], exact in int32; A, B are 8-bit codes, row-major. */

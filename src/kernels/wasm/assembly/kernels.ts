@@ -441,7 +441,17 @@ export function depthwise_f32(
 
 /** dst[i] = code[i] − zero as i16; elemBytes 1 (int8 if signed, else uint8), 2 (int16) or 4 (int32). */
 export function codesToI16(src: usize, count: i32, elemBytes: i32, signed: i32, zero: i32, dst: usize): void {
-  for (let i = 0; i < count; i++) {
+  let i = 0;
+  const vz = i16x8.splat(<i16>zero);
+  if (elemBytes == 1) {
+    for (; i + 8 <= count; i += 8) {
+      const v = signed ? v128.load8x8_s(src + <usize>i) : v128.load8x8_u(src + <usize>i);
+      v128.store(dst + <usize>i * 2, i16x8.sub(v, vz));
+    }
+  } else if (elemBytes == 2) {
+    for (; i + 8 <= count; i += 8) v128.store(dst + <usize>i * 2, i16x8.sub(v128.load(src + <usize>i * 2), vz));
+  }
+  for (; i < count; i++) {
     let v: i32;
     if (elemBytes == 1) v = signed ? <i32>load<i8>(src + <usize>i) : <i32>load<u8>(src + <usize>i);
     else if (elemBytes == 2) v = signed ? <i32>load<i16>(src + <usize>i * 2) : <i32>load<u16>(src + <usize>i * 2);
@@ -535,6 +545,22 @@ function rdbpot(x: i32, e: i32): i32 {
   return (x >> e) + (remainder > threshold ? 1 : 0);
 }
 
+/** clamp(x + z, lo, hi) without int32 overflow: x is clamped to [lo − z, hi − z] first (bounds from offsetLo/Hi). */
+@inline
+function offsetLo(lo: i32, z: i32): i32 {
+  return <i32>max<i64>(<i64>lo - <i64>z, <i64>i32.MIN_VALUE);
+}
+
+@inline
+function offsetHi(hi: i32, z: i32): i32 {
+  return <i32>min<i64>(<i64>hi - <i64>z, <i64>i32.MAX_VALUE);
+}
+
+@inline
+function clampThenOffset(x: i32, loX: i32, hiX: i32, z: i32): i32 {
+  return (x < loX ? loX : x > hiX ? hiX : x) + z;
+}
+
 /** q = clamp(zOut + acc·M0·2^(shift−31), lo, hi) (TFLite MultiplyByQuantizedMultiplier), bit-exact. */
 @inline
 export function requantizeOne(acc: i32, m0: i32, shift: i32, zOut: i32, lo: i32, hi: i32): i32 {
@@ -543,23 +569,19 @@ export function requantizeOne(acc: i32, m0: i32, shift: i32, zOut: i32, lo: i32,
     const wide = <i64>x << shift;
     x = wide > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : wide < <i64>i32.MIN_VALUE ? i32.MIN_VALUE : <i32>wide;
   }
-  const q = rdbpot(srdhm(x, m0), shift > 0 ? 0 : -shift) + zOut;
-  return q < lo ? lo : q > hi ? hi : q;
+  return clampThenOffset(rdbpot(srdhm(x, m0), shift > 0 ? 0 : -shift), offsetLo(lo, zOut), offsetHi(hi, zOut), zOut);
 }
 
-/** srdhm for 4 lanes with a positive multiplier m0 (< 2^31): products in i64 lanes, nudged, truncated by 2^31. */
+/**
+ * srdhm for 4 lanes with a positive multiplier m0 (< 2^31). gemmlowp's nudge-then-truncate equals
+ * floor((x·m0 + 2^30) / 2^31) for either sign, and the low 32 bits of that floor are bits 31..62 of the i64 sum,
+ * which a logical shift delivers as well as an arithmetic one (x86 has no 64-bit arithmetic shift).
+ */
 @inline
 function srdhm4(x: v128, vm: v128): v128 {
-  const zero = i64x2.splat(0);
-  const pos = i64x2.splat(1 << 30);
-  const neg = i64x2.splat(1 - (1 << 30));
-  const bias = i64x2.splat((<i64>1 << 31) - 1);
-  let lo = i64x2.extmul_low_i32x4_s(x, vm);
-  let hi = i64x2.extmul_high_i32x4_s(x, vm);
-  lo = i64x2.add(lo, v128.bitselect(pos, neg, i64x2.ge_s(lo, zero)));
-  hi = i64x2.add(hi, v128.bitselect(pos, neg, i64x2.ge_s(hi, zero)));
-  lo = i64x2.shr_s(i64x2.add(lo, v128.and(i64x2.lt_s(lo, zero), bias)), 31);
-  hi = i64x2.shr_s(i64x2.add(hi, v128.and(i64x2.lt_s(hi, zero), bias)), 31);
+  const nudge = i64x2.splat(<i64>1 << 30);
+  const lo = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(x, vm), nudge), 31);
+  const hi = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(x, vm), nudge), 31);
   return v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
 }
 
@@ -602,14 +624,28 @@ function mulSingle4(x: v128, vm: v128, t: i32): v128 {
   return v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
 }
 
+/**
+ * mulSingle4 for t = 31 − shift ≥ 31 (M < 1), where |x·M0 / 2^t| < 2^31 needs no saturation. Adding 2^62 makes the
+ * i64 sum non-negative (|x·M0| < 2^62), so a logical shift floors it; the 2^(62−t) it adds is taken off in i32.
+ */
+@inline
+function mulSingleSmall4(x: v128, vm: v128, t: i32): v128 {
+  const bias = i64x2.splat((<i64>1 << (t - 1)) + (<i64>1 << 62));
+  const lo = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(x, vm), bias), t);
+  const hi = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(x, vm), bias), t);
+  return i32x4.sub(v128.shuffle<i32>(lo, hi, 0, 2, 4, 6), i32x4.splat(<i32>(<i64>1 << (62 - t))));
+}
+
 /** Requantizes rows of int32 accumulators (row stride ldc) into codes of elemBytes (1, 2 or 4) at dst (row stride n). */
 export function requantizeRows(
   acc: usize, rows: i32, n: i32, ldc: i32, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32, dst: usize, elemBytes: i32,
   single: i32,
 ): void {
   const vz = i32x4.splat(zOut);
-  const vlo = i32x4.splat(lo);
-  const vhi = i32x4.splat(hi);
+  const loX = offsetLo(lo, zOut);
+  const hiX = offsetHi(hi, zOut);
+  const vlo = i32x4.splat(loX);
+  const vhi = i32x4.splat(hiX);
   const zero = i32x4.splat(0);
   const unsigned = lo >= 0;
   for (let r = 0; r < rows; r++) {
@@ -618,12 +654,20 @@ export function requantizeRows(
     const src = acc + <usize>(r * ldc) * 4;
     const out = dst + <usize>(r * n * elemBytes);
     let j = 0;
-    if (single && mr > 0) {
+    if (single && mr > 0 && sr <= 0) {
+      const vm = i32x4.splat(mr);
+      const t = 31 - sr;
+      for (; j + 4 <= n; j += 4) {
+        const x = mulSingleSmall4(v128.load(src + <usize>j * 4), vm, t);
+        const q = i32x4.add(i32x4.min_s(i32x4.max_s(x, vlo), vhi), vz);
+        storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
+      }
+    } else if (single && mr > 0) {
       const vm = i32x4.splat(mr);
       const t = 31 - sr;
       for (; j + 4 <= n; j += 4) {
         const x = mulSingle4(v128.load(src + <usize>j * 4), vm, t);
-        const q = i32x4.min_s(i32x4.max_s(i32x4.add(x, vz), vlo), vhi);
+        const q = i32x4.add(i32x4.min_s(i32x4.max_s(x, vlo), vhi), vz);
         storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
       }
     } else if (!single && sr <= 0 && mr >= 0) {
@@ -640,14 +684,13 @@ export function requantizeRows(
           const thr = i32x4.sub(vhalf, i32x4.lt_s(x, zero));
           x = i32x4.sub(i32x4.shr_s(x, e), i32x4.gt_s(rem, thr));
         }
-        const q = i32x4.min_s(i32x4.max_s(i32x4.add(x, vz), vlo), vhi);
+        const q = i32x4.add(i32x4.min_s(i32x4.max_s(x, vlo), vhi), vz);
         storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
       }
     }
     for (; j < n; j++) {
       const a = load<i32>(src + <usize>j * 4);
-      let q = single ? mulSingle(a, mr, sr) + zOut : requantizeOne(a, mr, sr, zOut, lo, hi);
-      q = q < lo ? lo : q > hi ? hi : q;
+      const q = single ? clampThenOffset(mulSingle(a, mr, sr), loX, hiX, zOut) : requantizeOne(a, mr, sr, zOut, lo, hi);
       if (elemBytes == 1) store<i8>(out + <usize>j, <i8>q);
       else if (elemBytes == 2) store<i16>(out + <usize>j * 2, <i16>q);
       else store<i32>(out + <usize>j * 4, q);
@@ -843,8 +886,8 @@ export function addCodes(
     const vmb = i32x4.splat(mb);
     const vmo = i32x4.splat(mo);
     const vz = i32x4.splat(zOut);
-    const vlo = i32x4.splat(lo);
-    const vhi = i32x4.splat(hi);
+    const vlo = i32x4.splat(offsetLo(lo, zOut));
+    const vhi = i32x4.splat(offsetHi(hi, zOut));
     let vmax = i32x4.splat(0);
     const unsigned = lo >= 0;
     for (; i + 4 <= count; i += 4) {
@@ -852,8 +895,8 @@ export function addCodes(
       const xb = i32x4.shl(i32x4.sub(loadCodes4(b, i, bBytes, bSigned), vzb), leftShift);
       const sum = i32x4.add(mbqm4(xa, vma, -sa), mbqm4(xb, vmb, -sb));
       vmax = i32x4.max_s(vmax, i32x4.abs(sum));
-      const scaled = finalSingle ? mulSingle4(sum, vmo, 31 - so) : mbqm4(sum, vmo, -so);
-      const q = i32x4.min_s(i32x4.max_s(i32x4.add(scaled, vz), vlo), vhi);
+      const scaled = finalSingle ? (so <= 0 ? mulSingleSmall4(sum, vmo, 31 - so) : mulSingle4(sum, vmo, 31 - so)) : mbqm4(sum, vmo, -so);
+      const q = i32x4.add(i32x4.min_s(i32x4.max_s(scaled, vlo), vhi), vz);
       storeCodes4(out + <usize>(i * outBytes), q, outBytes, unsigned);
     }
     maxAcc = max(max(i32x4.extract_lane(vmax, 0), i32x4.extract_lane(vmax, 1)), max(i32x4.extract_lane(vmax, 2), i32x4.extract_lane(vmax, 3)));
@@ -864,8 +907,7 @@ export function addCodes(
     const sum = mbqm(xa, ma, sa) + mbqm(xb, mb, sb);
     const m = sum < 0 ? -sum : sum;
     if (m > maxAcc) maxAcc = m;
-    let q = (finalSingle ? mulSingle(sum, mo, so) : mbqm(sum, mo, so)) + zOut;
-    q = q < lo ? lo : q > hi ? hi : q;
+    const q = clampThenOffset(finalSingle ? mulSingle(sum, mo, so) : mbqm(sum, mo, so), offsetLo(lo, zOut), offsetHi(hi, zOut), zOut);
     if (outBytes == 1) store<i8>(out + <usize>i, <i8>q);
     else if (outBytes == 2) store<i16>(out + <usize>i * 2, <i16>q);
     else store<i32>(out + <usize>i * 4, q);
