@@ -89,6 +89,10 @@ test('quantized conv: wasm codes equal the scalar fixed-point reference bit for 
     { p: geometry(1, 10, 15, 13, 10, 3, 10, 2, 1, 1), xBits: 8, xSigned: true, wBits: 7, xType: 'i8', yType: 'i32' }, // depthwise s2
     { p: geometry(1, 64, 8, 8, 20, 3, 1, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // K = 576
     { p: geometry(1, 33, 5, 5, 5, 3, 1, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // K = 297 odd
+    { p: geometry(1, 8, 11, 19, 8, 5, 8, 1, 2, 4), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // depthwise 5×5 dilated (odd tap count)
+    { p: geometry(2, 4, 9, 9, 4, 3, 4, 3, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // depthwise stride 3 (scalar)
+    { p: geometry(1, 6, 3, 3, 6, 3, 6, 1, 1, 1), xBits: 8, xSigned: false, wBits: 8, xType: 'u8', yType: 'u8' }, // depthwise, rows narrower than 8
+    { p: geometry(1, 5, 17, 17, 5, 3, 5, 2, 1, 0), xBits: 8, xSigned: true, wBits: 8, xType: 'i8', yType: 'i8' }, // depthwise s2, no padding
   ];
   for (const c of cases) runCase(r, c);
   for (const c of cases) runCase(r, { ...c, rounding: 'single' });

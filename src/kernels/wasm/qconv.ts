@@ -110,11 +110,12 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
     const py = arena.scratch(outCount * ob);
     if (depthwise) {
       const hp = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 8;
-      const pad = arena.scratch(hp * wp * 2);
-      const accRow = arena.scratch((p.oh * p.ow + 4) * 4);
+      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 16;
+      const pad = arena.scratch(hp * wp * 2 + 32);
+      const accRow = arena.scratch((p.oh * p.ow + 8) * 4);
+      const taps = arena.scratch(((p.kh * p.kw + 1) >> 1) * 24);
       ex.qdepthwise(px, p.n, p.c, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft, p.oh, p.ow,
-        pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pad, accRow, py, ob, a.rounding === 'single' ? 1 : 0);
+        pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pad, accRow, py, ob, a.rounding === 'single' ? 1 : 0, taps);
     } else {
       const k = (p.c / p.group) * p.kh * p.kw;
       const ldc = roundUp(p.oh * p.ow, NR);

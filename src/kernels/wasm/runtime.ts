@@ -34,7 +34,7 @@ export interface KernelExports {
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number, wts: number, bias: number,
     m0: number, shift: number, zOut: number, lo: number, hi: number, pad: number, accRow: number, y: number, elemBytes: number,
-    single: number,
+    single: number, taps: number,
   ): void;
   addCodes(
     a: number, aBytes: number, aSigned: number, za: number, b: number, bBytes: number, bSigned: number, zb: number,

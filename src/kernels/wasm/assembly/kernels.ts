@@ -734,22 +734,48 @@ export function qconv2d(
   }
 }
 
+/** 8 i16 tap inputs for outputs ox..ox+7 of a padded row: contiguous for stride 1, the even lanes of 16 for stride 2. */
+@inline
+function tapInputs8(p: usize, sw: i32): v128 {
+  if (sw == 1) return v128.load(p);
+  return v128.shuffle<i16>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14);
+}
+
 /**
  * Quantized depthwise conv: x i16 (codes − zx), w i16 per channel taps (codes − zw), int32 accumulation,
- * then the same requantization. pad: scratch for one zero-padded i16 plane (as depthwise_f32); accRow: oh·ow+4 int32.
+ * then the same requantization. pad: scratch for one zero-padded i16 plane with 16 columns of slack;
+ * accRow: oh·ow+8 int32; taps: ceil(kh·kw/2)·24 bytes. For strides 1 and 2 the taps go in pairs through
+ * i32x4.dot_i16x8_s, 8 outputs at a time (the slack absorbs the overhang; later rows overwrite it).
  */
 export function qdepthwise(
   x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
   padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, m0: usize, shift: usize,
-  zOut: i32, lo: i32, hi: i32, pad: usize, accRow: usize, y: usize, elemBytes: i32, single: i32,
+  zOut: i32, lo: i32, hi: i32, pad: usize, accRow: usize, y: usize, elemBytes: i32, single: i32, taps: usize,
 ): void {
   const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
-  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 8;
+  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 16;
+  const tapCount = kh * kw;
+  const pairs = (tapCount + 1) >> 1;
+  const pairWeights = taps;
+  const pairOffsets = taps + <usize>pairs * 16;
+  // byte offsets of each tap within the padded plane, relative to the window's top-left input
+  for (let t = 0; t < pairs * 2; t++) {
+    const tt = t < tapCount ? t : t - 1; // an odd last tap pairs with itself under a zero weight
+    const ky = tt / kw;
+    const kx = tt - ky * kw;
+    store<i32>(pairOffsets + <usize>t * 4, (ky * dh * wp + kx * dw) * 2);
+  }
+  const vectorStride = sw == 1 || sw == 2;
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
       const xc = x + <usize>((b * c + ch) * h * w) * 2;
-      const wc = wts + <usize>(ch * kh * kw) * 2;
+      const wc = wts + <usize>(ch * tapCount) * 2;
       const bv: i32 = bias ? load<i32>(bias + <usize>ch * 4) : 0;
+      for (let j = 0; j < pairs; j++) {
+        const w0 = <i32>load<i16>(wc + <usize>(2 * j) * 2);
+        const w1 = 2 * j + 1 < tapCount ? <i32>load<i16>(wc + <usize>(2 * j + 1) * 2) : 0;
+        v128.store(pairWeights + <usize>j * 16, i32x4.splat((w0 & 0xffff) | (w1 << 16)));
+      }
       memory.fill(pad, 0, <usize>(hp * wp) * 2);
       for (let py = 0; py < hp; py++) {
         const iy = py - padT;
@@ -759,37 +785,28 @@ export function qdepthwise(
         if (x1 > x0) memory.copy(pad + <usize>(py * wp + x0) * 2, xc + <usize>(iy * w + x0 - padL) * 2, <usize>(x1 - x0) * 2);
       }
       const yc = y + <usize>((b * c + ch) * oh * ow * elemBytes);
+      const vb = i32x4.splat(bv);
       for (let oy = 0; oy < oh; oy++) {
         const accOut = accRow + <usize>(oy * ow) * 4;
-        let ox = 0;
-        if (sw == 1) {
-          for (; ox + 4 <= ow; ox += 4) {
-            let acc = i32x4.splat(bv);
-            for (let ky = 0; ky < kh; ky++) {
-              const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox) * 2;
-              for (let kx = 0; kx < kw; kx++) {
-                const wv = i32x4.splat(<i32>load<i16>(wc + <usize>(ky * kw + kx) * 2));
-                acc = i32x4.add(acc, i32x4.mul(wv, v128.load16x4_s(pr + <usize>(kx * dw) * 2)));
-              }
+        const rowBase = pad + <usize>(oy * sh * wp) * 2;
+        if (vectorStride) {
+          for (let ox = 0; ox < ow; ox += 8) {
+            const base = rowBase + <usize>(ox * sw) * 2;
+            let acc0 = vb;
+            let acc1 = vb;
+            for (let j = 0; j < pairs; j++) {
+              const a = tapInputs8(base + <usize>load<i32>(pairOffsets + <usize>(2 * j) * 4), sw);
+              const t = tapInputs8(base + <usize>load<i32>(pairOffsets + <usize>(2 * j + 1) * 4), sw);
+              const wv = v128.load(pairWeights + <usize>j * 16);
+              acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, t, 0, 8, 1, 9, 2, 10, 3, 11), wv));
+              acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, t, 4, 12, 5, 13, 6, 14, 7, 15), wv));
             }
-            v128.store(accOut + <usize>ox * 4, acc);
+            v128.store(accOut + <usize>ox * 4, acc0);
+            v128.store(accOut + <usize>ox * 4, acc1, 16);
           }
-        } else if (sw == 2) {
-          for (; ox + 4 <= ow; ox += 4) {
-            let acc = i32x4.splat(bv);
-            for (let ky = 0; ky < kh; ky++) {
-              const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox * 2) * 2;
-              for (let kx = 0; kx < kw; kx++) {
-                const wv = i32x4.splat(<i32>load<i16>(wc + <usize>(ky * kw + kx) * 2));
-                const v = v128.load(pr + <usize>(kx * dw) * 2); // 8 inputs, every other one is a tap
-                const even = i32x4.extend_low_i16x8_s(v128.shuffle<i16>(v, v, 0, 2, 4, 6, 0, 2, 4, 6));
-                acc = i32x4.add(acc, i32x4.mul(wv, even));
-              }
-            }
-            v128.store(accOut + <usize>ox * 4, acc);
-          }
+          continue;
         }
-        for (; ox < ow; ox++) {
+        for (let ox = 0; ox < ow; ox++) {
           let acc: i32 = bv;
           for (let ky = 0; ky < kh; ky++) {
             const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox * sw) * 2;
