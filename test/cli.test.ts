@@ -188,13 +188,25 @@ test('bin/qinspect: real process exit codes, error line on stderr, JSON last on 
   assert.deepEqual(Object.keys(JSON.parse(lines[0])).slice(0, 3), ['accuracy', 'correct', 'images']);
 });
 
-test('demo: no arguments, info then eval of the embedded sample (91% on its 500 images, as onnxruntime-node)', async () => {
+test('demo: no arguments, info, float eval (91% on its 500 images, as onnxruntime-node), then W8A8 and W4A4 integer runs', async () => {
   const r = await cli('demo', '--json');
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
-  assert.equal(lines.length, 2);
+  assert.equal(lines.length, 4);
   assert.equal(lines[0].layers.length, 20);
   assert.deepEqual([lines[1].accuracy, lines[1].correct, lines[1].images], [91, 455, 500]);
+  const [w8, w4] = [lines[2], lines[3]];
+  for (const [q, bits] of [[w8, 8], [w4, 4]] as const) {
+    assert.equal(q.options.weightBits, bits);
+    assert.equal(q.calibrationImages, 500, 'calibrated on the sidecar\'s 500 training images');
+    assert.equal(q.images, 500);
+    assert.equal(q.fp32.accuracy, 91);
+    assert.equal(q.layers.length, 20);
+  }
+  // 8 bits keeps the float accuracy (within a point, ≥ 98% agreement); 4 bits visibly loses, and every layer's error grows
+  assert.ok(Math.abs(w8.quantized.accuracy - 91) <= 1 && w8.quantized.agreement >= 98, JSON.stringify(w8.quantized));
+  assert.ok(w4.quantized.accuracy < w8.quantized.accuracy - 2, JSON.stringify(w4.quantized));
+  for (let i = 0; i < 20; i++) assert.ok(w4.layers[i].outputSqnrDb < w8.layers[i].outputSqnrDb - 10, w8.layers[i].name);
   assert.equal(r.err.includes('warning'), false);
 });
 

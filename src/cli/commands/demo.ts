@@ -6,6 +6,7 @@ import { displayPath } from '../options';
 import type { CliContext, Command, ParsedArgs } from '../command';
 import { infoCommand } from './info';
 import { evalCommand } from './eval';
+import { quantizeCommand } from './quantize';
 
 export const SAMPLE_MODEL = 'resnet20_cifar10.onnx';
 
@@ -29,6 +30,14 @@ const args = (positionals: string[], values: ParsedArgs['values'] = {}): ParsedA
 export const DEMO_STEPS: DemoStep[] = [
   { title: 'model', run: (model, ctx) => infoCommand.run(args([model]), ctx) as void },
   { title: 'float32 accuracy on the 500 sample test images', run: async (model, ctx) => void (await evalCommand.run(args([model]), ctx)) },
+  {
+    title: 'W8A8 integer engine: calibrated on the 500 sample training images, scored on the 500 test images',
+    run: async (model, ctx) => void (await quantizeCommand.run(args([model], { bits: '8' }), ctx)),
+  },
+  {
+    title: 'W4A4: where the error comes from once the bits run short',
+    run: async (model, ctx) => void (await quantizeCommand.run(args([model], { bits: '4' }), ctx)),
+  },
 ];
 
 export async function runDemo(ctx: CliContext, steps: readonly DemoStep[] = DEMO_STEPS): Promise<void> {
