@@ -4,19 +4,14 @@ import { attrInt } from '../../graph/ir';
 import type { Tensor } from '../../graph/tensor';
 import { floatTensor } from '../../graph/tensor';
 import { tryConv2dWasm } from '../wasm';
+import type { ConvGeometry } from '../wasm';
 import { sgemm } from './gemm';
 import { FloatKernel, fail, required, requireFloat } from './types';
 import { windowGeometry } from './window';
 import { ConvTranspose } from './conv-transpose';
 
-/** Concrete 2-D convolution parameters (1-D convs use H = 1). */
-export interface Conv2dParams {
-  n: number; c: number; h: number; w: number;
-  oc: number; kh: number; kw: number; group: number;
-  sh: number; sw: number; dh: number; dw: number;
-  padTop: number; padLeft: number;
-  oh: number; ow: number;
-}
+/** Concrete 2-D convolution parameters (1-D convs use H = 1): the geometry every conv kernel shares. */
+export type Conv2dParams = ConvGeometry;
 
 /** Derives the conv geometry of a node from its input and weight shapes. */
 export function conv2dParams(node: Node, xDims: readonly number[], wDims: readonly number[]): Conv2dParams {

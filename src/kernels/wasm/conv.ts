@@ -1,7 +1,7 @@
 /** Float NCHW convolution in wasm: the whole batch in one call, im2col and packing inside wasm, weights resident. */
 import type { KernelArena } from './runtime';
 
-/** The geometry the float Conv kernel derives (same fields as kernels/float/conv.ts Conv2dParams). */
+/** Concrete 2-D convolution geometry (kernels/float/conv.ts derives it from a Conv node as Conv2dParams). */
 export interface ConvGeometry {
   n: number; c: number; h: number; w: number;
   oc: number; kh: number; kw: number; group: number;
