@@ -163,6 +163,9 @@ test('float conv: wasm (im2col, pointwise, grouped, depthwise) within 1e-5 of th
     geometry(3, 12, 14, 14, 12, 3, 3, 12, 1, 1, 1), // depthwise stride 1
     geometry(1, 10, 15, 13, 10, 3, 3, 10, 2, 1, 1), // depthwise stride 2
     geometry(1, 4, 9, 9, 4, 5, 5, 4, 1, 2, 4), // depthwise 5x5 dilated
+    geometry(2, 6, 2, 2, 6, 3, 3, 6, 1, 1, 1), // depthwise on 2×2 planes: one row's vector covers the next rows
+    geometry(1, 6, 3, 5, 6, 3, 3, 6, 2, 1, 1), // depthwise stride 2 on 3 outputs per row
+    geometry(1, 5, 9, 9, 5, 3, 3, 5, 3, 1, 1), // depthwise stride 3 (scalar)
     geometry(1, 300, 6, 6, 5, 3, 3, 1, 1, 1, 1), // K = 2700 > one K block
     { ...geometry(1, 3, 1, 20, 6, 1, 4, 1, 2, 1, 0), kh: 1, h: 1, oh: 1, ow: 9 }, // 1-D
   ];

@@ -53,9 +53,9 @@ export function conv2dWasm(
       const pbias = bias ? arena.copyIn(bias.subarray(0, p.c)) : 0;
       const px = arena.copyIn(x.subarray(0, inFloats));
       const hp = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 8;
+      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 16;
       const pad = arena.scratch(hp * wp * 4);
-      const py = arena.scratch(outFloats * 4);
+      const py = arena.scratch((outFloats + 4) * 4);
       ex.depthwise_f32(px, p.n, p.c, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft, p.oh, p.ow,
         pw, pbias, pad, py, lo, hi);
       y.set(arena.f32(py, outFloats));

@@ -347,14 +347,15 @@ export function conv2d_f32(
 
 /**
  * Depthwise conv (one filter per channel): y[ch] = clamp(Σ w[ch][ky][kx]·x[ch][oy·sh+ky·dh−padT][ox·sw+kx·dw−padL] + bias, lo, hi).
- * pad: scratch for one zero-padded plane of ((oh−1)·sh+(kh−1)·dh+1) × ((ow−1)·sw+(kw−1)·dw+1+4) floats.
+ * pad: scratch for one zero-padded plane of ((oh−1)·sh+(kh−1)·dh+1) × ((ow−1)·sw+(kw−1)·dw+1+16) floats; y needs 4 floats
+ * of slack: rows run 4 outputs at a time to their end, the overhang lands in outputs computed later.
  */
 export function depthwise_f32(
   x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
   padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, pad: usize, y: usize, lo: f32, hi: f32,
 ): void {
   const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
-  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 8;
+  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 16;
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   for (let b = 0; b < n; b++) {
@@ -384,7 +385,7 @@ export function depthwise_f32(
           const r0 = pad + <usize>((oy * sh) * wp) * 4;
           const r1 = r0 + <usize>wp * 4;
           const r2 = r1 + <usize>wp * 4;
-          for (; ox + 4 <= ow; ox += 4) {
+          for (; ox < ow; ox += 4) {
             const o = <usize>(ox * sw) * 4;
             let acc = vb;
             if (sw == 1) {
@@ -412,7 +413,7 @@ export function depthwise_f32(
             v128.store(yr + <usize>ox * 4, f32x4.min(f32x4.max(acc, vlo), vhi));
           }
         } else if (sw == 1) {
-          for (; ox + 4 <= ow; ox += 4) {
+          for (; ox < ow; ox += 4) {
             let acc = f32x4.splat(bv);
             for (let ky = 0; ky < kh; ky++) {
               const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox) * 4;
