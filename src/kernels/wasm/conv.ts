@@ -18,6 +18,13 @@ function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
 
+/** Elements of one zero-padded depthwise plane, as the kernels' depthwiseRowWidth lays it out (16 columns of slack). */
+export function depthwisePlaneElements(p: ConvGeometry): number {
+  const hp = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 16;
+  return hp * wp;
+}
+
 /** Elements of one zero-padded image group as the kernels' padImage lays it out. */
 export function paddedImageElements(p: ConvGeometry): number {
   const hp = Math.max(p.h + p.padTop, (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1);
@@ -52,9 +59,7 @@ export function conv2dWasm(
       const pw = arena.copyIn(wt.subarray(0, p.c * p.kh * p.kw));
       const pbias = bias ? arena.copyIn(bias.subarray(0, p.c)) : 0;
       const px = arena.copyIn(x.subarray(0, inFloats));
-      const hp = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 16;
-      const pad = arena.scratch(hp * wp * 4);
+      const pad = arena.scratch(depthwisePlaneElements(p) * 4);
       const py = arena.scratch((outFloats + 4) * 4);
       ex.depthwise_f32(px, p.n, p.c, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft, p.oh, p.ow,
         pw, pbias, pad, py, lo, hi);

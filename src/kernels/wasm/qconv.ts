@@ -2,7 +2,7 @@
  * Quantized NCHW convolution in wasm: integer im2col, int8-range × int8-range → int32 GEMM (i32x4.dot_i16x8_s),
  * bias, and fused TFLite fixed-point requantization + clamp, bit-exact with src/quant/requantize.ts.
  */
-import { ConvGeometry, paddedImageElements } from './conv';
+import { ConvGeometry, depthwisePlaneElements, paddedImageElements } from './conv';
 import type { KernelArena } from './runtime';
 
 export type IntCodes = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
@@ -109,9 +109,7 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
     const px = codesIn(arena, a.x, p.n * p.c * p.h * p.w, a.xZero);
     const py = arena.scratch(outCount * ob);
     if (depthwise) {
-      const hp = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-      const wp = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1 + 16;
-      const pad = arena.scratch(hp * wp * 2 + 32);
+      const pad = arena.scratch(depthwisePlaneElements(p) * 2);
       const accRow = arena.scratch((p.oh * p.ow + 8) * 4);
       const taps = arena.scratch(((p.kh * p.kw + 1) >> 1) * 24);
       ex.qdepthwise(px, p.n, p.c, p.h, p.w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.padTop, p.padLeft, p.oh, p.ow,

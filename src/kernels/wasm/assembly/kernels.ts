@@ -345,9 +345,18 @@ export function conv2d_f32(
   }
 }
 
+/** Columns of slack after a padded depthwise row: the vector loops read up to 16 i16 / 4 f32 past the last tap. */
+const DEPTHWISE_SLACK: i32 = 16;
+
+/** Width of one zero-padded depthwise input row (src/kernels/wasm/conv.ts depthwisePlaneElements mirrors it). */
+@inline
+function depthwiseRowWidth(ow: i32, sw: i32, kw: i32, dw: i32): i32 {
+  return (ow - 1) * sw + (kw - 1) * dw + 1 + DEPTHWISE_SLACK;
+}
+
 /**
  * Depthwise conv (one filter per channel): y[ch] = clamp(Σ w[ch][ky][kx]·x[ch][oy·sh+ky·dh−padT][ox·sw+kx·dw−padL] + bias, lo, hi).
- * pad: scratch for one zero-padded plane of ((oh−1)·sh+(kh−1)·dh+1) × ((ow−1)·sw+(kw−1)·dw+1+16) floats; y needs 4 floats
+ * pad: scratch for one zero-padded plane of ((oh−1)·sh+(kh−1)·dh+1) × depthwiseRowWidth floats; y needs 4 floats
  * of slack: rows run 4 outputs at a time to their end, the overhang lands in outputs computed later.
  */
 export function depthwise_f32(
@@ -355,7 +364,7 @@ export function depthwise_f32(
   padT: i32, padL: i32, oh: i32, ow: i32, wts: usize, bias: usize, pad: usize, y: usize, lo: f32, hi: f32,
 ): void {
   const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
-  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 16;
+  const wp = depthwiseRowWidth(ow, sw, kw, dw);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   for (let b = 0; b < n; b++) {
@@ -655,19 +664,13 @@ export function requantizeRows(
     const src = acc + <usize>(r * ldc) * 4;
     const out = dst + <usize>(r * n * elemBytes);
     let j = 0;
-    if (single && mr > 0 && sr <= 0) {
+    if (single && mr > 0) {
       const vm = i32x4.splat(mr);
       const t = 31 - sr;
+      const small = sr <= 0; // M < 1: no saturation, logical shifts only
       for (; j + 4 <= n; j += 4) {
-        const x = mulSingleSmall4(v128.load(src + <usize>j * 4), vm, t);
-        const q = i32x4.add(i32x4.min_s(i32x4.max_s(x, vlo), vhi), vz);
-        storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
-      }
-    } else if (single && mr > 0) {
-      const vm = i32x4.splat(mr);
-      const t = 31 - sr;
-      for (; j + 4 <= n; j += 4) {
-        const x = mulSingle4(v128.load(src + <usize>j * 4), vm, t);
+        const a = v128.load(src + <usize>j * 4);
+        const x = small ? mulSingleSmall4(a, vm, t) : mulSingle4(a, vm, t);
         const q = i32x4.add(i32x4.min_s(i32x4.max_s(x, vlo), vhi), vz);
         storeCodes4(out + <usize>(j * elemBytes), q, elemBytes, unsigned);
       }
@@ -754,7 +757,7 @@ export function qdepthwise(
   zOut: i32, lo: i32, hi: i32, pad: usize, accRow: usize, y: usize, elemBytes: i32, single: i32, taps: usize,
 ): void {
   const hp = (oh - 1) * sh + (kh - 1) * dh + 1;
-  const wp = (ow - 1) * sw + (kw - 1) * dw + 1 + 16;
+  const wp = depthwiseRowWidth(ow, sw, kw, dw);
   const tapCount = kh * kw;
   const pairs = (tapCount + 1) >> 1;
   const pairWeights = taps;
