@@ -13,7 +13,6 @@ import { mulberry32 as rng } from '../src/util/random';
 
 const root = path.resolve(__dirname, '..');
 
-
 function randomFloats(n: number, r: () => number): Float32Array {
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
 }

@@ -7,7 +7,6 @@ import type { ConvGeometry, IntCodes, QConvArgs } from '../src/kernels/wasm';
 import { multiplyByQuantizedMultiplierSingleRounding, quantizeMultiplier, requantize } from '../src/quant/requantize';
 import { mulberry32 as rng } from '../src/util/random';
 
-
 /** Scalar quantized conv: acc = bias + Σ (x − zx)(w − zw) over the window (zero padding = code zx), then requantize. */
 function referenceQConv(p: ConvGeometry, a: QConvArgs): Int32Array {
   const cg = p.c / p.group;

@@ -45,7 +45,6 @@ interface LayerSampler {
   meanCount: number;
 }
 
-
 /** Copies the input column of conv group g at (n, oy, ox) into dst (zeros for padding). */
 function convColumn(p: Conv2dParams, x: Tensor, n: number, pos: number, g: number, dst: Float32Array, dstOff: number): void {
   const xd = x.data as Float32Array;
