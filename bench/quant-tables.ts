@@ -11,8 +11,8 @@ import { iterateBatches, openDataset } from '../src/data';
 import { argmaxRows } from '../src/data/accuracy';
 import type { Dataset, Preprocess } from '../src/data/types';
 import { FloatModel } from '../src/engine/float-engine';
-import { IntModel } from '../src/engine/int-engine';
-import { DEFAULT_QUANT_OPTIONS, QuantOptions, buildQuantPlan, quantizableLayers } from '../src/engine/int-plan';
+import { biasCorrectionImages, buildIntModel } from '../src/engine/bias-correction';
+import { DEFAULT_QUANT_OPTIONS, QuantOptions, quantizableLayers } from '../src/engine/int-plan';
 import { Calibrator } from '../src/engine/quant-calibrate';
 import type { Tensor } from '../src/graph/tensor';
 import { loadModel } from '../src/onnx/load';
@@ -48,6 +48,7 @@ export class PreparedCase {
     const calib = openDataset(path.join(SHARED, c.calib), { limit: calibImages });
     const calibrator = new Calibrator(prepared.constants, {
       sampledLayers: new Set(quantizableLayers(prepared, DEFAULT_QUANT_OPTIONS).map((n) => n.name)), keepSamples: true, keepMeans: true,
+      meanImages: biasCorrectionImages(prepared, calibImages, 8),
     });
     const hooks = calibrator.hooks();
     for (const b of iterateBatches(calib, batchSize, c.pre)) {
@@ -72,8 +73,7 @@ export class PreparedCase {
   evaluate(quant: Partial<QuantOptions>, images = this.test.count): { fp32: number; int: number; drop: number; agreement: number } {
     const options = { ...DEFAULT_QUANT_OPTIONS, ...quant };
     const prepared = this.floatModel.getPrepared(this.batchSize);
-    const plan = buildQuantPlan(prepared, this.stats, options);
-    const intModel = new IntModel(this.floatModel.model, plan, prepared);
+    const intModel = buildIntModel(prepared, this.stats, options);
     const subset = { ...this.test, count: Math.min(images, this.test.count) };
     const pred = new Int32Array(subset.count);
     for (const b of iterateBatches(subset, this.batchSize, this.c.pre)) pred.set(argmaxRows(intModel.run(b.input), b.labels.length), b.start);

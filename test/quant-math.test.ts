@@ -8,7 +8,7 @@ import {
   multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierSingleRounding, INT32_MIN, INT32_MAX,
 } from '../src/quant/requantize';
 import { StreamingObserver, calibratedRange, CALIBRATION_METHODS } from '../src/quant/observers';
-import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, WeightMethod } from '../src/quant/weights';
+import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, weightSpreadFactors, WeightMethod } from '../src/quant/weights';
 import { InputError } from '../src/util/errors';
 import { requantizeInto } from '../src/kernels/int/requant';
 import { mulberry32 as rng } from '../src/util/random';
@@ -254,4 +254,32 @@ test('int32 bias and bias correction', () => {
   const wHat = new Float32Array([1.1, 2, 3, 3.5]);
   const d = biasCorrection(w, wHat, 2, [new Float64Array([2, 1])]);
   assert.ok(Math.abs(d[0] - -0.2) < 1e-6 && Math.abs(d[1] - 0.5) < 1e-6);
+  // the quantized model feeds E[x̂] = [2.5, 1]: Δ = W·E[x] − Ŵ·E[x̂] = [4 − 4.75, 10 − 11] (float32 weights)
+  const s = biasCorrection(w, wHat, 2, [new Float64Array([2, 1])], 2, [new Float64Array([2.5, 1])]);
+  assert.ok(Math.abs(s[0] - -0.75) < 1e-6 && Math.abs(s[1] - -1) < 1e-6, `${s}`);
+  // groups: channel c reads group floor(c / channelsPerGroup)
+  const g = biasCorrection(w, wHat, 2, [new Float64Array([1, 0]), new Float64Array([0, 1])], 1, [new Float64Array([1, 0]), new Float64Array([0, 2])]);
+  assert.ok(Math.abs(g[0] - -0.1) < 1e-6 && Math.abs(g[1] - (4 - 7)) < 1e-6, `${g}`);
+});
+
+test('weight spread factors ζ_c = ‖w_c − μ_c‖ / ‖ŵ_c − μ̂_c‖', () => {
+  const w = Float32Array.of(3, -3, 1, -1, /* constant */ 1, 1, 1, 1, /* shifted */ 5, 3, 5, 3);
+  const wHat = Float32Array.of(2, -2, 1, -1, 1, 1, 1, 1, 4, 4, 4, 4);
+  const z = weightSpreadFactors(w, wHat, 3);
+  assert.ok(Math.abs(z[0] - Math.SQRT2) < 1e-12, `${z[0]}`); // spread 20 against 10
+  assert.equal(z[1], 1); // a constant channel keeps its scale
+  assert.equal(z[2], 1); // ŵ collapsed to one value: nothing to rescale
+  // 4-bit MSE clipping cuts each channel's one large tap: the quantized spread is smaller on average (ζ > 1), and
+  // ζ·ŵ has the float spread again
+  const random = rng(3);
+  const gw = Float32Array.from({ length: 8 * 27 }, (_, i) => (i % 27 === 5 ? 1 : (random() - 0.5) * 0.4));
+  const wq = dequantizeWeights(quantizeWeights(gw, 8, { bits: 4, perChannel: true, method: 'mse' }));
+  const zeta = weightSpreadFactors(gw, wq, 8);
+  assert.ok(zeta.reduce((a, b) => a + b, 0) / 8 > 1.01 && zeta.every((v) => v > 0.95 && v < 1.2), `${zeta}`);
+  const spread = (a: Float32Array, c: number, f = 1) => {
+    const row = Array.from(a.subarray(c * 27, (c + 1) * 27), (v) => v * f);
+    const m = row.reduce((x, y) => x + y, 0) / 27;
+    return Math.sqrt(row.reduce((x, y) => x + (y - m) ** 2, 0));
+  };
+  for (let c = 0; c < 8; c++) assert.ok(Math.abs(spread(wq, c, zeta[c]) - spread(gw, c)) < 1e-5);
 });

@@ -133,7 +133,6 @@ function requantizeTensor(q: QTensor, to: QuantParams): QTensor {
   return { dims: q.dims, codes: out, params: to };
 }
 
-/** A quantized model: the plan plus prepared graphs per batch size. */
 /** Computes requantization parameters for a node; an out-of-range scale becomes an InputError naming the node. */
 function forNode<T>(node: Node, compute: () => T): T {
   try {
@@ -144,6 +143,7 @@ function forNode<T>(node: Node, compute: () => T): T {
   }
 }
 
+/** A quantized model: the plan plus prepared graphs per batch size. */
 export class IntModel {
   private readonly prepared = new Map<number, PreparedModel>();
 
@@ -165,15 +165,42 @@ export class IntModel {
 
   /** Runs a batch and returns the output as it is: codes when the last layer is quantized. */
   runValue(input: Tensor, hooks?: IntRunHooks): Value {
+    return runIntGraph(this.preparedFor(input), this.plan, input, hooks);
+  }
+
+  /** Runs a batch step by step, pausing before each conv / linear layer (see intGraphSteps). */
+  steps(input: Tensor, hooks?: IntRunHooks): Generator<LayerStep, Value, void> {
+    return intGraphSteps(this.preparedFor(input), this.plan, input, hooks);
+  }
+
+  private preparedFor(input: Tensor): PreparedModel {
     if (input.dims.length === 0) throw new InputError(`input must have a batch axis, got shape ${shapeString(input.dims)}`);
     const prepared = this.getPrepared(input.dims[0]);
     checkInputShape(prepared, input.dims);
-    return runIntGraph(prepared, this.plan, input, hooks);
+    return prepared;
   }
+}
+
+/** A conv / linear layer about to run, with its input codes: where intGraphSteps pauses. */
+export interface LayerStep {
+  node: Node;
+  layer: QuantLayer;
+  x: QTensor;
 }
 
 /** Executes the plan over the prepared graph for one batch. */
 export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Tensor, hooks?: IntRunHooks): Value {
+  const steps = intGraphSteps(prepared, plan, input, hooks);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * The same execution, paused before each conv / linear layer: the caller may still change the layer (its bias)
+ * before resuming. Several batches stepped in lockstep see each layer together (sequential bias correction).
+ */
+export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: Tensor, hooks?: IntRunHooks): Generator<LayerStep, Value, void> {
   const opset = defaultOpset(prepared.model);
   const values = new Map<string, Value>([[prepared.inputName, input]]);
   const remaining = new Map<string, number>();
@@ -209,9 +236,12 @@ export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Ten
     const mode = plan.modes.get(node.name) ?? { kind: 'float' as const };
     const x = node.inputs[0];
     switch (mode.kind) {
-      case 'layer':
-        emit(node, node.opType === 'Conv' ? runConv(node, mode.layer, codesOf(x, node), hooks) : runGemm(node, mode.layer, codesOf(x, node), hooks));
+      case 'layer': {
+        const q = codesOf(x, node);
+        yield { node, layer: mode.layer, x: q };
+        emit(node, node.opType === 'Conv' ? runConv(node, mode.layer, q, hooks) : runGemm(node, mode.layer, q, hooks));
         break;
+      }
       case 'clamp': {
         const q = codesOf(x, node);
         let clamped = q; // the producer's requantization already clamped to [lo, hi]: codes are shared, never written

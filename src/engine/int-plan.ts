@@ -9,7 +9,7 @@ import { CalibrationMethod, CALIBRATION_METHODS, calibrate, StreamingObserver } 
 import { QuantParams, activationParams, checkBits, codeOf } from '../quant/quantizer';
 import { FixedPointMultiplier, quantizeMultiplier } from '../quant/requantize';
 import {
-  QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightSqnrDb,
+  QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightSpreadFactors, weightSqnrDb,
 } from '../quant/weights';
 import { InputError } from '../util/errors';
 import type { CalibrationStats } from './quant-calibrate';
@@ -22,6 +22,11 @@ export interface QuantOptions {
   method: CalibrationMethod;
   percentile?: number;
   weightMethod: WeightMethod;
+  /**
+   * Bias correction on calibration data: each per-channel weight scale restores its channel's spread
+   * (ζ_c = ‖w_c − μ_c‖ / ‖ŵ_c − μ̂_c‖), and biases are corrected layer by layer in order so that each layer's mean
+   * output matches the float model's (engine/bias-correction.ts).
+   */
   biasCorrection: boolean;
   /** Conv / Gemm node names kept in float (quantize / dequantize at their boundaries). */
   floatLayers: string[];
@@ -291,16 +296,18 @@ function buildLayer(
   const samples = stats.samples.get(node.name);
   if (options.weightMethod === 'output' && !samples) throw new InputError(`${describeNode(node)}: no calibration samples for the output-error weight criterion`);
   const weights = quantizeWeights(data, out, { bits, perChannel: options.perChannel, method: options.weightMethod, samples, channelsPerGroup });
-  const wHat = dequantizeWeights(weights);
-  const biasTensor = node.inputs[2] ? prepared.constants.get(node.inputs[2]) : undefined;
-  const floatBias = Float64Array.from(biasTensor ? (biasTensor.data as Float32Array) : new Float32Array(out));
-  if (floatBias.length !== out) throw new InputError(`${describeNode(node)}: bias has ${floatBias.length} values for ${out} output channels`);
-  if (options.biasCorrection) {
-    const means = stats.inputMeans.get(node.name);
-    if (!means) throw new InputError(`${describeNode(node)}: no calibration input means for bias correction`);
-    const delta = biasCorrection(data, wHat, out, means, channelsPerGroup);
-    for (let c = 0; c < out; c++) floatBias[c] += delta[c]; // b' = b + (W − Ŵ)·E[x]
+  if (options.biasCorrection && options.perChannel) {
+    // s_c ← ζ_c·s_c: the codes stay, each channel's spread is restored (a per-tensor scale must stay one value)
+    const zeta = weightSpreadFactors(data, dequantizeWeights(weights), out);
+    for (let c = 0; c < out; c++) weights.scales[c] = Math.fround(weights.scales[c] * zeta[c]);
   }
+  const wHat = dequantizeWeights(weights);
+  let means: Float64Array[] | undefined;
+  if (options.biasCorrection) {
+    means = stats.inputMeans.get(node.name);
+    if (!means) throw new InputError(`${describeNode(node)}: no calibration input means for bias correction`);
+  }
+  const floatBias = layerFloatBias(prepared, node, { data, wHat, out, channelsPerGroup }, means, means);
   const bias = quantizeBias(floatBias, out, inParams.scale, weights.scales);
   // M = s_in·s_w/s_out, formed in float32 as ONNX runtimes do (QLinearConv), so M0 holds it exactly
   const outParams = outSpec === 'accumulator' ? accumulatorParams(Math.fround(inParams.scale * Math.max(...weights.scales))) : outSpec;
@@ -312,9 +319,6 @@ function buildLayer(
       throw e;
     }
   });
-  const maxX = Math.max(inParams.zeroPoint - inParams.qmin, inParams.qmax - inParams.zeroPoint);
-  let maxBias = 0;
-  for (const b of bias) maxBias = Math.max(maxBias, Math.abs(b));
   const weightCodes = bits <= 8 ? Int8Array.from(weights.codes) : weights.codes;
   return {
     name: node.name,
@@ -331,8 +335,45 @@ function buildLayer(
     outputParams: outParams,
     multipliers,
     weightSqnrDb: weightSqnrDb(data, wHat),
-    accumulatorBound: k * maxX * weights.qmax + maxBias,
+    accumulatorBound: accumulatorBound(k, inParams, weights.qmax, bias),
   };
+}
+
+/** The largest |accumulator| that weights and input codes allow: K·max|x−z|·max|w| + max|b|. */
+function accumulatorBound(k: number, inParams: QuantParams, weightQmax: number, bias: Int32Array): number {
+  const maxX = Math.max(inParams.zeroPoint - inParams.qmin, inParams.qmax - inParams.zeroPoint);
+  let maxBias = 0;
+  for (const b of bias) maxBias = Math.max(maxBias, Math.abs(b));
+  return k * maxX * weightQmax + maxBias;
+}
+
+interface LayerWeights { data: Float32Array; wHat: Float32Array; out: number; channelsPerGroup: number }
+
+/**
+ * The layer's float bias, corrected when mean input columns are given: b' = b + W·E[x] − Ŵ·E[x̂]
+ * (E[x] from the float model, E[x̂] from the quantized one; equal means give the layer's own (W − Ŵ)·E[x]).
+ */
+function layerFloatBias(prepared: PreparedModel, node: Node, w: LayerWeights, floatMeans?: Float64Array[], quantizedMeans?: Float64Array[]): Float64Array {
+  const biasTensor = node.inputs[2] ? prepared.constants.get(node.inputs[2]) : undefined;
+  const floatBias = Float64Array.from(biasTensor ? (biasTensor.data as Float32Array) : new Float32Array(w.out));
+  if (floatBias.length !== w.out) throw new InputError(`${describeNode(node)}: bias has ${floatBias.length} values for ${w.out} output channels`);
+  if (floatMeans && quantizedMeans) {
+    const delta = biasCorrection(w.data, w.wHat, w.out, floatMeans, w.channelsPerGroup, quantizedMeans);
+    for (let c = 0; c < w.out; c++) floatBias[c] += delta[c];
+  }
+  return floatBias;
+}
+
+/**
+ * Re-derives a layer's int32 bias in place from the float and quantized models' mean input columns on the same
+ * calibration images (the sequential bias correction of engine/bias-correction.ts).
+ */
+export function correctLayerBias(prepared: PreparedModel, node: Node, layer: QuantLayer, floatMeans: Float64Array[], quantizedMeans: Float64Array[]): void {
+  const { data, out, k } = weightMatrix(node, prepared.constants.get(node.inputs[1])!);
+  const wHat = dequantizeWeights(layer.weights);
+  const floatBias = layerFloatBias(prepared, node, { data, wHat, out, channelsPerGroup: out / layer.group }, floatMeans, quantizedMeans);
+  layer.bias.set(quantizeBias(floatBias, out, layer.inputParams.scale, layer.weights.scales));
+  layer.accumulatorBound = accumulatorBound(k, layer.inputParams, layer.weights.qmax, layer.bias);
 }
 
 /** Activation params of a value for a method, exposed for tables and inspection. */

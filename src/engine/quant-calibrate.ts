@@ -14,16 +14,18 @@ import { mulberry32 as rng } from '../util/random';
 
 /** Columns kept per group for the output-error criterion (reservoir sample over all calibration images). */
 export const SAMPLE_COLUMNS = 256;
-/** Positions per image averaged for the mean input column of bias correction. */
-const MEAN_POSITIONS_PER_IMAGE = 64;
+/** Positions per image drawn for the output-error samples. */
+const SAMPLED_POSITIONS_PER_IMAGE = 64;
 
 export interface CalibrationStats {
   /** One observer per float activation value, by value name (graph input included). */
   observers: Map<string, StreamingObserver>;
   /** Sampled input columns per layer (node name). */
   samples: Map<string, LayerInputSamples>;
-  /** Mean input column per group, per layer (node name). */
+  /** Mean input column per group, per layer (node name), over the first `meanImages` calibration images. */
   inputMeans: Map<string, Float64Array[]>;
+  /** Those images, as the batches that were fed (the sequential bias correction runs them again). */
+  meanBatches: Tensor[];
   images: number;
 }
 
@@ -32,6 +34,8 @@ export interface CalibratorOptions {
   sampledLayers: Set<string>;
   keepSamples: boolean;
   keepMeans: boolean;
+  /** Images the means cover (the first ones; default all). */
+  meanImages?: number;
   seed?: number;
 }
 
@@ -41,6 +45,7 @@ interface LayerSampler {
   columns: Float32Array[];
   seen: number;
   kept: number;
+  /** Σ over batches of (mean input column × columns in the batch), per group. */
   sums: Float64Array[];
   meanCount: number;
 }
@@ -63,10 +68,66 @@ function convColumn(p: Conv2dParams, x: Tensor, n: number, pos: number, g: numbe
   }
 }
 
+/**
+ * E[x_col] per group: the mean of the input column each output position of a conv / linear layer sees, over the
+ * batch and every output position (zeros where the window covers padding), exactly. `count` is the columns averaged.
+ */
+export function inputColumnMeans(node: Node, x: Tensor, weightDims: readonly number[]): { means: Float64Array[]; count: number } {
+  const xd = x.data as Float32Array;
+  if (node.opType === 'Gemm') {
+    const [batch, k] = x.dims;
+    const mean = new Float64Array(k);
+    for (let n = 0; n < batch; n++) for (let i = 0; i < k; i++) mean[i] += xd[n * k + i];
+    for (let i = 0; i < k; i++) mean[i] /= Math.max(1, batch);
+    return { means: [mean], count: batch };
+  }
+  const p = conv2dParams(node, x.dims, weightDims);
+  const planeSize = p.h * p.w;
+  const planes = new Float64Array(p.c * planeSize); // Σ_n x[n, c] — the window sums below are linear in x
+  for (let n = 0; n < p.n; n++) {
+    const base = n * p.c * planeSize;
+    for (let i = 0; i < planes.length; i++) planes[i] += xd[base + i];
+  }
+  const cg = p.c / p.group;
+  const count = p.n * p.oh * p.ow;
+  const means = Array.from({ length: p.group }, (_, g) => {
+    const mean = new Float64Array(cg * p.kh * p.kw);
+    let r = 0;
+    for (let ci = 0; ci < cg; ci++) {
+      const plane = (g * cg + ci) * planeSize;
+      for (let ky = 0; ky < p.kh; ky++) {
+        for (let kx = 0; kx < p.kw; kx++, r++) {
+          let sum = 0;
+          for (let oy = 0; oy < p.oh; oy++) {
+            const iy = oy * p.sh - p.padTop + ky * p.dh;
+            if (iy < 0 || iy >= p.h) continue;
+            for (let ox = 0; ox < p.ow; ox++) {
+              const ix = ox * p.sw - p.padLeft + kx * p.dw;
+              if (ix >= 0 && ix < p.w) sum += planes[plane + iy * p.w + ix];
+            }
+          }
+          mean[r] = sum / Math.max(1, count);
+        }
+      }
+    }
+    return mean;
+  });
+  return { means, count };
+}
+
+/** The first n images of a batch tensor (the tensor itself when that is all of it). */
+function firstImages(t: Tensor, n: number): Tensor {
+  if (n >= t.dims[0]) return t;
+  return { ...t, dims: [n, ...t.dims.slice(1)], data: t.data.subarray(0, (t.data.length / t.dims[0]) * n) } as Tensor;
+}
+
 export class Calibrator {
   readonly observers = new Map<string, StreamingObserver>();
   private readonly samplers = new Map<string, LayerSampler>();
   private images = 0;
+  /** Images of the current batch that still count towards the means. */
+  private batchMeanImages = 0;
+  private readonly meanBatches: Tensor[] = [];
   private readonly random: () => number;
 
   constructor(private readonly constants: Map<string, Tensor>, private readonly opts: CalibratorOptions) {
@@ -99,7 +160,10 @@ export class Calibrator {
   /** Feeds one calibration batch's input (call before running it). */
   observeInput(inputName: string, input: Tensor): void {
     this.observe(inputName, input);
-    this.images += input.dims[0] ?? 0;
+    const batch = input.dims[0] ?? 0;
+    this.batchMeanImages = this.opts.keepMeans ? Math.max(0, Math.min(batch, (this.opts.meanImages ?? Infinity) - this.images)) : 0;
+    if (this.batchMeanImages > 0) this.meanBatches.push(firstImages(input, this.batchMeanImages));
+    this.images += batch;
   }
 
   private sampler(node: Node, k: number, groups: number): LayerSampler {
@@ -118,6 +182,8 @@ export class Calibrator {
   private sample(node: Node, x: Tensor, w: Tensor | undefined): void {
     if (!w || x.dtype !== 'float32') return;
     const batch = x.dims[0];
+    if (this.batchMeanImages > 0) this.addMeans(node, firstImages(x, this.batchMeanImages), w.dims);
+    if (!this.opts.keepSamples) return;
     if (node.opType === 'Conv') {
       const p = conv2dParams(node, x.dims, w.dims);
       const k = (p.c / p.group) * p.kh * p.kw;
@@ -125,31 +191,35 @@ export class Calibrator {
       const spatial = p.oh * p.ow;
       const col = new Float32Array(k);
       for (let n = 0; n < batch; n++) {
-        const positions = Math.min(spatial, MEAN_POSITIONS_PER_IMAGE);
+        const positions = Math.min(spatial, SAMPLED_POSITIONS_PER_IMAGE);
         for (let j = 0; j < positions; j++) {
           const pos = positions === spatial ? j : Math.floor(this.random() * spatial);
           const slot = this.reservoirSlot(s);
+          if (slot < 0) continue;
           for (let g = 0; g < p.group; g++) {
             convColumn(p, x, n, pos, g, col, 0);
-            if (this.opts.keepMeans) { const sum = s.sums[g]; for (let i = 0; i < k; i++) sum[i] += col[i]; }
-            if (slot >= 0) s.columns[g].set(col, slot * k);
+            s.columns[g].set(col, slot * k);
           }
-          s.meanCount++;
         }
       }
-    } else if (node.opType === 'Gemm') {
+    } else if (node.opType === 'Gemm' && attrInt(node, 'transA', 0) === 0) {
       const k = x.dims[1];
       const s = this.sampler(node, k, 1);
       const xd = x.data as Float32Array;
-      if (attrInt(node, 'transA', 0) !== 0) return;
       for (let n = 0; n < batch; n++) {
-        const row = xd.subarray(n * k, (n + 1) * k);
-        if (this.opts.keepMeans) { const sum = s.sums[0]; for (let i = 0; i < k; i++) sum[i] += row[i]; }
         const slot = this.reservoirSlot(s);
-        if (slot >= 0) s.columns[0].set(row, slot * k);
-        s.meanCount++;
+        if (slot >= 0) s.columns[0].set(xd.subarray(n * k, (n + 1) * k), slot * k);
       }
     }
+  }
+
+  /** Adds this batch's exact mean input columns (weighted by their column count) to the layer's sums. */
+  private addMeans(node: Node, x: Tensor, weightDims: readonly number[]): void {
+    if (node.opType === 'Gemm' && attrInt(node, 'transA', 0) !== 0) return;
+    const { means, count } = inputColumnMeans(node, x, weightDims);
+    const s = this.sampler(node, means[0].length, means.length);
+    means.forEach((mean, g) => { const sum = s.sums[g]; for (let i = 0; i < mean.length; i++) sum[i] += mean[i] * count; });
+    s.meanCount += count;
   }
 
   /** Reservoir sampling: the slot to overwrite, or −1 to skip this column. */
@@ -168,6 +238,6 @@ export class Calibrator {
       if (this.opts.keepSamples) samples.set(name, { columns: s.columns.map((c) => c.subarray(0, s.kept * s.k)), count: s.kept, k: s.k });
       if (this.opts.keepMeans) inputMeans.set(name, s.sums.map((sum) => sum.map((v) => v / Math.max(1, s.meanCount))));
     }
-    return { observers: this.observers, samples, inputMeans, images: this.images };
+    return { observers: this.observers, samples, inputMeans, meanBatches: this.meanBatches, images: this.images };
   }
 }

@@ -1,8 +1,8 @@
 /** Gathers every number of the report from the real engines: calibrate once, build integer plans per variant, inspect, compare. */
 import type { Dataset, Preprocess } from '../data';
 import { FloatModel } from '../engine/float-engine';
-import { IntModel } from '../engine/int-engine';
-import { buildQuantPlan, DEFAULT_QUANT_OPTIONS, checkQuantOptions, type QuantLayer, type QuantOptions, type QuantPlan } from '../engine/int-plan';
+import { buildIntModel } from '../engine/bias-correction';
+import { DEFAULT_QUANT_OPTIONS, checkQuantOptions, type QuantLayer, type QuantOptions, type QuantPlan } from '../engine/int-plan';
 import type { LayerInfo, PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { listLayers } from '../graph/layers';
@@ -93,11 +93,12 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
   progress?.('calibration', 0);
   // one calibration pass serves every variant: keep input samples (output-error weights) and means (bias correction)
   const stats = await time('calibration', () => calibrateModel(floatModel, prepared, calib, { ...base, weightMethod: 'output', biasCorrection: true }, opts.batchSize, opts.calibrationLimit));
-  const planFor = (o: Partial<QuantOptions>) => buildQuantPlan(prepared, stats, checkQuantOptions({ ...base, ...o }));
-  const intModelFor = (o: Partial<QuantOptions>) => new IntModel(model, planFor(o), prepared);
-  const mainPlan = planFor({});
+  const intModelFor = (o: Partial<QuantOptions>) => buildIntModel(prepared, stats, checkQuantOptions({ ...base, ...o }));
+  const planFor = (o: Partial<QuantOptions>) => intModelFor(o).plan;
+  const mainModel = intModelFor({});
+  const mainPlan = mainModel.plan;
   progress?.('inspection', 0.05);
-  const main = await time('per-layer inspection', () => inspectIntModel(floatModel, new IntModel(model, mainPlan, prepared), data.dataset, data.preprocess, opts.batchSize));
+  const main = await time('per-layer inspection', () => inspectIntModel(floatModel, mainModel, data.dataset, data.preprocess, opts.batchSize));
   const floatLogits = new Map<number, Float32Array>();
   const evaluate = (label: string, o: Partial<QuantOptions>) => time(label, () => evaluateIntModel(floatModel, intModelFor(o), data.dataset, data.preprocess, opts.batchSize, floatLogits));
   let otherGranularity: IntInspection | undefined;
@@ -110,8 +111,9 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
     weightMethods = [];
     for (const m of WEIGHT_METHODS) {
       progress?.(`weight cost ${m}`, 0.35 + 0.15 * (weightMethods.length / WEIGHT_METHODS.length));
-      const plan = planFor({ weightMethod: m });
-      const evaluation = m === base.weightMethod ? main.quantized : await time('method comparisons', () => evaluateIntModel(floatModel, new IntModel(model, plan, prepared), data.dataset, data.preprocess, opts.batchSize, floatLogits));
+      const variant = intModelFor({ weightMethod: m });
+      const plan = variant.plan;
+      const evaluation = m === base.weightMethod ? main.quantized : await time('method comparisons', () => evaluateIntModel(floatModel, variant, data.dataset, data.preprocess, opts.batchSize, floatLogits));
       weightMethods.push({ method: m, evaluation, meanWeightSqnrDb: plan.layers.reduce((s, l) => s + l.weightSqnrDb, 0) / plan.layers.length });
     }
     calibrationMethods = [];

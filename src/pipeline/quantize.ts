@@ -7,7 +7,8 @@ import { iterateBatches } from '../data/preprocess';
 import type { Dataset, Preprocess } from '../data/types';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel, QTensor, dequantizeTensor } from '../engine/int-engine';
-import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQuantPlan, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
+import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
+import { biasCorrectionImages, buildIntModel } from '../engine/bias-correction';
 import { Calibrator } from '../engine/quant-calibrate';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
@@ -99,6 +100,7 @@ export function calibrateModel(
     sampledLayers: new Set(layers.map((l) => l.name)),
     keepSamples: options.weightMethod === 'output',
     keepMeans: options.biasCorrection,
+    meanImages: biasCorrectionImages(prepared, Math.min(limit, split.dataset.count), options.activationBits),
   });
   const data = limited(split, limit);
   const hooks = { ...calibrator.hooks(), checkCancelled: callbacks.checkCancelled };
@@ -132,8 +134,9 @@ export function buildQuantizedModel(
   if (calibration.dataset.count === 0) throw new InputError(`${calibration.dataset.source}: no calibration images`);
   checkFiniteConstants(prepared); // NaN/Inf weights would give NaN scales: name the initializer instead
   const stats = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
-  const plan = buildQuantPlan(prepared, stats, options);
-  return { plan, intModel: new IntModel(model, plan, prepared), floatModel, calibrationImages: stats.images };
+  if (options.biasCorrection) callbacks.onProgress?.(1, `bias correction on ${stats.meanBatches.reduce((n, b) => n + b.dims[0], 0)} calibration images`);
+  const intModel = buildIntModel(prepared, stats, options, callbacks.checkCancelled);
+  return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images };
 }
 
 export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {

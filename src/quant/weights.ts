@@ -175,19 +175,42 @@ export function quantizeBias(bias: ArrayLike<number> | undefined, channels: numb
 }
 
 /**
- * Empirical bias correction: E[W x] − E[Ŵ x] = (W − Ŵ)·E[x] per output channel, added to the bias so the
- * quantized layer's mean output matches the float one on calibration data.
+ * Empirical bias correction: the shift that moves the quantized layer's mean output onto the float one,
+ * Δ_c = W_c·E[x] − Ŵ_c·E[x̂] (E[x̂] the mean input column the quantized model feeds the layer; E[x] when omitted).
  */
-export function biasCorrection(w: Float32Array, wHat: Float32Array, channels: number, meanInput: Float64Array[], channelsPerGroup = channels): Float64Array {
+export function biasCorrection(
+  w: Float32Array, wHat: Float32Array, channels: number, meanInput: Float64Array[], channelsPerGroup = channels,
+  meanQuantizedInput: Float64Array[] = meanInput,
+): Float64Array {
   const k = w.length / channels;
   const delta = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
-    const mean = meanInput[Math.floor(c / channelsPerGroup)];
+    const g = Math.floor(c / channelsPerGroup);
+    const mean = meanInput[g], meanHat = meanQuantizedInput[g];
     let d = 0;
-    for (let i = 0; i < k; i++) d += (w[c * k + i] - wHat[c * k + i]) * mean[i];
+    for (let i = 0; i < k; i++) d += w[c * k + i] * mean[i] - wHat[c * k + i] * meanHat[i];
     delta[c] = d;
   }
   return delta;
+}
+
+/**
+ * Weight variance correction (Banner et al. 2019, "Post training 4-bit quantization…", §3.3): per output channel
+ * ζ_c = ‖w_c − μ_c‖ / ‖ŵ_c − μ̂_c‖, so that ζ_c·ŵ_c has the float channel's spread again (clipping and rounding
+ * shrink it). 1 where a channel is constant before or after quantization.
+ */
+export function weightSpreadFactors(w: Float32Array, wHat: Float32Array, channels: number): Float64Array {
+  const k = w.length / channels;
+  const factors = new Float64Array(channels).fill(1);
+  for (let c = 0; c < channels; c++) {
+    let mean = 0, meanHat = 0;
+    for (let i = c * k; i < (c + 1) * k; i++) { mean += w[i]; meanHat += wHat[i]; }
+    mean /= k; meanHat /= k;
+    let spread = 0, spreadHat = 0;
+    for (let i = c * k; i < (c + 1) * k; i++) { spread += (w[i] - mean) ** 2; spreadHat += (wHat[i] - meanHat) ** 2; }
+    if (spread > 0 && spreadHat > 0) factors[c] = Math.sqrt(spread / spreadHat);
+  }
+  return factors;
 }
 
 /** SQNR (dB) of the weights against their quantized version. */

@@ -1,0 +1,72 @@
+/**
+ * Sequential empirical bias correction (Nagel et al., "Data-Free Quantization", §4.2, empirical form): layer by
+ * layer in execution order, each quantized layer's mean output on the calibration images is moved onto the float
+ * model's, with every earlier layer already corrected — so a layer also cancels the mean shift it inherits from
+ * upstream weight, activation and clamping error, not only its own (W − Ŵ)·E[x].
+ *
+ * All batches run through the integer graph in lockstep (paused before each layer), so layer i is corrected on
+ * every image before layer i + 1 runs on any; what is held meanwhile is each batch's live integer codes.
+ */
+import { elementCount, type Tensor } from '../graph/tensor';
+import { dequantizeTensor, IntModel, LayerStep } from './int-engine';
+import { buildQuantPlan, correctLayerBias, QuantOptions } from './int-plan';
+import { CalibrationStats, inputColumnMeans } from './quant-calibrate';
+import type { PreparedModel } from './types';
+
+/** Memory the lockstep pass may hold for its batches' live values. */
+const CORRECTION_BUDGET_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Calibration images the sequential pass can hold at once: each keeps its float input and, conservatively, the
+ * three largest activations as codes (1 byte each up to 8 bits, else 4).
+ */
+export function biasCorrectionImages(prepared: PreparedModel, calibrationImages: number, activationBits: number): number {
+  const perImage = (dims: number[] | undefined) => (dims && dims.length > 0 ? elementCount(dims) / Math.max(1, dims[0]) : 0);
+  const largest = [...prepared.shapes.values()].map(perImage).sort((a, b) => b - a).slice(0, 3);
+  const codeBytes = activationBits <= 8 ? 1 : 4;
+  const bytes = 4 * perImage(prepared.shapes.get(prepared.inputName)) + codeBytes * largest.reduce((a, b) => a + b, 0);
+  return Math.max(1, Math.min(calibrationImages, Math.floor(CORRECTION_BUDGET_BYTES / Math.max(1, bytes))));
+}
+
+/**
+ * Rewrites the int32 biases of `intModel.plan` in place. `batches` are the calibration images whose float mean
+ * input columns `floatMeans` holds (per layer name, as the Calibrator computes them).
+ */
+export function correctBiasesSequentially(
+  intModel: IntModel, batches: readonly Tensor[], floatMeans: ReadonlyMap<string, Float64Array[]>, checkCancelled?: () => void,
+): void {
+  if (batches.length === 0) return;
+  const prepared = intModel.getPrepared(batches[0].dims[0]);
+  const runs = batches.map((b) => intModel.steps(b, { checkCancelled }));
+  let states = runs.map((r) => r.next());
+  while (!states[0].done) {
+    const steps = states.map((s) => s.value as LayerStep);
+    const { node, layer } = steps[0];
+    const means = floatMeans.get(node.name);
+    if (means) correctLayerBias(prepared, node, layer, means, pooledInputMeans(steps));
+    states = runs.map((r) => r.next());
+  }
+}
+
+/** E[x̂] per group over every batch: the batches' mean input columns weighted by their column counts. */
+function pooledInputMeans(steps: readonly LayerStep[]): Float64Array[] {
+  let pooled: Float64Array[] | undefined;
+  let total = 0;
+  for (const { node, layer, x } of steps) {
+    const { means, count } = inputColumnMeans(node, dequantizeTensor(x), layer.weightDims);
+    pooled ??= means.map((m) => new Float64Array(m.length));
+    means.forEach((m, g) => { for (let i = 0; i < m.length; i++) pooled![g][i] += m[i] * count; });
+    total += count;
+  }
+  return pooled!.map((m) => m.map((v) => v / Math.max(1, total)));
+}
+
+/**
+ * The integer model for a prepared model, its calibration statistics and options: the plan, and with bias
+ * correction on, the sequential pass over the calibration batches the statistics' input means cover.
+ */
+export function buildIntModel(prepared: PreparedModel, stats: CalibrationStats, options: QuantOptions, checkCancelled?: () => void): IntModel {
+  const intModel = new IntModel(prepared.model, buildQuantPlan(prepared, stats, options), prepared);
+  if (options.biasCorrection) correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, checkCancelled);
+  return intModel;
+}
