@@ -14,7 +14,7 @@ import { CalibrationStats, inputColumnMeans } from './quant-calibrate';
 import type { PreparedModel } from './types';
 
 /** Memory the lockstep pass may hold for its batches' live values. */
-const CORRECTION_BUDGET_BYTES = 512 * 1024 * 1024;
+const CORRECTION_BUDGET_BYTES = 256 * 1024 * 1024;
 
 /**
  * Calibration images the sequential pass can hold at once: each keeps its float input and, conservatively, the
