@@ -8,7 +8,7 @@ import {
   multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierSingleRounding, INT32_MIN, INT32_MAX,
 } from '../src/quant/requantize';
 import { StreamingObserver, calibratedRange, CALIBRATION_METHODS } from '../src/quant/observers';
-import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, weightSpreadFactors, WeightMethod } from '../src/quant/weights';
+import { quantizeWeights, dequantizeWeights, quantizeBias, biasCorrection, weightGainFactors, WeightMethod } from '../src/quant/weights';
 import { InputError } from '../src/util/errors';
 import { requantizeInto } from '../src/kernels/int/requant';
 import { mulberry32 as rng } from '../src/util/random';
@@ -262,24 +262,24 @@ test('int32 bias and bias correction', () => {
   assert.ok(Math.abs(g[0] - -0.1) < 1e-6 && Math.abs(g[1] - (4 - 7)) < 1e-6, `${g}`);
 });
 
-test('weight spread factors ζ_c = ‖w_c − μ_c‖ / ‖ŵ_c − μ̂_c‖', () => {
-  const w = Float32Array.of(3, -3, 1, -1, /* constant */ 1, 1, 1, 1, /* shifted */ 5, 3, 5, 3);
-  const wHat = Float32Array.of(2, -2, 1, -1, 1, 1, 1, 1, 4, 4, 4, 4);
-  const z = weightSpreadFactors(w, wHat, 3);
-  assert.ok(Math.abs(z[0] - Math.SQRT2) < 1e-12, `${z[0]}`); // spread 20 against 10
+test('weight gain factors ζ_c = ‖w_c − μ_c‖² / ⟨w_c − μ_c, ŵ_c − μ̂_c⟩', () => {
+  const w = Float32Array.of(3, -3, 1, -1, /* constant */ 1, 1, 1, 1, /* collapsed */ 5, 3, 5, 3, /* noise ⟂ w */ 1, -1, 1, -1);
+  const wHat = Float32Array.of(2, -2, 1, -1, 1, 1, 1, 1, 4, 4, 4, 4, 1.5, -0.5, 0.5, -1.5);
+  const z = weightGainFactors(w, wHat, 4);
+  assert.ok(Math.abs(z[0] - 20 / 14) < 1e-12, `${z[0]}`); // clipped taps: attenuated, ζ > 1
   assert.equal(z[1], 1); // a constant channel keeps its scale
   assert.equal(z[2], 1); // ŵ collapsed to one value: nothing to rescale
-  // 4-bit MSE clipping cuts each channel's one large tap: the quantized spread is smaller on average (ζ > 1), and
-  // ζ·ŵ has the float spread again
+  assert.equal(z[3], 1); // zero-mean noise uncorrelated with w: no gain to restore (the spread ratio would give 0.89)
+  // 4-bit MSE clipping cuts each channel's one large tap: ζ > 1 on average, and ζ·ŵ projects onto w with unit gain
   const random = rng(3);
   const gw = Float32Array.from({ length: 8 * 27 }, (_, i) => (i % 27 === 5 ? 1 : (random() - 0.5) * 0.4));
   const wq = dequantizeWeights(quantizeWeights(gw, 8, { bits: 4, perChannel: true, method: 'mse' }));
-  const zeta = weightSpreadFactors(gw, wq, 8);
+  const zeta = weightGainFactors(gw, wq, 8);
   assert.ok(zeta.reduce((a, b) => a + b, 0) / 8 > 1.01 && zeta.every((v) => v > 0.95 && v < 1.2), `${zeta}`);
-  const spread = (a: Float32Array, c: number, f = 1) => {
-    const row = Array.from(a.subarray(c * 27, (c + 1) * 27), (v) => v * f);
-    const m = row.reduce((x, y) => x + y, 0) / 27;
-    return Math.sqrt(row.reduce((x, y) => x + (y - m) ** 2, 0));
-  };
-  for (let c = 0; c < 8; c++) assert.ok(Math.abs(spread(wq, c, zeta[c]) - spread(gw, c)) < 1e-5);
+  for (let c = 0; c < 8; c++) {
+    const row = (a: Float32Array, f: number) => { const r = Array.from(a.subarray(c * 27, (c + 1) * 27), (v) => v * f); const m = r.reduce((x, y) => x + y, 0) / 27; return r.map((v) => v - m); };
+    const a = row(gw, 1), b = row(wq, zeta[c]);
+    const dot = a.reduce((s, v, i) => s + v * b[i], 0), norm = a.reduce((s, v) => s + v * v, 0);
+    assert.ok(Math.abs(dot - norm) < 1e-5 * norm, `channel ${c}: ⟨w, ζŵ⟩ ${dot} vs ‖w‖² ${norm}`);
+  }
 });

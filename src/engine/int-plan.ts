@@ -9,7 +9,7 @@ import { CalibrationMethod, CALIBRATION_METHODS, calibrate, StreamingObserver } 
 import { QuantParams, activationParams, checkBits, codeOf } from '../quant/quantizer';
 import { FixedPointMultiplier, quantizeMultiplier } from '../quant/requantize';
 import {
-  QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightSpreadFactors, weightSqnrDb,
+  QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightGainFactors, weightSqnrDb,
 } from '../quant/weights';
 import { InputError } from '../util/errors';
 import type { CalibrationStats } from './quant-calibrate';
@@ -23,8 +23,8 @@ export interface QuantOptions {
   percentile?: number;
   weightMethod: WeightMethod;
   /**
-   * Bias correction on calibration data: each per-channel weight scale restores its channel's spread
-   * (ζ_c = ‖w_c − μ_c‖ / ‖ŵ_c − μ̂_c‖), and biases are corrected layer by layer in order so that each layer's mean
+   * Bias correction on calibration data: each per-channel weight scale restores its channel's gain
+   * (ζ_c = ‖w_c − μ_c‖² / ⟨w_c − μ_c, ŵ_c − μ̂_c⟩), and biases are corrected layer by layer in order so that each layer's mean
    * output matches the float model's (engine/bias-correction.ts).
    */
   biasCorrection: boolean;
@@ -297,8 +297,8 @@ function buildLayer(
   if (options.weightMethod === 'output' && !samples) throw new InputError(`${describeNode(node)}: no calibration samples for the output-error weight criterion`);
   const weights = quantizeWeights(data, out, { bits, perChannel: options.perChannel, method: options.weightMethod, samples, channelsPerGroup });
   if (options.biasCorrection && options.perChannel) {
-    // s_c ← ζ_c·s_c: the codes stay, each channel's spread is restored (a per-tensor scale must stay one value)
-    const zeta = weightSpreadFactors(data, dequantizeWeights(weights), out);
+    // s_c ← ζ_c·s_c: the codes stay, each channel's gain is restored (a per-tensor scale must stay one value)
+    const zeta = weightGainFactors(data, dequantizeWeights(weights), out);
     for (let c = 0; c < out; c++) weights.scales[c] = Math.fround(weights.scales[c] * zeta[c]);
   }
   const wHat = dequantizeWeights(weights);

@@ -195,20 +195,21 @@ export function biasCorrection(
 }
 
 /**
- * Weight variance correction (Banner et al. 2019, "Post training 4-bit quantization…", §3.3): per output channel
- * ζ_c = ‖w_c − μ_c‖ / ‖ŵ_c − μ̂_c‖, so that ζ_c·ŵ_c has the float channel's spread again (clipping and rounding
- * shrink it). 1 where a channel is constant before or after quantization.
+ * Per-channel gain correction of quantized weights, after Banner et al. 2019 ("Post training 4-bit quantization…",
+ * bias correction of the weights' variance): ζ_c = ‖w_c − μ_c‖² / ⟨w_c − μ_c, ŵ_c − μ̂_c⟩, the factor that makes
+ * ζ_c·ŵ_c reproduce w_c with unit gain. Clipping attenuates a channel (ζ > 1); rounding noise, uncorrelated with w,
+ * leaves ζ ≈ 1 (the ratio of spreads would shrink the channel instead). 1 where a channel is constant or ŵ ⟂ w.
  */
-export function weightSpreadFactors(w: Float32Array, wHat: Float32Array, channels: number): Float64Array {
+export function weightGainFactors(w: Float32Array, wHat: Float32Array, channels: number): Float64Array {
   const k = w.length / channels;
   const factors = new Float64Array(channels).fill(1);
   for (let c = 0; c < channels; c++) {
     let mean = 0, meanHat = 0;
     for (let i = c * k; i < (c + 1) * k; i++) { mean += w[i]; meanHat += wHat[i]; }
     mean /= k; meanHat /= k;
-    let spread = 0, spreadHat = 0;
-    for (let i = c * k; i < (c + 1) * k; i++) { spread += (w[i] - mean) ** 2; spreadHat += (wHat[i] - meanHat) ** 2; }
-    if (spread > 0 && spreadHat > 0) factors[c] = Math.sqrt(spread / spreadHat);
+    let spread = 0, cross = 0;
+    for (let i = c * k; i < (c + 1) * k; i++) { spread += (w[i] - mean) ** 2; cross += (w[i] - mean) * (wHat[i] - meanHat); }
+    if (spread > 0 && cross > 0) factors[c] = spread / cross;
   }
   return factors;
 }
