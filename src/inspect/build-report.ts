@@ -2,7 +2,7 @@
 import type { Dataset, Preprocess } from '../data';
 import { FloatModel } from '../engine/float-engine';
 import { buildIntModel } from '../engine/bias-correction';
-import { DEFAULT_QUANT_OPTIONS, checkQuantOptions, type QuantLayer, type QuantOptions, type QuantPlan } from '../engine/int-plan';
+import { buildQuantPlan, DEFAULT_QUANT_OPTIONS, checkQuantOptions, type QuantLayer, type QuantOptions, type QuantPlan } from '../engine/int-plan';
 import type { LayerInfo, PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { listLayers } from '../graph/layers';
@@ -94,7 +94,8 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
   // one calibration pass serves every variant: keep input samples (output-error weights) and means (bias correction)
   const stats = await time('calibration', () => calibrateModel(floatModel, prepared, calib, { ...base, weightMethod: 'output', biasCorrection: true }, opts.batchSize, opts.calibrationLimit));
   const intModelFor = (o: Partial<QuantOptions>) => buildIntModel(prepared, stats, checkQuantOptions({ ...base, ...o }));
-  const planFor = (o: Partial<QuantOptions>) => intModelFor(o).plan;
+  // where only a variant's weights are read: the plan alone (the sequential bias pass changes biases, not weights)
+  const planFor = (o: Partial<QuantOptions>) => buildQuantPlan(prepared, stats, checkQuantOptions({ ...base, ...o }));
   const mainModel = intModelFor({});
   const mainPlan = mainModel.plan;
   progress?.('inspection', 0.05);
@@ -111,7 +112,7 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
     weightMethods = [];
     for (const m of WEIGHT_METHODS) {
       progress?.(`weight cost ${m}`, 0.35 + 0.15 * (weightMethods.length / WEIGHT_METHODS.length));
-      const variant = intModelFor({ weightMethod: m });
+      const variant = m === base.weightMethod ? mainModel : intModelFor({ weightMethod: m });
       const plan = variant.plan;
       const evaluation = m === base.weightMethod ? main.quantized : await time('method comparisons', () => evaluateIntModel(floatModel, variant, data.dataset, data.preprocess, opts.batchSize, floatLogits));
       weightMethods.push({ method: m, evaluation, meanWeightSqnrDb: plan.layers.reduce((s, l) => s + l.weightSqnrDb, 0) / plan.layers.length });

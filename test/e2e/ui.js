@@ -30,8 +30,14 @@ async function answer(title, filter) {
   if (filter) await input.fill(filter);
   // Enter with no focused row would accept nothing and end the command: wait for the (filtered) list to focus a row
   await page.locator('.quick-input-list .monaco-list-row.focused', filter ? { hasText: filter } : {}).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'hidden', timeout: 10000 }).catch(() => {});
+  // an Enter that lands while the widget swaps in this step's list is dropped (the pick stays open): press it again
+  const titleShown = page.locator('.quick-input-widget .quick-input-title', { hasText: title });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await page.keyboard.press('Enter');
+    if (await titleShown.waitFor({ state: 'hidden', timeout: 5000 }).then(() => true, () => false)) return;
+    log(`quick pick '${title}' still open after Enter; retrying`);
+  }
+  throw new Error(`quick pick '${title}' did not accept a row`);
 }
 
 async function quickOpen(file) {
