@@ -270,6 +270,9 @@ test('weight gain factors ζ_c = ‖w_c − μ_c‖² / ⟨w_c − μ_c, ŵ_c �
   assert.equal(z[1], 1); // a constant channel keeps its scale
   assert.equal(z[2], 1); // ŵ collapsed to one value: nothing to rescale
   assert.equal(z[3], 1); // zero-mean noise uncorrelated with w: no gain to restore (the spread ratio would give 0.89)
+  // a channel left with two nonzero codes: the unit gain would be 4.94 / 2 = 2.47, bounded to 2
+  const sparse = weightGainFactors(Float32Array.of(1, -1, 0.7, -0.7, 0.7, -0.7, 0.7, -0.7), Float32Array.of(1, -1, 0, 0, 0, 0, 0, 0), 1);
+  assert.equal(sparse[0], 2);
   // 4-bit MSE clipping cuts each channel's one large tap: ζ > 1 on average, and ζ·ŵ projects onto w with unit gain
   const random = rng(3);
   const gw = Float32Array.from({ length: 8 * 27 }, (_, i) => (i % 27 === 5 ? 1 : (random() - 0.5) * 0.4));

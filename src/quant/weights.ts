@@ -194,11 +194,15 @@ export function biasCorrection(
   return delta;
 }
 
+/** Bound on the weight gain factor ζ (and 1/bound below). */
+const MAX_GAIN = 2;
+
 /**
  * Per-channel gain correction of quantized weights, after Banner et al. 2019 ("Post training 4-bit quantization…",
  * bias correction of the weights' variance): ζ_c = ‖w_c − μ_c‖² / ⟨w_c − μ_c, ŵ_c − μ̂_c⟩, the factor that makes
  * ζ_c·ŵ_c reproduce w_c with unit gain. Clipping attenuates a channel (ζ > 1); rounding noise, uncorrelated with w,
- * leaves ζ ≈ 1 (the ratio of spreads would shrink the channel instead). 1 where a channel is constant or ŵ ⟂ w.
+ * leaves ζ ≈ 1 (the ratio of spreads would shrink the channel instead). 1 where a channel is constant or ŵ ⟂ w;
+ * bounded to [½, 2], since a channel rounded to a few nonzero codes (2-bit min-max) would otherwise be amplified ×10.
  */
 export function weightGainFactors(w: Float32Array, wHat: Float32Array, channels: number): Float64Array {
   const k = w.length / channels;
@@ -209,7 +213,7 @@ export function weightGainFactors(w: Float32Array, wHat: Float32Array, channels:
     mean /= k; meanHat /= k;
     let spread = 0, cross = 0;
     for (let i = c * k; i < (c + 1) * k; i++) { spread += (w[i] - mean) ** 2; cross += (w[i] - mean) * (wHat[i] - meanHat); }
-    if (spread > 0 && cross > 0) factors[c] = spread / cross;
+    if (spread > 0 && cross > 0) factors[c] = Math.min(MAX_GAIN, Math.max(1 / MAX_GAIN, spread / cross));
   }
   return factors;
 }
