@@ -96,7 +96,7 @@ export const quantizeCommand: Command = {
     method: { type: 'string', valueName: 'M', description: `activation calibration: ${CALIBRATION_METHODS.join('|')} (default percentile)` },
     percentile: { type: 'string', valueName: 'P', description: 'percentile of --method percentile (default 99.99)' },
     'weight-method': { type: 'string', valueName: 'M', description: `weight clipping: ${WEIGHT_METHODS.join('|')} (default minmax)` },
-    'bias-correction': { type: 'boolean', description: 'bias correction on calibration data: per-channel weight spread restored, biases corrected layer by layer so each mean output matches the float model (the default)' },
+    'bias-correction': { type: 'boolean', description: 'bias correction on calibration data: per-channel weight gain restored, biases corrected layer by layer so each mean output matches the float model (the default)' },
     'no-bias-correction': { type: 'boolean', description: 'turn bias correction off' },
     'float-layers': { type: 'string', valueName: 'a,b', description: 'conv/linear layers kept in float (names as in `qinspect layers`)' },
     'layer-bits': { type: 'string', valueName: 'name=N,...', description: 'weight bits per layer (mixed precision)' },

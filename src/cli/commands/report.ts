@@ -35,7 +35,7 @@ export const reportCommand: Command = {
     sensitivity: { type: 'boolean', description: 'also rank layers one at a time (simulated, at --sensitivity-bits) and try mixed precision' },
     'sensitivity-bits': { type: 'string', valueName: 'N', description: 'bits of the sensitivity study (default 4)' },
     'dataflow-layer': { type: 'string', valueName: 'NAME', description: 'layer whose integer dataflow is explained (default: the conv with the longest accumulation)' },
-    'bias-correction': { type: 'boolean', description: 'bias correction on calibration data (weight spread per channel, sequential mean correction)' },
+    'bias-correction': { type: 'boolean', description: 'bias correction on calibration data (per-channel weight gain, sequential mean correction; off by default here)' },
   },
   details: [
     'Defaults: W8A8, per-channel weights, MSE weight clipping, percentile activation calibration, 300 evaluation',
