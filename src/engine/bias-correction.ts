@@ -10,7 +10,7 @@
 import { elementCount, type Tensor } from '../graph/tensor';
 import { dequantizeTensor, IntModel, LayerStep } from './int-engine';
 import { buildQuantPlan, correctLayerBias, QuantOptions } from './int-plan';
-import { CalibrationStats, inputColumnMeans } from './quant-calibrate';
+import { CalibrationStats, ColumnMeans, inputColumnMeans } from './quant-calibrate';
 import type { PreparedModel } from './types';
 
 /** Memory the lockstep pass may hold for its batches' live values. */
@@ -48,17 +48,15 @@ export function correctBiasesSequentially(
   }
 }
 
-/** E[x̂] per group over every batch: the batches' mean input columns weighted by their column counts. */
+/** E[x̂] per group over every batch. */
 function pooledInputMeans(steps: readonly LayerStep[]): Float64Array[] {
-  let pooled: Float64Array[] | undefined;
-  let total = 0;
+  let pooled: ColumnMeans | undefined;
   for (const { node, layer, x } of steps) {
-    const { means, count } = inputColumnMeans(node, dequantizeTensor(x), layer.weightDims);
-    pooled ??= means.map((m) => new Float64Array(m.length));
-    means.forEach((m, g) => { for (let i = 0; i < m.length; i++) pooled![g][i] += m[i] * count; });
-    total += count;
+    const batch = inputColumnMeans(node, dequantizeTensor(x), layer.weightDims);
+    pooled ??= new ColumnMeans(batch.means.length, batch.means[0].length);
+    pooled.add(batch);
   }
-  return pooled!.map((m) => m.map((v) => v / Math.max(1, total)));
+  return pooled!.result();
 }
 
 /**

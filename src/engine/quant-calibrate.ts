@@ -45,9 +45,7 @@ interface LayerSampler {
   columns: Float32Array[];
   seen: number;
   kept: number;
-  /** Σ over batches of (mean input column × columns in the batch), per group. */
-  sums: Float64Array[];
-  meanCount: number;
+  means: ColumnMeans;
 }
 
 /** Copies the input column of conv group g at (n, oy, ox) into dst (zeros for padding). */
@@ -115,6 +113,25 @@ export function inputColumnMeans(node: Node, x: Tensor, weightDims: readonly num
   return { means, count };
 }
 
+/** Running E[x_col] per group over batches: Σ_b mean_b·count_b / Σ_b count_b. */
+export class ColumnMeans {
+  private readonly sums: Float64Array[];
+  private count = 0;
+
+  constructor(groups: number, k: number) {
+    this.sums = Array.from({ length: groups }, () => new Float64Array(k));
+  }
+
+  add(batch: { means: Float64Array[]; count: number }): void {
+    batch.means.forEach((mean, g) => { const sum = this.sums[g]; for (let i = 0; i < mean.length; i++) sum[i] += mean[i] * batch.count; });
+    this.count += batch.count;
+  }
+
+  result(): Float64Array[] {
+    return this.sums.map((sum) => sum.map((v) => v / Math.max(1, this.count)));
+  }
+}
+
 /** The first n images of a batch tensor (the tensor itself when that is all of it). */
 function firstImages(t: Tensor, n: number): Tensor {
   if (n >= t.dims[0]) return t;
@@ -170,9 +187,8 @@ export class Calibrator {
     let s = this.samplers.get(node.name);
     if (!s) {
       s = {
-        k, groups, seen: 0, kept: 0, meanCount: 0,
+        k, groups, seen: 0, kept: 0, means: new ColumnMeans(groups, k),
         columns: Array.from({ length: groups }, () => new Float32Array(this.opts.keepSamples ? SAMPLE_COLUMNS * k : 0)),
-        sums: Array.from({ length: groups }, () => new Float64Array(k)),
       };
       this.samplers.set(node.name, s);
     }
@@ -213,13 +229,11 @@ export class Calibrator {
     }
   }
 
-  /** Adds this batch's exact mean input columns (weighted by their column count) to the layer's sums. */
+  /** Adds this batch's exact mean input columns to the layer's running means. */
   private addMeans(node: Node, x: Tensor, weightDims: readonly number[]): void {
     if (node.opType === 'Gemm' && attrInt(node, 'transA', 0) !== 0) return;
-    const { means, count } = inputColumnMeans(node, x, weightDims);
-    const s = this.sampler(node, means[0].length, means.length);
-    means.forEach((mean, g) => { const sum = s.sums[g]; for (let i = 0; i < mean.length; i++) sum[i] += mean[i] * count; });
-    s.meanCount += count;
+    const batch = inputColumnMeans(node, x, weightDims);
+    this.sampler(node, batch.means[0].length, batch.means.length).means.add(batch);
   }
 
   /** Reservoir sampling: the slot to overwrite, or −1 to skip this column. */
@@ -236,7 +250,7 @@ export class Calibrator {
     const inputMeans = new Map<string, Float64Array[]>();
     for (const [name, s] of this.samplers) {
       if (this.opts.keepSamples) samples.set(name, { columns: s.columns.map((c) => c.subarray(0, s.kept * s.k)), count: s.kept, k: s.k });
-      if (this.opts.keepMeans) inputMeans.set(name, s.sums.map((sum) => sum.map((v) => v / Math.max(1, s.meanCount))));
+      if (this.opts.keepMeans) inputMeans.set(name, s.means.result());
     }
     return { observers: this.observers, samples, inputMeans, meanBatches: this.meanBatches, images: this.images };
   }
