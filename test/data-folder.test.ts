@@ -77,7 +77,7 @@ test('image folder: grayscale wanted from RGB uses ITU-R 601 luma; gray PNG repl
 
 test('image folder errors: empty folder, no images, mixed sizes, corrupt PNG name the file', () => {
   const empty = madeTemp('qi-empty-');
-  inputError(() => openDataset(empty), /no class sub-folders found/);
+  inputError(() => openDataset(empty), /no images found/);
   fs.mkdirSync(path.join(empty, 'a'));
   inputError(() => openDataset(empty), /hold no \.png\/\.jpg\/\.jpeg images/);
 

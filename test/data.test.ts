@@ -112,7 +112,9 @@ test('bad CIFAR and IDX files: truncated, label count mismatch, missing labels, 
   };
   const images = path.join(dir, 'x-images-idx3-ubyte');
   fs.writeFileSync(images, Buffer.concat([header(0x803, [3, 2, 2]), Buffer.alloc(12)]));
-  inputError(() => openDataset(images), /no label file found beside it \(looked for x-labels-idx1-ubyte or x-labels-idx1-ubyte.gz\)/);
+  const unlabelled = openDataset(images); // no labels file beside it: images without labels
+  assert.equal(unlabelled.unlabelled, true);
+  assert.deepEqual([...unlabelled.labels], [-1, -1, -1]);
   fs.writeFileSync(path.join(dir, 'x-labels-idx1-ubyte.gz'), zlib.gzipSync(Buffer.concat([header(0x801, [2]), Buffer.from([1, 2])])));
   inputError(() => openDataset(images), /x-labels-idx1-ubyte.gz: 2 labels but .*x-images-idx3-ubyte has 3 images/);
   fs.writeFileSync(path.join(dir, 'x-labels-idx1-ubyte.gz'), zlib.gzipSync(Buffer.concat([header(0x801, [3]), Buffer.from([1, 2, 0])])));

@@ -72,7 +72,7 @@ test('eval with data that does not fit the model or is broken: one error line na
   assertOneErrorLine(qinspect('eval', RESNET, '--data', empty, ...PRE), /empty: the class sub-folders \(airplane\) hold no \.png\/\.jpg\/\.jpeg images/);
   const nothing = path.join(dir, 'nothing');
   fs.mkdirSync(nothing);
-  assertOneErrorLine(qinspect('eval', RESNET, '--data', nothing, ...PRE), /nothing: no class sub-folders found/);
+  assertOneErrorLine(qinspect('eval', RESNET, '--data', nothing, ...PRE), /nothing: no images found/);
 
   const idxDir = path.join(dir, 'idx');
   fs.mkdirSync(idxDir);

@@ -8,6 +8,12 @@ import {
 } from '../data';
 import type { CliContext, OptionSpec, ParsedArgs } from './command';
 import { flagOption, numberListOption, numberOption, scaleOption, stringOption } from './options';
+import { fitImageShape, imageInput, imageModel, parseImageShape } from '../graph/input-shape';
+
+/** `--input-shape C,H,W`: the image size of a model whose input leaves it symbolic. */
+export const INPUT_SHAPE_OPTION: Record<string, OptionSpec> = {
+  'input-shape': { type: 'string', valueName: 'C,H,W', description: 'image size of a model whose input height/width (or channels) are symbolic (default: the sidecar\'s "inputShape", else the data set\'s image size)' },
+};
 
 /** Options for commands that read a data set; spread into a command's `options`. */
 export const DATA_OPTIONS: Record<string, OptionSpec> = {
@@ -18,9 +24,23 @@ export const DATA_OPTIONS: Record<string, OptionSpec> = {
   limit: { type: 'string', valueName: 'N', description: 'use only the first N images' },
   batch: { type: 'string', valueName: 'N', description: 'images per batch (default 50)' },
   resize: { type: 'boolean', description: "resize image-folder images to the model's input size (bilinear); otherwise a different size is an error" },
+  ...INPUT_SHAPE_OPTION,
 };
 
 export const DEFAULT_BATCH = 50;
+
+/** The model as the engines need it: image size fixed (--input-shape, else the sidecar) and NCHW in front. */
+export function modelForImages(model: Model, args: ParsedArgs | undefined, sidecar: Sidecar | undefined): Model {
+  const flag = args && stringOption(args, 'input-shape');
+  if (flag) return imageModel(model, { chw: parseImageShape(flag, '--input-shape'), source: '--input-shape' });
+  return imageModel(model, sidecar?.inputShape && { chw: sidecar.inputShape, source: sidecar.file });
+}
+
+/** Fixes the input's symbolic [C,H,W] from the images themselves when nothing else did. */
+function fitToData(loaded: LoadedModel, dataset: Dataset): void {
+  loaded.model = fitImageShape(loaded.model, [dataset.channels, dataset.height, dataset.width], dataset.source);
+  loaded.input = modelInput(loaded.model);
+}
 
 const WARNED = new WeakSet<CliContext>();
 
@@ -33,13 +53,7 @@ export interface ModelData {
   batchSize: number;
 }
 
-export function modelInput(model: Model): ValueInfo {
-  const inputs = model.graph.inputs;
-  if (inputs.length !== 1) {
-    throw new InputError(`${model.path}: image classifiers need exactly one graph input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
-  }
-  return inputs[0];
-}
+export const modelInput = imageInput;
 
 export interface LoadedModel {
   model: Model;
@@ -58,9 +72,11 @@ export const CALIBRATION_OPTION: Record<string, OptionSpec> = {
   calibration: { type: 'string', valueName: 'PATH', description: 'calibration images, same formats as --data (default: the sidecar\'s "calibration")' },
 };
 
-export function loadModelWithSidecar(modelPath: string): LoadedModel {
-  const model = loadModel(modelPath);
-  return { model, input: modelInput(model), sidecar: findSidecar(modelPath) };
+/** Loads MODEL and its sidecar; --input-shape (in `args`) or the sidecar's inputShape fixes a symbolic image size. */
+export function loadModelWithSidecar(modelPath: string, args?: ParsedArgs): LoadedModel {
+  const sidecar = findSidecar(modelPath);
+  const model = modelForImages(loadModel(modelPath), args, sidecar);
+  return { model, input: modelInput(model), sidecar };
 }
 
 /** Opens the data named by --data / --calibration (or the sidecar's `role` entry), checked against the model's input. */
@@ -76,7 +92,8 @@ export function openDataFor(loaded: LoadedModel, args: ParsedArgs, ctx: CliConte
   const channels = typeof input.dims?.[1] === 'number' ? input.dims[1] : undefined;
   const resize = flagOption(args, 'resize') ? modelImageSize(input) : undefined;
   const dataset = openDataset(dataPath, { limit, channels, resize, classNames: sidecar?.labels });
-  checkDatasetFitsInput(dataset, input.dims, model.path);
+  fitToData(loaded, dataset);
+  checkDatasetFitsInput(dataset, loaded.input.dims, model.path);
   const resolved = resolvePreprocess(sidecar, { mean: numberListOption(args, 'mean'), std: numberListOption(args, 'std'), scale: scaleOption(args, 'scale') });
   if (resolved.warning && !WARNED.has(ctx)) {
     WARNED.add(ctx); // calibration and test data share the preprocessing: warn once per run
@@ -97,6 +114,7 @@ function modelImageSize(input: ValueInfo): { height: number; width: number } {
 
 /** Loads MODEL and opens its test (or calibration) data in one step. */
 export function loadModelAndData(modelPath: string, args: ParsedArgs, ctx: CliContext, role: 'test' | 'calibration' = 'test'): ModelData {
-  const loaded = loadModelWithSidecar(modelPath);
-  return { ...loaded, ...openDataFor(loaded, args, ctx, role) };
+  const loaded = loadModelWithSidecar(modelPath, args);
+  const data = openDataFor(loaded, args, ctx, role);
+  return { ...loaded, ...data };
 }

@@ -1,5 +1,5 @@
 /**
- * A folder of class sub-folders of PNG/JPEG images. Class index of a sub-folder: its position in the known class
+ * A folder of class sub-folders of PNG/JPEG images (or of images without labels). Class index of a sub-folder: its position in the known class
  * names (a sidecar's labels) when given, else its number when every name is a number, else its sorted position.
  */
 import * as fs from 'fs';
@@ -32,13 +32,21 @@ export function classIndices(folder: string, subfolders: string[], knownNames?: 
   return { indices: subfolders.map((_, i) => i), classNames: subfolders };
 }
 
-export function listImageFolder(folder: string, knownNames?: readonly string[]): { classNames: string[]; entries: ImageEntry[] } {
-  const subfolders = readDir(folder)
+const isImageFile = (e: fs.Dirent) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase());
+
+/** Images in class sub-folders (labelled), or directly in the folder (no labels: label -1). */
+export function listImageFolder(folder: string, knownNames?: readonly string[]): { classNames: string[]; entries: ImageEntry[]; unlabelled?: boolean } {
+  const listing = readDir(folder);
+  const subfolders = listing
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
   if (subfolders.length === 0) {
-    throw new InputError(`${folder}: no class sub-folders found; an image folder data set needs one sub-folder of images per class`);
+    const files = listing.filter(isImageFile).map((e) => e.name).sort();
+    if (files.length === 0) {
+      throw new InputError(`${folder}: no images found; an image folder data set holds .png/.jpg/.jpeg images, in one sub-folder per class for accuracy or directly in the folder without labels`);
+    }
+    return { classNames: [...(knownNames ?? [])], entries: files.map((f) => ({ file: path.join(folder, f), label: -1 })), unlabelled: true };
   }
   const { indices, classNames } = classIndices(folder, subfolders, knownNames);
   const entries: ImageEntry[] = [];
@@ -46,7 +54,7 @@ export function listImageFolder(folder: string, knownNames?: readonly string[]):
     const label = indices[i];
     const dir = path.join(folder, name);
     const files = readDir(dir)
-      .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
+      .filter(isImageFile)
       .map((e) => e.name)
       .sort();
     for (const f of files) entries.push({ file: path.join(dir, f), label });
@@ -78,7 +86,7 @@ function readBytes(file: string): Buffer {
  * No resizing: every image must have the size of the first one (and, later, of the model input).
  */
 export function readImageFolder(folder: string, options: OpenOptions = {}): Dataset {
-  const { classNames, entries: all } = listImageFolder(folder, options.classNames);
+  const { classNames, entries: all, unlabelled } = listImageFolder(folder, options.classNames);
   const entries = all.slice(0, options.limit ?? all.length);
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) throw new InputError(`${folder}: image folders can be read as 1 or 3 channels, not ${channels}`);
@@ -110,6 +118,7 @@ export function readImageFolder(folder: string, options: OpenOptions = {}): Data
     height: first.height,
     width: first.width,
     labels: Int32Array.from(entries.map((e) => e.label)),
+    ...(unlabelled ? { unlabelled } : {}),
     classNames,
     readPixels,
     describeImage: (index) => entries[index].file,

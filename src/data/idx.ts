@@ -17,15 +17,12 @@ export function isIdxImagesPath(file: string): boolean {
 }
 
 /** The label file that belongs to an image file: same folder, `images-idx3` → `labels-idx1`, with or without .gz. */
-export function findIdxLabels(imagesFile: string): string {
+/** The labels file beside an IDX images file, or undefined when there is none (the images are then unlabelled). */
+export function findIdxLabels(imagesFile: string): string | undefined {
   const base = path.basename(imagesFile).replace(/\.gz$/, '').replace(/images([-.])idx3-ubyte$/, 'labels$1idx1-ubyte');
   const dir = path.dirname(imagesFile);
   const candidates = [base, `${base}.gz`].map((name) => path.join(dir, name));
-  const found = candidates.find((f) => fs.existsSync(f));
-  if (!found) {
-    throw new InputError(`${imagesFile}: no label file found beside it (looked for ${candidates.map((c) => path.basename(c)).join(' or ')})`);
-  }
-  return found;
+  return base === path.basename(imagesFile).replace(/\.gz$/, '') ? undefined : candidates.find((f) => fs.existsSync(f));
 }
 
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
@@ -47,18 +44,18 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
 export function readIdx(imagesFile: string, options: OpenOptions = {}): Dataset {
   const labelsFile = findIdxLabels(imagesFile);
   const images = parseIdx(readDataFile(imagesFile), imagesFile);
-  const labels = parseIdx(readDataFile(labelsFile), labelsFile);
-  return idxDataset(images, labels, imagesFile, labelsFile, options);
+  const labels = labelsFile ? parseIdx(readDataFile(labelsFile), labelsFile) : undefined;
+  return idxDataset(images, labels, imagesFile, labelsFile ?? '', options);
 }
 
-function idxDataset(images: IdxArray, labels: IdxArray, imagesFile: string, labelsFile: string, options: OpenOptions): Dataset {
+function idxDataset(images: IdxArray, labels: IdxArray | undefined, imagesFile: string, labelsFile: string, options: OpenOptions): Dataset {
   if (images.dims.length !== 3 && images.dims.length !== 4) {
     throw new InputError(`${imagesFile}: IDX images need 3 dimensions [count,rows,cols] (or 4 with channels last), got [${images.dims.join(',')}]`);
   }
-  if (labels.dims.length !== 1) throw new InputError(`${labelsFile}: IDX labels need 1 dimension, got [${labels.dims.join(',')}]`);
+  if (labels && labels.dims.length !== 1) throw new InputError(`${labelsFile}: IDX labels need 1 dimension, got [${labels.dims.join(',')}]`);
   const [total, height, width] = images.dims;
   const channels = images.dims[3] ?? 1;
-  if (labels.dims[0] !== total) {
+  if (labels && labels.dims[0] !== total) {
     throw new InputError(`${labelsFile}: ${labels.dims[0]} labels but ${imagesFile} has ${total} images; the counts must match`);
   }
   if (total === 0) throw new InputError(`${imagesFile}: the IDX file holds no images`);
@@ -72,7 +69,8 @@ function idxDataset(images: IdxArray, labels: IdxArray, imagesFile: string, labe
     channels,
     height,
     width,
-    labels: Int32Array.from(labels.data.subarray(0, count)),
+    labels: labels ? Int32Array.from(labels.data.subarray(0, count)) : new Int32Array(count).fill(-1),
+    ...(labels ? {} : { unlabelled: true }),
     readPixels: (start, end) => pixels.subarray(start * size, end * size),
     describeImage: (index) => `${imagesFile} image ${index}`,
   };

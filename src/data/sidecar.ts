@@ -11,6 +11,8 @@ export interface Sidecar {
   std?: number[];
   scale?: number;
   labels?: string[];
+  /** The model input's [C,H,W] where the file leaves it symbolic. */
+  inputShape?: number[];
   /** Absolute paths, resolved against the sidecar's folder. */
   calibration?: string;
   test?: string;
@@ -65,6 +67,10 @@ export function readSidecar(file: string): Sidecar {
   if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))) {
     throw new InputError(`${file}: "labels" must be an array of class names`);
   }
+  const inputShape = numbers('inputShape');
+  if (inputShape && (inputShape.length !== 3 || inputShape.some((d) => !Number.isInteger(d) || d < 1))) {
+    throw new InputError(`${file}: "inputShape" must be [C,H,W], three positive whole numbers (e.g. [3,224,224])`);
+  }
   const dir = path.dirname(file);
   const resolve = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
   return {
@@ -73,6 +79,7 @@ export function readSidecar(file: string): Sidecar {
     std: numbers('std'),
     scale: scale as number | undefined,
     labels: labels as string[] | undefined,
+    inputShape,
     calibration: resolve(text('calibration')),
     test: resolve(text('test')),
   };

@@ -10,8 +10,10 @@ export interface Dataset {
   channels: number;
   height: number;
   width: number;
-  /** One class index per image. */
+  /** One class index per image (-1 throughout when the data set has no labels). */
   labels: Int32Array;
+  /** True for images without labels (a flat folder, an IDX file without its labels): accuracy is unavailable, agreement is not. */
+  unlabelled?: boolean;
   /** Class names, when the data set knows them (image folders: the sorted sub-folder names). */
   classNames?: string[];
   /** Pixels of images [start, end) as uint8, each image C×H×W (planes), images back to back. */

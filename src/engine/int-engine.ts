@@ -233,7 +233,7 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
 
   for (const node of prepared.nodes) {
     hooks?.checkCancelled?.();
-    const mode = plan.modes.get(node.name) ?? { kind: 'float' as const };
+    const mode = plan.modes.get(node.name) ?? { kind: 'float' as const, reason: '' };
     const x = node.inputs[0];
     switch (mode.kind) {
       case 'layer': {

@@ -92,7 +92,7 @@ export type NodeMode =
   | { kind: 'maxpool' }
   | { kind: 'move'; padCode?: number }
   | { kind: 'concat'; output: QuantParams }
-  | { kind: 'float' };
+  | { kind: 'float'; reason: string };
 
 export interface QuantPlan {
   options: QuantOptions;
@@ -280,9 +280,17 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       modes.set(node.name, { kind: 'concat', output: outputParams(node, actBits(node)) });
       continue;
     }
-    modes.set(node.name, { kind: 'float' });
+    modes.set(node.name, { kind: 'float', reason: floatReason(prepared, node, options, anyQuantized) });
   }
   return { options, modes, valueParams, layers, inputName: prepared.inputName, outputName: prepared.outputName };
+}
+
+/** Why a node runs in float, as the report shows it. */
+function floatReason(prepared: PreparedModel, node: Node, options: QuantOptions, anyQuantized: boolean): string {
+  if (options.floatLayers.includes(node.name)) return 'kept in float (float layers option)';
+  if (node.opType === 'Conv' || node.opType === 'Gemm') return isQuantizableLayer(prepared, node) ? 'its input is float' : 'weights not constant float32 (or Gemm with transA / alpha / beta)';
+  if (!anyQuantized) return 'its inputs are float';
+  return `no integer kernel for ${node.opType}: dequantized at its input`;
 }
 
 function buildLayer(

@@ -10,7 +10,7 @@ import type { ModelSummary } from '../worker/summary';
 import { forwardLocationFromMetadata, mapLayersToCode, parsePythonClasses, type LayerLocation, type SourceFile } from './codemap';
 import { isInsideFolders } from './messages';
 import { accuracyDrop, bitsLabel, formatSigned, quantRunFrom, type LayerResult, type QuantRun, type RunSettings, type SensitivityEntry } from './results';
-import { preprocessingFor, readSettings } from './settings';
+import { inputShapeFor, preprocessingFor, readSettings } from './settings';
 import type { ResultStore } from './store';
 
 export interface View {
@@ -172,6 +172,7 @@ export class Controller {
       return undefined;
     }
     const started = Date.now();
+    options = { inputShape: inputShapeFor(readSettings(vscode.Uri.file(modelPath)), modelPath), ...options };
     this.log(`${job} started: ${JSON.stringify(options)}`);
     this.busyMessage = title;
     this.post(modelPath, { type: 'busy', busy: true, message: title, fraction: 0 });

@@ -11,6 +11,7 @@ export interface Settings {
   calibrationImages: number;
   testImages: number;
   preprocessing: Record<string, { mean?: number[]; std?: number[] }>;
+  inputShape: Record<string, number[]>;
   modelSourceFiles: string[];
   maxModelSizeMB: number;
   maxTensorElements: number;
@@ -30,14 +31,25 @@ export function readSettings(scope?: vscode.Uri): Settings {
     calibrationImages: c.get('calibrationImages', 256),
     testImages: c.get('testImages', 500),
     preprocessing: c.get('preprocessing', {}),
+    inputShape: c.get('inputShape', {}),
     modelSourceFiles: c.get('modelSourceFiles', []),
     maxModelSizeMB: c.get('maxModelSizeMB', 512),
     maxTensorElements: c.get('maxTensorElements', 100_000_000),
   };
 }
 
-/** mean/std configured for one model: the key is the model's file name or a path ending. */
+/** The entry of a per-model setting: the key is the model's file name or a path ending. */
+function entryFor<T>(table: Record<string, T>, modelPath: string): T | undefined {
+  return Object.entries(table).find(([k]) => modelPath === k || modelPath.endsWith('/' + k) || modelPath.endsWith(k))?.[1];
+}
+
+/** mean/std configured for one model. */
 export function preprocessingFor(settings: Settings, modelPath: string): { mean?: number[]; std?: number[] } {
-  const entry = Object.entries(settings.preprocessing).find(([k]) => modelPath === k || modelPath.endsWith('/' + k) || modelPath.endsWith(k));
-  return entry ? entry[1] : {};
+  return entryFor(settings.preprocessing, modelPath) ?? {};
+}
+
+/** [C,H,W] configured for a model whose input size is symbolic, when set. */
+export function inputShapeFor(settings: Settings, modelPath: string): number[] | undefined {
+  const shape = entryFor(settings.inputShape, modelPath);
+  return Array.isArray(shape) ? shape : undefined;
 }

@@ -30,6 +30,8 @@ export interface Graph {
   outputs: ValueInfo[];
   initializers: Map<string, Tensor>;
   valueInfo: Map<string, ValueInfo>;
+  /** Nodes that held only a weight (Constant, Identity of an initializer) and became initializers at load, by op type. */
+  hoisted?: Record<string, number>;
 }
 
 export interface OpsetImport {

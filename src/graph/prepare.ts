@@ -7,6 +7,7 @@ import { InputError } from '../util/errors';
 import { DEFAULT_LIMITS } from '../onnx/limits';
 import { attrFloat, defaultOpset, describeNode, Model, Node } from './ir';
 import { inferNodeShapes } from './shapes';
+import { unresolvedShapeError } from './input-shape';
 import { elementCount, floatTensor, shapeString, Tensor } from './tensor';
 import { checkSupported, topologicalOrder, validateGraph } from './validate';
 
@@ -37,7 +38,7 @@ export function resolveInputShape(model: Model, batchSize: number, options: { ov
       return d;
     }
     if (i === 0) return batchSize;
-    throw new InputError(`${file}: input '${input.name}' has a symbolic dimension '${d}' at axis ${i}; only the batch axis may be dynamic`);
+    throw unresolvedShapeError(model);
   });
   return { name: input.name, dims };
 }

@@ -6,6 +6,7 @@ import type { AttributeValue, Graph, Model, Node, ValueInfo, Dim } from '../grap
 import { DType, Tensor, TensorData, elementCount } from '../graph/tensor';
 import { InputError, errorMessage } from '../util/errors';
 import { DEFAULT_LIMITS, LoadLimits, scanModelWire } from './limits';
+import { hoistConstants } from '../graph/hoist';
 
 const TensorDataType = onnx.TensorProto.DataType;
 const AttrType = onnx.AttributeProto.AttributeType;
@@ -97,6 +98,7 @@ export function parseModel(bytes: Uint8Array, file = '<memory>', limits: LoadLim
   if (!proto.graph) throw new InputError(`${file}: not an ONNX model (no graph found)`);
   const ctx: LoadContext = { file, dir: path.dirname(path.resolve(file)), limits, externalBytes: bytes.length };
   const graph = convertGraph(proto.graph, ctx);
+  hoistConstants(graph);
   if (graph.nodes.length === 0) throw new InputError(`${file}: the model graph has no nodes`);
   const metadata: Record<string, string> = {};
   for (const p of proto.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';

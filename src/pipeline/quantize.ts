@@ -13,6 +13,7 @@ import { Calibrator } from '../engine/quant-calibrate';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { ErrorAccumulator } from '../inspect/metrics';
+import { logitsModel } from '../graph/logits';
 import { InputError } from '../util/errors';
 import { checkFiniteConstants } from '../util/finite';
 import { layerHazards } from '../util/hazards';
@@ -77,6 +78,14 @@ export interface QuantizeResult {
   quantized: { accuracy: number | null; agreement: number | null };
   layers: LayerReport[];
   floatLayers: string[];
+  /** Nodes that ran in float where codes reached them (a float island: dequantize → float op → quantize), and why. */
+  floatNodes: { name: string; op: string; reason: string }[];
+  /** The final Softmax / LogSoftmax left out of the metrics (they compare the logits before it), when the model has one. */
+  softmax?: string;
+  /** Output (logit) SQNR over the test images: 10·log10(Σ f² / Σ (f − q)²). */
+  logitSqnrDb: number | null;
+  /** False when the test images have no labels: accuracies are null, agreement and SQNR stand. */
+  labelled: boolean;
   exported?: string;
   seconds: number;
 }
@@ -123,27 +132,39 @@ function comparedValue(prepared: PreparedModel, plan: QuantPlan, layerName: stri
   return out;
 }
 
+/** Float nodes that codes reach: where the integer dataflow is dequantized, with the plan's reason. */
+export function floatIslands(prepared: PreparedModel, plan: QuantPlan): { name: string; op: string; reason: string }[] {
+  const islands: { name: string; op: string; reason: string }[] = [];
+  for (const node of prepared.nodes) {
+    const mode = plan.modes.get(node.name);
+    if (mode?.kind !== 'float') continue;
+    if (node.inputs.some((i) => i && plan.valueParams.has(i) && !prepared.constants.has(i))) islands.push({ name: node.name, op: node.opType, reason: mode.reason });
+  }
+  return islands;
+}
+
 /** Builds the quantized model from calibration data: returns the plan and the runnable integer model. */
 export function buildQuantizedModel(
   model: Model, calibration: DataSplit, quant: Partial<QuantOptions> = {}, batchSize = 50,
   calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
-): { plan: QuantPlan; intModel: IntModel; floatModel: FloatModel; calibrationImages: number } {
+): { plan: QuantPlan; intModel: IntModel; floatModel: FloatModel; calibrationImages: number; softmax?: string } {
   const options = checkQuantOptions({ ...DEFAULT_QUANT_OPTIONS, ...quant });
-  const floatModel = new FloatModel(model);
+  const { model: logits, softmax } = logitsModel(model);
+  const floatModel = new FloatModel(logits);
   const prepared = floatModel.getPrepared(Math.min(batchSize, calibration.dataset.count));
   if (calibration.dataset.count === 0) throw new InputError(`${calibration.dataset.source}: no calibration images`);
   checkFiniteConstants(prepared); // NaN/Inf weights would give NaN scales: name the initializer instead
   const stats = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
   if (options.biasCorrection) callbacks.onProgress?.(1, `bias correction on ${stats.meanBatches.reduce((n, b) => n + b.dims[0], 0)} calibration images`);
   const intModel = buildIntModel(prepared, stats, options, callbacks.checkCancelled);
-  return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images };
+  return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images, softmax };
 }
 
 export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
   const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
-  const { plan, intModel, floatModel, calibrationImages } = buildQuantizedModel(
+  const { plan, intModel, floatModel, calibrationImages, softmax } = buildQuantizedModel(
     job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
@@ -153,7 +174,9 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const wanted = new Set(compared.values());
   const metrics = new Map<string, ErrorAccumulator>([...wanted].map((v) => [v, new ErrorAccumulator()]));
   const maxAcc = new Map<string, number>();
+  const logitError = new ErrorAccumulator();
   let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0;
+  const labelled = !job.evaluation?.dataset.unlabelled;
 
   if (job.evaluation) {
     const data = limited(job.evaluation, job.limit);
@@ -173,6 +196,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
         checkCancelled: callbacks.checkCancelled,
       });
       const n = batch.labels.length;
+      logitError.add(fOut.data as Float32Array, qOut.data as Float32Array);
       const fp = argmaxRows(fOut, n), qp = argmaxRows(qOut, n);
       for (let i = 0; i < n; i++) {
         if (fp[i] === batch.labels[i]) fpCorrect++;
@@ -192,13 +216,17 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   }
   callbacks.onProgress?.(1, 'done');
   const pct = (k: number) => (images > 0 ? (100 * k) / images : null);
+  const accuracy = (k: number) => (labelled ? pct(k) : null);
   return {
     model: job.model.path,
     options: plan.options,
     calibrationImages,
     images,
-    fp32: { accuracy: pct(fpCorrect) },
-    quantized: { accuracy: pct(qCorrect), agreement: pct(agree) },
+    fp32: { accuracy: accuracy(fpCorrect) },
+    quantized: { accuracy: accuracy(qCorrect), agreement: pct(agree) },
+    logitSqnrDb: images > 0 ? logitError.result().sqnrDb : null,
+    labelled,
+    ...(softmax ? { softmax } : {}),
     layers: plan.layers.map((l) => {
       const m = images > 0 ? metrics.get(compared.get(l.name)!)!.result() : undefined;
       return {
@@ -223,6 +251,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
       };
     }),
     floatLayers: plan.options.floatLayers,
+    floatNodes: floatIslands(prepared, plan),
     exported,
     seconds: (Date.now() - started) / 1000,
   };

@@ -15,6 +15,7 @@ import type { QuantPlan } from '../engine/int-plan';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { asFloat32 } from '../graph/tensor';
 import { InputError } from '../util/errors';
+import { fitImageShape, imageModel, parseImageShape } from '../graph/input-shape';
 
 export interface JobContext {
   onProgress(fraction: number, message: string): void;
@@ -31,19 +32,26 @@ const int = (o: Record<string, unknown>, k: string, lo: number, hi: number): num
 const numbers = (o: Record<string, unknown>, k: string): number[] | undefined =>
   Array.isArray(o[k]) && (o[k] as unknown[]).every((x) => typeof x === 'number') ? (o[k] as number[]) : undefined;
 
+/** The model for an image job: option 'inputShape' ([C,H,W], from the setting) or the sidecar's fixes a symbolic size; NCHW in front. */
 export function loadForJob(options: Record<string, unknown>): Model {
   const modelPath = str(options, 'modelPath');
   if (!modelPath) throw new InputError("option 'modelPath' is missing");
   const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
-  return loadModel(modelPath, limitsFromSettings({ maxModelSizeMB: n(options.maxModelSizeMB), maxTensorElements: n(options.maxTensorElements) }));
+  const model = loadModel(modelPath, limitsFromSettings({ maxModelSizeMB: n(options.maxModelSizeMB), maxTensorElements: n(options.maxTensorElements) }));
+  const setting = numbers(options, 'inputShape');
+  if (setting) return imageModel(model, { chw: parseImageShape(setting.join(','), 'setting quantInspector.inputShape'), source: 'setting quantInspector.inputShape' });
+  const sidecar = findSidecar(modelPath);
+  return imageModel(model, sidecar?.inputShape && { chw: sidecar.inputShape, source: sidecar.file });
 }
 
-export function openForJob(model: Model, dataPath: string, limit: number | undefined): Dataset {
+/** Opens a data set for the model; a still-symbolic image size is fixed from the images (the model returned may differ). */
+export function openForJob(model: Model, dataPath: string, limit: number | undefined): { model: Model; dataset: Dataset } {
   const input = model.graph.inputs[0];
   const channels = typeof input?.dims?.[1] === 'number' ? input.dims[1] : undefined;
   const dataset = openDataset(dataPath, { limit, channels });
-  checkDatasetFitsInput(dataset, input?.dims, model.path);
-  return dataset;
+  const fitted = fitImageShape(model, [dataset.channels, dataset.height, dataset.width], dataset.source);
+  checkDatasetFitsInput(dataset, fitted.graph.inputs[0]?.dims, model.path);
+  return { model: fitted, dataset };
 }
 
 /** Weight histogram of a layer, straight from its initializer. */
@@ -59,7 +67,7 @@ const HISTOGRAM_IMAGES = 32;
 
 /** Float output (before the activation) of every layer on a few calibration images, as 64-bin histograms. */
 function activationHistograms(model: Model, calibrationPath: string, pre: Preprocess) {
-  const data = openForJob(model, calibrationPath, HISTOGRAM_IMAGES);
+  const data = openForJob(model, calibrationPath, HISTOGRAM_IMAGES).dataset;
   const floatModel = new FloatModel(model);
   const layers = listLayers(floatModel.getPrepared(data.count));
   const pass = floatLayerPass(floatModel, layers, data, pre, data.count);
@@ -68,11 +76,11 @@ function activationHistograms(model: Model, calibrationPath: string, pre: Prepro
 
 export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
   ctx.onProgress(0, 'loading model');
-  const model = loadForJob(options);
-  const sidecar = findSidecar(model.path);
+  const loaded = loadForJob(options);
+  const sidecar = findSidecar(loaded.path);
   const pre = resolvePreprocess(sidecar, { mean: numbers(options, 'mean'), std: numbers(options, 'std') }).preprocess;
   const calibrationPath = str(options, 'calibrationData') ?? sidecar?.calibration;
-  if (!calibrationPath) throw new InputError(`${model.path}: no calibration data (choose it with "Select Calibration Data" or set quantInspector.calibrationData)`);
+  if (!calibrationPath) throw new InputError(`${loaded.path}: no calibration data (choose it with "Select Calibration Data" or set quantInspector.calibrationData)`);
   const calibrationImages = int(options, 'calibrationImages', 1, 1_000_000);
   const testImages = int(options, 'testImages', 1, 1_000_000);
   const testPath = options.skipEvaluation === true ? undefined : str(options, 'testData') ?? sidecar?.test;
@@ -81,8 +89,8 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const granularity = str(options, 'granularity') ?? 'per-channel';
   if (granularity !== 'per-channel' && granularity !== 'per-tensor') throw new InputError(`granularity must be per-channel or per-tensor, got '${granularity}'`);
   ctx.onProgress(0.01, 'opening data');
-  const calibration = openForJob(model, calibrationPath, calibrationImages);
-  const evaluation = testPath ? openForJob(model, testPath, testImages) : undefined;
+  const { model, dataset: calibration } = openForJob(loaded, calibrationPath, calibrationImages);
+  const evaluation = testPath ? openForJob(model, testPath, testImages).dataset : undefined;
   let planned: { plan: QuantPlan; prepared: PreparedModel } | undefined;
   const result: QuantizeResult = await quantizeJob(
     {

@@ -11,18 +11,18 @@ const BATCH = 50;
 
 export async function sensitivityWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
   ctx.onProgress(0, 'loading model');
-  const model = loadForJob(options);
-  const sidecar = findSidecar(model.path);
+  const loaded = loadForJob(options);
+  const sidecar = findSidecar(loaded.path);
   const pre = resolvePreprocess(sidecar, {}).preprocess;
   const calibPath = typeof options.calibrationData === 'string' && options.calibrationData ? options.calibrationData : sidecar?.calibration;
   const testPath = typeof options.testData === 'string' && options.testData ? options.testData : sidecar?.test;
-  if (!calibPath || !testPath) throw new InputError(`${model.path}: sensitivity needs calibration and test data (settings quantInspector.calibrationData / testData or the sidecar)`);
+  if (!calibPath || !testPath) throw new InputError(`${loaded.path}: sensitivity needs calibration and test data (settings quantInspector.calibrationData / testData or the sidecar)`);
   const bits = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 2 && v <= 16 ? v : 4);
   const method = (typeof options.method === 'string' ? options.method : 'percentile') as CalibrationMethod;
   if (!CALIBRATION_METHODS.includes(method)) throw new InputError(`unknown calibration method '${method}'`);
   const count = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : d);
-  const calib = openForJob(model, calibPath, count(options.calibrationImages, 256));
-  const data = openForJob(model, testPath, count(options.testImages, 200));
+  const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256));
+  const data = openForJob(model, testPath, count(options.testImages, 200)).dataset;
   const floatModel = new FloatModel(model);
   const layers = listLayers(floatModel.getPrepared(Math.min(BATCH, data.count)));
   const total = calib.count + data.count;

@@ -1,6 +1,7 @@
 /** A model summary for the editor: inputs, outputs, operators and the conv/linear layers, from the loaded IR only. */
 import type { Model } from '../graph/ir';
 import { elementCount } from '../graph/tensor';
+import { fileNodeCount, operatorCounts, parameterCount } from '../graph/counts';
 
 export interface LayerSummary {
   name: string;
@@ -28,10 +29,8 @@ const LAYER_OPS = new Set(['Conv', 'Gemm', 'MatMul']);
 
 export function summarizeModel(model: Model): ModelSummary {
   const g = model.graph;
-  const operators: Record<string, number> = {};
-  for (const n of g.nodes) operators[n.opType] = (operators[n.opType] ?? 0) + 1;
-  let parameters = 0;
-  for (const t of g.initializers.values()) parameters += elementCount(t.dims);
+  const operators = operatorCounts(model);
+  const parameters = parameterCount(model);
   const layers: LayerSummary[] = [];
   const layerMetadata: Record<string, Record<string, string>> = {};
   for (const n of g.nodes) {
@@ -51,7 +50,7 @@ export function summarizeModel(model: Model): ModelSummary {
     opset,
     inputs: g.inputs.map(io),
     outputs: g.outputs.map(io),
-    nodeCount: g.nodes.length,
+    nodeCount: fileNodeCount(model),
     operators,
     parameters,
     layers,

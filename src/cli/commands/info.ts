@@ -1,12 +1,15 @@
 /** `qinspect info MODEL`: inputs, outputs, opset, producer, operator counts, conv/linear layers with shapes, parameters and MACs. */
 import type { Model, ValueInfo } from '../../graph/ir';
 import { defaultOpset } from '../../graph/ir';
-import { elementCount, shapeString } from '../../graph/tensor';
+import { shapeString } from '../../graph/tensor';
+import { fileNodeCount, operatorCounts, parameterCount } from '../../graph/counts';
 import type { LayerInfo } from '../../engine/types';
 import { loadModel } from '../../onnx/load';
 import { InputError } from '../../util/errors';
 import type { Command } from '../command';
 import { modelLayers } from '../layers';
+import { INPUT_SHAPE_OPTION, modelForImages } from '../model-data';
+import { findSidecar } from '../../data';
 
 export interface ModelInfo {
   path: string;
@@ -29,22 +32,6 @@ function valueJson(v: ValueInfo) {
   return { name: v.name, dtype: v.dtype, dims: v.dims ?? null };
 }
 
-export function operatorCounts(model: Model): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const n of model.graph.nodes) {
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
-}
-
-/** Elements of floating-point initializers (weights and biases; shape constants excluded). */
-export function parameterCount(model: Model): number {
-  let n = 0;
-  for (const t of model.graph.initializers.values()) if (t.dtype === 'float32' || t.dtype === 'float64') n += elementCount(t.dims);
-  return n;
-}
-
 export function describeModel(model: Model, layers: LayerInfo[], layersError?: string): ModelInfo {
   return {
     path: model.path,
@@ -54,7 +41,7 @@ export function describeModel(model: Model, layers: LayerInfo[], layersError?: s
     opsets: model.opsetImports,
     inputs: model.graph.inputs.map(valueJson),
     outputs: model.graph.outputs.map(valueJson),
-    nodes: model.graph.nodes.length,
+    nodes: fileNodeCount(model),
     operators: operatorCounts(model),
     parameters: parameterCount(model),
     layers,
@@ -92,16 +79,16 @@ export function formatInfo(info: ModelInfo): string[] {
 export const infoCommand: Command = {
   name: 'info',
   summary: 'show a model: inputs, outputs, opset, operator counts, conv/linear layers with shapes, parameters and MACs',
-  usage: 'MODEL [--json]',
+  usage: 'MODEL [--input-shape C,H,W] [--json]',
   positionals: ['MODEL'],
-  options: {},
-  details: 'example:\n  qinspect info samples/resnet20_cifar10.onnx',
+  options: { ...INPUT_SHAPE_OPTION },
+  details: 'examples:\n  qinspect info samples/resnet20_cifar10.onnx\n  qinspect info paddle_cls.onnx --input-shape 3,48,192',
   run(args, ctx) {
     const model = loadModel(args.positionals[0]);
     let layers: LayerInfo[] = [];
     let layersError: string | undefined;
     try {
-      layers = modelLayers(model);
+      layers = modelLayers(modelForImages(model, args, findSidecar(model.path)));
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       layersError = e.message; // an unsupported operator still leaves the rest worth showing

@@ -66,9 +66,12 @@ export function formatQuantize(r: QuantizeResult): string[] {
     `model        ${r.model}`,
     `scheme       W${o.weightBits}A${o.activationBits}, ${o.perChannel ? 'per-channel' : 'per-tensor'} weights (${o.weightMethod}), activations ${o.method}${o.biasCorrection ? ', bias correction' : ''}${o.quantizeAfterActivation ? ', quantized after activations too' : ''}`,
     `calibration  ${r.calibrationImages} images`,
-    `fp32 top-1   ${fmt(r.fp32.accuracy)}% (${r.images} images)`,
-    `int  top-1   ${fmt(r.quantized.accuracy)}%  (drop ${r.fp32.accuracy !== null && r.quantized.accuracy !== null ? (r.fp32.accuracy - r.quantized.accuracy).toFixed(2) : 'n/a'} points)`,
+    ...(r.labelled ? [
+      `fp32 top-1   ${fmt(r.fp32.accuracy)}% (${r.images} images)`,
+      `int  top-1   ${fmt(r.quantized.accuracy)}%  (drop ${r.fp32.accuracy !== null && r.quantized.accuracy !== null ? (r.fp32.accuracy - r.quantized.accuracy).toFixed(2) : 'n/a'} points)`,
+    ] : [`top-1        accuracy unavailable: the ${r.images} test images have no labels`]),
     `agreement    ${fmt(r.quantized.agreement)}% of images keep the float model's top-1`,
+    `logit SQNR   ${fmt(r.logitSqnrDb, 1)} dB${r.softmax ? ` (logits before the final ${r.softmax})` : ''}`,
     '',
     'layer                                            op    W  A   in scale   out scale  zp   W SQNR  out SQNR  max |acc|',
   ];
@@ -76,6 +79,10 @@ export function formatQuantize(r: QuantizeResult): string[] {
     lines.push(`${l.name.padEnd(48)} ${l.op.padEnd(5)} ${String(l.weightBits).padStart(2)} ${String(l.activationBits).padStart(2)}  ${l.inputScale.toExponential(2)}  ${l.outputScale.toExponential(2)} ${String(l.outputZeroPoint).padStart(3)}  ${fmt(l.weightSqnrDb, 1).padStart(6)}  ${fmt(l.outputSqnrDb, 1).padStart(8)}  ${String(l.maxAccumulator).padStart(9)}`);
   }
   if (r.floatLayers.length) lines.push('', `kept in float: ${r.floatLayers.join(', ')}`);
+  if (r.floatNodes.length) {
+    lines.push('', `ran in float (${r.floatNodes.length} node${r.floatNodes.length > 1 ? 's' : ''} where codes are dequantized):`);
+    for (const f of r.floatNodes) lines.push(`  ${f.name.padEnd(46)} ${f.op.padEnd(18)} ${f.reason}`);
+  }
   if (r.exported) lines.push('', `exported     ${r.exported} (ONNX QDQ)`);
   return lines;
 }
@@ -113,7 +120,7 @@ export const quantizeCommand: Command = {
   ].join('\n'),
   async run(args, ctx: CliContext) {
     const quant = quantOptionsFrom(args);
-    const loaded = loadModelWithSidecar(args.positionals[0]);
+    const loaded = loadModelWithSidecar(args.positionals[0], args);
     const calibArgs: ParsedArgs = { positionals: args.positionals, values: { ...args.values, calibration: args.values.calib ?? args.values.calibration, limit: undefined } };
     const calibration = openDataFor(loaded, calibArgs, ctx, 'calibration');
     const evaluation = openDataFor(loaded, args, ctx, 'test');

@@ -36,7 +36,7 @@ function withValues(args: ParsedArgs, values: Record<string, string | boolean | 
 
 /** Model, calibration and evaluation data, bit widths and quantization settings shared by `sensitivity` and `report`. */
 export function readStudyInputs(args: ParsedArgs, ctx: CliContext, defaults: { bits: number; evalLimit: number }): StudyInputs {
-  const loaded = loadModelWithSidecar(args.positionals[0]);
+  const loaded = loadModelWithSidecar(args.positionals[0], args);
   const calibPath = stringOption(args, 'calib') ?? stringOption(args, 'calibration');
   const calibLimit = numberOption(args, 'calib-limit', { integer: true, min: 1 }) ?? 500;
   const evalLimit = numberOption(args, 'limit', { integer: true, min: 1 }) ?? defaults.evalLimit;
