@@ -16,6 +16,7 @@ import { convIntAccumulate } from '../kernels/int/conv';
 import { Accumulators, Codes, igemm } from '../kernels/int/gemm';
 import { maxPoolInt, globalAveragePoolInt } from '../kernels/int/pool';
 import { maxAbs, requantRounding, requantizeInto } from '../kernels/int/requant';
+import { channelAffineInt, lookupInt, mulInt } from '../kernels/int/elementwise';
 import { QuantParams, dequantizeArray, quantizeArray } from '../quant/quantizer';
 import { quantizeMultiplier, INT32_MAX } from '../quant/requantize';
 import { InputError } from '../util/errors';
@@ -297,6 +298,43 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         emit(node, { dims: t.dims, codes: t.data as Codes, params: mode.output });
         break;
       }
+      case 'lut': {
+        const q = codesOf(mode.input, node);
+        const out = allocCodes(mode.output, q.codes.length);
+        lookupInt(q.codes, mode.inputQmin, mode.table, out);
+        emit(node, { dims: q.dims, codes: out, params: mode.output });
+        break;
+      }
+      case 'mul': {
+        const [a, b] = node.inputs.map((i) => codesOf(i, node));
+        const o = mode.output;
+        const r = mulInt(node, { dims: a.dims, codes: a.codes, zero: a.params.zeroPoint }, { dims: b.dims, codes: b.codes, zero: b.params.zeroPoint },
+          mode.multiplier, o.zeroPoint, o.qmin, o.qmax, (size) => allocCodes(o, size));
+        hooks?.onAccumulator?.(node.name, r.maxAccumulator);
+        emit(node, { dims: r.dims, codes: r.codes, params: o });
+        break;
+      }
+      case 'avgpool': {
+        const q = codesOf(x, node);
+        const centred = new Float32Array(q.codes.length); // q − z: exact in float32, so the pool's sums are exact integers
+        for (let i = 0; i < centred.length; i++) centred[i] = q.codes[i] - q.params.zeroPoint;
+        const [mean] = FLOAT_KERNELS.AveragePool(node, [floatTensor([...q.dims], centred)], opset);
+        const out = allocCodes(q.params, mean.data.length);
+        const md = mean.data as Float32Array;
+        for (let i = 0; i < out.length; i++) out[i] = Math.min(q.params.qmax, Math.max(q.params.qmin, Math.round(md[i]) + q.params.zeroPoint)); // q = z + round(mean(q − z))
+        emit(node, { dims: mean.dims, codes: out, params: q.params });
+        break;
+      }
+      case 'affine': {
+        const q = codesOf(x, node);
+        const o = mode.output;
+        const out = allocCodes(o, q.codes.length);
+        channelAffineInt(q.codes, q.dims, q.params.zeroPoint, mode.affine, o.zeroPoint, o.qmin, o.qmax, out);
+        emit(node, { dims: q.dims, codes: out, params: o });
+        break;
+      }
+      case 'fused':
+        break;
       case 'float': {
         const kernel = FLOAT_KERNELS[node.opType];
         if (!kernel) throw new InputError(`${describeNode(node)}: unsupported operator ${node.opType}`);

@@ -8,6 +8,11 @@ import { toNumbers, Tensor } from '../graph/tensor';
 import { CalibrationMethod, CALIBRATION_METHODS, calibrate, StreamingObserver } from '../quant/observers';
 import { QuantParams, activationParams, checkBits, codeOf } from '../quant/quantizer';
 import { FixedPointMultiplier, quantizeMultiplier } from '../quant/requantize';
+import { lookupTable, MAX_TABLE_BITS } from '../quant/lookup';
+import { FLOAT_KERNELS } from '../kernels/float';
+import { batchNormCoefficients } from '../kernels/float/norm';
+import type { ChannelAffine } from '../kernels/int/elementwise';
+import { floatTensor } from '../graph/tensor';
 import {
   QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightGainFactors, weightSqnrDb,
 } from '../quant/weights';
@@ -92,6 +97,16 @@ export type NodeMode =
   | { kind: 'maxpool' }
   | { kind: 'move'; padCode?: number }
   | { kind: 'concat'; output: QuantParams }
+  /** A unary function on codes as a table (HardSwish, Sigmoid, …; SiLU / HardSwish written as x·σ(x) fused into the Mul). */
+  | { kind: 'lut'; input: string; table: Int32Array; inputQmin: number; output: QuantParams }
+  /** Product of two code tensors (squeeze-and-excite gate): requantized with M = s_a·s_b / s_out. */
+  | { kind: 'mul'; multiplier: FixedPointMultiplier; output: QuantParams }
+  /** AveragePool on codes: the rounded mean of the codes, same scale and zero point. */
+  | { kind: 'avgpool' }
+  /** An unfolded BatchNormalization as a per-channel affine on codes. */
+  | { kind: 'affine'; affine: ChannelAffine; output: QuantParams }
+  /** Computed inside the node that reads it (the σ(x) of x·σ(x)). */
+  | { kind: 'fused'; into: string }
   | { kind: 'float'; reason: string };
 
 export interface QuantPlan {
@@ -212,6 +227,7 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
   };
   const actBits = (node: Node): number => options.layerActivationBits[node.name] ?? options.activationBits;
 
+  const opsetOf = defaultOpset(prepared.model);
   for (const node of prepared.nodes) {
     const x = node.inputs[0];
     const dataInputs = node.inputs.filter((i) => i && !prepared.constants.has(i));
@@ -275,6 +291,35 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       quantized.add(node.outputs[0]);
       continue;
     }
+    const lut = lookupCandidate(prepared, node, consumers);
+    if (lut && quantized.has(lut.input) && valueParams.get(lut.input)!.bits <= MAX_TABLE_BITS) {
+      const input = valueParams.get(lut.input)!;
+      const output = outputParams(node, actBits(node));
+      const table = lookupTable((xs) => lut.f(xs, opsetOf), input, output);
+      modes.set(node.name, { kind: 'lut', input: lut.input, table, inputQmin: input.qmin, output });
+      if (lut.fused) modes.set(lut.fused.name, { kind: 'fused', into: node.name });
+      continue;
+    }
+    if (node.opType === 'Mul' && anyQuantized && dataInputs.length === 2 && node.inputs.length === 2
+      && dataInputs.every((i) => (valueParams.get(i)?.bits ?? options.activationBits) <= 15)) { // |Δq_a·Δq_b| < 2^31
+      const [a, b] = dataInputs.map((i) => inputParams(i, options.activationBits, node));
+      const output = outputParams(node, actBits(node));
+      modes.set(node.name, { kind: 'mul', multiplier: quantizeMultiplier(Math.fround(a.scale * b.scale) / output.scale), output });
+      continue;
+    }
+    if (node.opType === 'AveragePool' && quantized.has(x)) {
+      modes.set(node.name, { kind: 'avgpool' });
+      valueParams.set(node.outputs[0], valueParams.get(x)!);
+      quantized.add(node.outputs[0]);
+      continue;
+    }
+    if (node.opType === 'BatchNormalization' && quantized.has(x) && (prepared.shapes.get(x)?.length ?? 0) >= 2) {
+      const affine = batchNormAffine(prepared, node, valueParams.get(x)!, actBits(node), outputParams);
+      if (affine) {
+        modes.set(node.name, { kind: 'affine', affine: affine.affine, output: affine.output });
+        continue;
+      }
+    }
     if (node.opType === 'Concat' && anyQuantized) {
       for (const i of dataInputs) inputParams(i, options.activationBits, node);
       modes.set(node.name, { kind: 'concat', output: outputParams(node, actBits(node)) });
@@ -283,6 +328,53 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
     modes.set(node.name, { kind: 'float', reason: floatReason(prepared, node, options, anyQuantized) });
   }
   return { options, modes, valueParams, layers, inputName: prepared.inputName, outputName: prepared.outputName };
+}
+
+/** Unary ops that become a lookup table on codes when their input holds codes. */
+const LOOKUP_OPS = new Set([
+  'HardSwish', 'HardSigmoid', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'Erf', 'Gelu', 'Mish',
+  'ThresholdedRelu', 'Abs', 'Neg', 'Exp',
+]);
+
+interface LookupCandidate { input: string; f: (x: Float32Array, opset: number) => Float32Array; fused?: Node }
+
+/** The node's elementwise function of one data input, when it is a table candidate: a LOOKUP_OPS node, or x·g(x) (SiLU, HardSwish). */
+function lookupCandidate(prepared: PreparedModel, node: Node, consumers: Map<string, Node[]>): LookupCandidate | undefined {
+  const kernelOf = (n: Node) => (x: Float32Array, opset: number) =>
+    FLOAT_KERNELS[n.opType](n, [floatTensor([x.length], x), ...n.inputs.slice(1).map((i) => (i ? prepared.constants.get(i) : undefined))], opset)[0].data as Float32Array;
+  const onlyConstantsBeside = (n: Node) => n.inputs.slice(1).every((i) => !i || prepared.constants.has(i));
+  if (LOOKUP_OPS.has(node.opType) && FLOAT_KERNELS[node.opType] && node.inputs[0] && onlyConstantsBeside(node) && node.outputs.length === 1) {
+    return { input: node.inputs[0], f: kernelOf(node) };
+  }
+  if (node.opType !== 'Mul' || node.inputs.length !== 2) return undefined;
+  const producers = new Map(prepared.nodes.map((n) => [n.outputs[0], n]));
+  for (const [xi, gi] of [[0, 1], [1, 0]]) {
+    const x = node.inputs[xi], gate = producers.get(node.inputs[gi]);
+    if (!gate || gate.inputs[0] !== x || !LOOKUP_OPS.has(gate.opType) || !onlyConstantsBeside(gate) || gate.outputs.length !== 1) continue;
+    if ((consumers.get(gate.outputs[0]) ?? []).length !== 1 || gate.outputs[0] === prepared.outputName) continue;
+    const g = kernelOf(gate);
+    return { input: x, fused: gate, f: (xs, opset) => { const y = g(xs, opset); return y.map((v, i) => v * xs[i]); } }; // x·g(x)
+  }
+  return undefined;
+}
+
+/**
+ * BatchNormalization y = a_c·x + b_c (a = γ/√(σ²+ε), b = β − μ·a) on codes:
+ * q_out = z_out + round(b_c / s_out) + sign(a_c)·M_c·(q − z_in), M_c = |a_c|·s_in / s_out.
+ */
+function batchNormAffine(
+  prepared: PreparedModel, node: Node, input: QuantParams, bits: number, outputParams: (node: Node, bits: number) => QuantParams,
+): { affine: ChannelAffine; output: QuantParams } | undefined {
+  const params = node.inputs.slice(1, 5).map((i) => prepared.constants.get(i));
+  if (params.length !== 4 || params.some((p) => !p || p.dtype !== 'float32')) return undefined;
+  const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array);
+  const { a, b } = batchNormCoefficients(gamma, beta, mean, variance, attrFloat(node, 'epsilon', 1e-5));
+  if (a.length !== prepared.shapes.get(node.inputs[0])![1]) return undefined;
+  const output = outputParams(node, bits);
+  const multipliers = Array.from(a, (ac) => quantizeMultiplier(Math.abs(ac) * input.scale / output.scale));
+  const signs = Int8Array.from(a, (ac) => (ac < 0 ? -1 : 1));
+  const offsets = Int32Array.from(b, (bc) => Math.round(bc / output.scale));
+  return { affine: { multipliers, signs, offsets }, output };
 }
 
 /** Why a node runs in float, as the report shows it. */

@@ -5,6 +5,7 @@ import { FloatModel } from '../../engine/float-engine';
 import { shapeString, type Tensor } from '../../graph/tensor';
 import { WorkerPool, defaultWorkerCount } from '../../parallel/pool';
 import { nonFiniteConstant } from '../../util/finite';
+import { InputError } from '../../util/errors';
 import type { CliContext, Command, ParsedArgs } from '../command';
 import { DATA_OPTIONS, ModelData, loadModelAndData } from '../model-data';
 import { displayPath, numberOption } from '../options';
@@ -104,6 +105,9 @@ export const evalCommand: Command = {
   ].join('\n'),
   async run(args, ctx) {
     const md = loadModelAndData(args.positionals[0], args, ctx);
+    if (md.dataset.unlabelled) {
+      throw new InputError(`${md.dataset.source}: the images have no labels, so top-1 accuracy is unavailable; \`qinspect quantize\` measures float-vs-quantized agreement and SQNR on them`);
+    }
     const workers = workerCount(args, md.dataset.count, md.batchSize);
     const summary = summarize(md, await evaluateFloat(md, ctx, workers), workers);
     if (ctx.json) ctx.out(JSON.stringify(summary));
