@@ -39,7 +39,7 @@ const attempt = (what: string, fn: () => unknown) => {
 };
 ${body}
 `);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 }); // a blocked read never ends; a busy machine only slows the child's start
   assert.equal(r.signal, null, `the child was killed (${r.signal}): a read blocked or ran away\n${r.stdout}${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim().split('\n');

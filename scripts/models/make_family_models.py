@@ -400,18 +400,17 @@ class Inception(nn.Module):
 class GoogLeNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.stem = ConvBNAct(1, 32, 3, 1)                                     # 28
-        self.stem_pool = nn.MaxPool2d(3, 2, 1)                                 # 14
+        self.stem = ConvBNAct(1, 32, 3, 2)                                     # 14
         self.blocks = nn.Sequential(
             Inception(32, 16, 16, 24, 8, 8, 8),                                # 56
-            Inception(56, 24, 24, 24, 8, 16, 16, double3x3=True),              # 80
             nn.AvgPool2d(2),                                                   # 7
-            Inception(80, 32, 24, 48, 8, 16, 16))                              # 112
+            Inception(56, 24, 24, 32, 8, 16, 16, double3x3=True),              # 88
+            Inception(88, 32, 24, 48, 8, 16, 16))                              # 112
         self.dropout = nn.Dropout(0.2)
         self.head = ClassifierHead(112)
 
     def forward(self, x):
-        return self.head(self.dropout(self.blocks(self.stem_pool(self.stem(x)))))
+        return self.head(self.dropout(self.blocks(self.stem(x))))
 
 
 # ---------------------------------------------------------------------------------------------- 8. DenseNet
@@ -461,12 +460,12 @@ class DenseNet(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(collections.OrderedDict(conv=nn.Conv2d(1, 24, 3, 2, 1, bias=False)))  # 14
         self.blocks = nn.Sequential(
-            DenseBlock(24, 4, growth, bn_size),                                # 72
-            Transition(72, 36),                                                # 7
-            DenseBlock(36, 4, growth, bn_size))                                # 84
-        self.norm = nn.BatchNorm2d(84)
+            DenseBlock(24, 3, growth, bn_size),                                # 60
+            Transition(60, 32),                                                # 7
+            DenseBlock(32, 3, growth, bn_size))                                # 68
+        self.norm = nn.BatchNorm2d(68)
         self.relu = nn.ReLU()
-        self.head = ClassifierHead(84)
+        self.head = ClassifierHead(68)
 
     def forward(self, x):
         return self.head(self.relu(self.norm(self.blocks(self.stem(x)))))
@@ -619,14 +618,14 @@ class ConvNeXt(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Sequential(collections.OrderedDict(
-            conv=nn.Conv2d(1, 24, 2, 2), norm=LayerNorm2d(24)))                # 14 (patchify 2x2)
+            conv=nn.Conv2d(1, 32, 4, 4), norm=LayerNorm2d(32)))                # 7 (patchify 4x4)
         self.blocks = nn.Sequential(
-            ConvNeXtBlock(24), ConvNeXtBlock(24),
-            nn.Sequential(collections.OrderedDict(norm=LayerNorm2d(24), conv=nn.Conv2d(24, 48, 2, 2))),  # 7
-            ConvNeXtBlock(48), ConvNeXtBlock(48))
+            ConvNeXtBlock(32), ConvNeXtBlock(32),
+            nn.Sequential(collections.OrderedDict(norm=LayerNorm2d(32), conv=nn.Conv2d(32, 64, 2, 2))),  # 3
+            ConvNeXtBlock(64), ConvNeXtBlock(64))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.norm = nn.LayerNorm(48, eps=1e-6)
-        self.fc = nn.Linear(48, 10)
+        self.norm = nn.LayerNorm(64, eps=1e-6)
+        self.fc = nn.Linear(64, 10)
 
     def forward(self, x):
         x = torch.flatten(self.pool(self.blocks(self.stem(x))), 1)
@@ -704,13 +703,36 @@ def to_layout(x, layout):
     return x.permute(0, 2, 3, 1).contiguous() if layout == "NHWC" else x
 
 
+def _linear_as_conv1x1(self, x):
+    """nn.Linear.forward during training only: Debian's torch links the reference BLAS (aten::mm ~1 GFLOP/s),
+    while 1x1 convolutions go through oneDNN; same math, 10-50x faster for the ConvNeXt MLPs."""
+    shape = x.shape
+    y = F.conv2d(x.reshape(-1, shape[-1], 1, 1), self.weight[:, :, None, None], self.bias)
+    return y.reshape(*shape[:-1], self.out_features)
+
+
+class fast_linear:
+    def __enter__(self):
+        self.saved = nn.Linear.forward
+        nn.Linear.forward = _linear_as_conv1x1
+
+    def __exit__(self, *exc):
+        nn.Linear.forward = self.saved
+
+
 def train(model, xs, ys, layout, epochs, max_steps, lr=3e-3, wd=1e-4):
+    with fast_linear():
+        return _train(model, xs, ys, layout, epochs, max_steps, lr, wd)
+
+
+def _train(model, xs, ys, layout, epochs, max_steps, lr, wd):
     steps_per_epoch = math.ceil(len(xs) / BATCH)
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2)
     gen = torch.Generator().manual_seed(0)
     model.train()
+    model.to(memory_format=torch.channels_last)  # oneDNN is ~2x faster on NHWC-strided tensors here
     step, running = 0, 0.0
     for _ in range(epochs):
         perm = torch.randperm(len(xs), generator=gen)
@@ -718,13 +740,15 @@ def train(model, xs, ys, layout, epochs, max_steps, lr=3e-3, wd=1e-4):
             if step >= total:
                 break
             idx = perm[i:i + BATCH]
-            loss = F.cross_entropy(model(to_layout(xs[idx], layout)), ys[idx])
+            xb = xs[idx] if layout == "NHWC" else xs[idx].contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(model(to_layout(xb, layout)), ys[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
             step += 1
+    model.to(memory_format=torch.contiguous_format)
     model.eval()
     return step, running
 

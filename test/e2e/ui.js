@@ -13,6 +13,19 @@ fs.mkdirSync(out, { recursive: true });
 const t0 = Date.now();
 const log = (...a) => console.log(`[ui ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 let page;
+// a busy machine may stall the workbench for many seconds: every wait is on a condition, with room to spare
+const PATIENCE = 120000;
+
+/** Polls `check` (async, truthy when done) every 100 ms until it holds; throws naming `what` after PATIENCE. */
+async function until(check, what) {
+  const deadline = Date.now() + PATIENCE;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function palette(text) {
   await page.keyboard.press('F1');
@@ -25,16 +38,21 @@ async function palette(text) {
 
 /** Answers one quick pick: waits for its title, types a filter (or nothing) and accepts. */
 async function answer(title, filter) {
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: 20000 });
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: PATIENCE });
   const input = page.locator('.quick-input-widget input');
-  if (filter) await input.fill(filter);
+  if (filter) {
+    await input.fill(filter);
+    await until(async () => (await input.inputValue()) === filter, `the '${title}' filter to read '${filter}'`);
+  }
   // Enter with no focused row would accept nothing and end the command: wait for the (filtered) list to focus a row
   await page.locator('.quick-input-list .monaco-list-row.focused', filter ? { hasText: filter } : {}).first().waitFor();
-  // an Enter that lands while the widget swaps in this step's list is dropped (the pick stays open): press it again
+  // an Enter that lands while the widget swaps in this step's list is dropped (the pick stays open): press it again,
+  // but only after long enough that a slow workbench has surely shown the accepted pick as closed (a second Enter
+  // queued behind an accepted one would answer the next question)
   const titleShown = page.locator('.quick-input-widget .quick-input-title', { hasText: title });
   for (let attempt = 0; attempt < 3; attempt++) {
     await page.keyboard.press('Enter');
-    if (await titleShown.waitFor({ state: 'hidden', timeout: 5000 }).then(() => true, () => false)) return;
+    if (await titleShown.waitFor({ state: 'hidden', timeout: 30000 }).then(() => true, () => false)) return;
     log(`quick pick '${title}' still open after Enter; retrying`);
   }
   throw new Error(`quick pick '${title}' did not accept a row`);
@@ -66,19 +84,20 @@ async function quantize(bits) {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  page.setDefaultTimeout(PATIENCE);
   page.on('pageerror', (e) => log('pageerror:', e.message));
   const authority = new URL(base).host;
   const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${root}`]];
   await page.goto(`${base}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
-  await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
-  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: PATIENCE });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: PATIENCE });
   log('workbench ready');
 
   // 1. the custom editor opens for the .onnx with its summary and layer table
   await quickOpen('resnet20_cifar10.onnx');
   const ed = editorFrame();
-  await ed.locator('#title', { hasText: 'resnet20_cifar10.onnx' }).waitFor({ timeout: 60000 });
-  await ed.locator('table.layers tbody tr').nth(19).waitFor({ timeout: 60000 });
+  await ed.locator('#title', { hasText: 'resnet20_cifar10.onnx' }).waitFor({ timeout: PATIENCE });
+  await ed.locator('table.layers tbody tr').nth(19).waitFor({ timeout: PATIENCE });
   assert.strictEqual(await ed.locator('table.layers tbody tr').count(), 20, '20 conv/linear layers listed');
   log('editor:', await ed.locator('#model-info').textContent());
   // webview-ui-toolkit buttons render (shadow DOM, themed background) under the strict CSP
@@ -110,7 +129,7 @@ async function quantize(bits) {
   const row = ed.locator('tr[data-layer="/layer2/layer2.0/conv1/Conv"]');
   await row.hover();
   const tip = ed.locator('#tooltip');
-  await tip.waitFor({ state: 'visible', timeout: 10000 });
+  await tip.waitFor({ state: 'visible', timeout: PATIENCE });
   const tipText = await tip.textContent();
   log('tooltip:', tipText);
   assert.match(tipText, /layer2\.0\.conv1/);
@@ -121,13 +140,13 @@ async function quantize(bits) {
 
   // 4. clicking a layer opens its details (and reveals its line in the model code)
   await row.click();
-  await ed.locator('#details-title', { hasText: 'layer2.0.conv1' }).waitFor({ timeout: 10000 });
-  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ timeout: 15000 });
-  await page.locator('.editor-group-container', { hasText: 'self.conv1 = nn.Conv2d(in_planes' }).first().waitFor({ timeout: 15000 });
-  await ed.locator('#details table.dataflow').waitFor({ timeout: 10000 });
+  await ed.locator('#details-title', { hasText: 'layer2.0.conv1' }).waitFor({ timeout: PATIENCE });
+  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ timeout: PATIENCE });
+  await page.locator('.editor-group-container', { hasText: 'self.conv1 = nn.Conv2d(in_planes' }).first().waitFor({ timeout: PATIENCE });
+  await ed.locator('#details table.dataflow').waitFor({ timeout: PATIENCE });
   assert.ok(await ed.locator('#details svg.hist rect').count() >= 32, 'weight histogram drawn');
   await ed.locator('#details').evaluate((e) => e.scrollIntoView({ block: 'start' }));
-  await page.waitForTimeout(300);
+  await until(() => ed.locator('#details').evaluate((e) => Math.abs(e.getBoundingClientRect().top) < 2), 'the details to scroll into view');
   await page.screenshot({ path: path.join(out, 'editor-details.png') });
   log('details (histogram, integer dataflow) shown and model code revealed');
 
@@ -138,16 +157,15 @@ async function quantize(bits) {
   await answer('calibration data');
   await answer('calibration method');
   const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Quantize resnet20_cifar10.onnx to W8A8' });
-  await toast.first().waitFor({ timeout: 20000 });
-  await ed.locator('#busy-text').waitFor({ timeout: 20000 });
-  await page.waitForTimeout(500);
+  await toast.first().waitFor({ timeout: PATIENCE });
+  await ed.locator('#busy-text').waitFor({ timeout: PATIENCE });
   await toast.first().hover();
   await toast.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
-  await page.locator('.notifications-toasts .notification-toast', { hasText: 'cancelled' }).first().waitFor({ timeout: 15000 });
-  await ed.locator('#busy').waitFor({ state: 'hidden', timeout: 10000 });
+  await page.locator('.notifications-toasts .notification-toast', { hasText: 'cancelled' }).first().waitFor({ timeout: PATIENCE });
+  await ed.locator('#busy').waitFor({ state: 'hidden', timeout: PATIENCE });
   assert.match(await ed.locator('#run-setting').textContent(), /W4A4/, 'previous results still shown');
   await ed.locator('tr[data-layer="/conv1/Conv"]').click();
-  await ed.locator('#details-title', { hasText: 'conv1' }).waitFor({ timeout: 10000 });
+  await ed.locator('#details-title', { hasText: 'conv1' }).waitFor({ timeout: PATIENCE });
   log('cancelled mid-run; editor usable');
 
   // 6. CodeLens and hover on the model code (one editor group, notifications cleared, lines 25-65 in view)
@@ -158,7 +176,7 @@ async function quantize(bits) {
   await page.locator('.quick-input-widget input').fill(':45');
   await page.keyboard.press('Enter');
   const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'conv1 · W4A4' }).filter({ visible: true });
-  await lens.first().waitFor({ timeout: 30000 });
+  await lens.first().waitFor({ timeout: PATIENCE });
   const lensTexts = await page.locator('.monaco-editor .codelens-decoration').filter({ visible: true }).allTextContents();
   log('codelens:', JSON.stringify(lensTexts));
   assert.ok(lensTexts.some((t) => /^conv1 · W4A4 · SQNR -?\d+\.\d dB$/.test(t.trim())), 'lens on ResNet.conv1');
@@ -168,11 +186,11 @@ async function quantize(bits) {
   const word = page.locator('.monaco-editor .view-line', { hasText: 'self.conv1 = nn.Conv2d(3, 16' }).filter({ visible: true }).locator('span', { hasText: 'conv1' }).first();
   await word.hover();
   const hover = page.locator('.monaco-hover', { hasText: 'Quant Inspector' });
-  await hover.first().waitFor({ timeout: 15000 });
+  await hover.first().waitFor({ timeout: PATIENCE });
   const hoverText = (await hover.first().textContent()).replace(/\s+/g, ' ');
   log('hover:', hoverText.slice(0, 200));
   assert.match(hoverText, /W4A4/);
-  await page.waitForTimeout(800); // let the hover finish fading in
+  await until(() => hover.first().evaluate((e) => getComputedStyle(e).opacity === '1' && e.getAnimations({ subtree: true }).length === 0), 'the hover to finish fading in');
   await page.screenshot({ path: path.join(out, 'codelens-hover.png') });
 
   // 7. results persist per model: reopening the model shows the last run
@@ -180,14 +198,15 @@ async function quantize(bits) {
   await page.keyboard.press('Escape'); // closes the hover
   await page.locator('.monaco-hover', { hasText: 'Quant Inspector' }).first().waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
   await palette('View: Close All Editor Groups');
-  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ state: 'detached', timeout: 10000 });
+  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ state: 'detached', timeout: PATIENCE });
   await quickOpen('resnet20_cifar10.onnx');
-  await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: 30000 });
+  await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: PATIENCE });
   assert.strictEqual(await editorFrame().locator('#acc-quant').textContent(), results[4].quantized);
   log('reopened: stored W4A4 results shown');
 
   // 8. the editor follows the theme (VS Code CSS variables): dark and high contrast
   const themes = {};
+  let previous = await editorFrame().locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
   for (const [name, file] of [['Dark Modern', 'editor-dark.png'], ['Dark High Contrast', 'editor-high-contrast.png']]) {
     await page.keyboard.press('Control+K');
     await page.keyboard.press('Control+T'); // Preferences: Color Theme
@@ -196,8 +215,12 @@ async function quantize(bits) {
     await input.fill(name);
     await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: name }).first().waitFor();
     await page.keyboard.press('Enter');
-    await page.waitForTimeout(1500);
-    themes[name] = await editorFrame().locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+    // the webview restyles when the theme's CSS variables reach it: wait for its background to change
+    themes[name] = await until(async () => {
+      const bg = await editorFrame().locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+      return bg !== previous ? bg : undefined;
+    }, `the editor to take the ${name} theme`);
+    previous = themes[name];
     await page.screenshot({ path: path.join(out, file) });
   }
   log('themes (editor background):', JSON.stringify(themes));

@@ -16,7 +16,7 @@ async function api() {
 }
 
 /** CodeLens can take a moment (the model beside the file loads in the background): poll the provider. */
-async function lensesUntil(uri, predicate, timeoutMs = 30000) {
+async function lensesUntil(uri, predicate, timeoutMs = 180000) {
   const t0 = Date.now();
   let lenses = [];
   while (Date.now() - t0 < timeoutMs) {
@@ -133,7 +133,7 @@ suite('Quant Inspector in the VS Code extension host', () => {
     assert.doesNotMatch(report.html, /<script/i, 'no scripts in the report panel');
     assert.match(report.markdown, /layer1\.0\.conv1|\/layer1\/layer1\.0\/conv1\/Conv/);
     const labels = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
-    for (let i = 0; i < 50 && !labels().includes('Report: resnet20_cifar10.onnx'); i++) await sleep(100);
+    for (let i = 0; i < 1200 && !labels().includes('Report: resnet20_cifar10.onnx'); i++) await sleep(100); // up to 2 minutes on a busy machine
     assert.ok(labels().includes('Report: resnet20_cifar10.onnx'), `report panel open; tabs: ${JSON.stringify(labels())}`);
   });
 
@@ -155,7 +155,7 @@ suite('Quant Inspector in the VS Code extension host', () => {
     const before = controller.store.run(modelPath());
     const pending = vscode.commands.executeCommand('quantInspector.quantizeWith', vscode.Uri.file(modelPath()), { weightBits: 6, activationBits: 6, calibrationImages: 500, testImages: 500 });
     const t0 = Date.now();
-    while (!(controller.jobs.busy && controller.jobs.workerThreadId !== undefined) && Date.now() - t0 < 20000) await sleep(20);
+    while (!(controller.jobs.busy && controller.jobs.workerThreadId !== undefined) && Date.now() - t0 < 180000) await sleep(20);
     assert.ok(controller.jobs.busy, 'job started');
     await sleep(300); // inside calibration
     await vscode.commands.executeCommand('quantInspector.cancelJob');
