@@ -220,10 +220,10 @@ class VGG(nn.Module):
         super().__init__()
         self.stem = ConvBNAct(1, 16, 3, 1)                                     # 28x28
         self.stem_pool = nn.MaxPool2d(2, 2)                                    # 14
-        self.blocks = nn.Sequential(VGGStage(16, 32, 2), VGGStage(32, 64, 1))  # 7, 3
+        self.blocks = nn.Sequential(VGGStage(16, 32, 1), VGGStage(32, 48, 2))  # 7, 3
         self.flatten = nn.Flatten(1)
         self.classifier = nn.Sequential(collections.OrderedDict(
-            fc1=nn.Linear(64 * 3 * 3, 128), relu=nn.ReLU(), dropout=nn.Dropout(0.3), fc2=nn.Linear(128, 10)))
+            fc1=nn.Linear(48 * 3 * 3, 128), relu=nn.ReLU(), dropout=nn.Dropout(0.3), fc2=nn.Linear(128, 10)))
 
     def forward(self, x):
         x = self.blocks(self.stem_pool(self.stem(x)))
@@ -330,7 +330,7 @@ class EfficientNet(nn.Module):
         super().__init__()
         self.stem = ConvBNAct(1, 16, 3, 2, act=Swish)                          # 14
         self.blocks = nn.Sequential(
-            MBConv(16, 16, 3, 1, 1), MBConv(16, 24, 3, 2, 4), MBConv(24, 24, 3, 1, 4),
+            MBConv(16, 16, 3, 1, 1), MBConv(16, 24, 3, 2, 3), MBConv(24, 24, 3, 1, 3),
             MBConv(24, 40, 5, 2, 4), MBConv(40, 40, 5, 1, 4))
         self.last = ConvBNAct(40, 128, 1, act=Swish)
         self.dropout = nn.Dropout(0.2)
@@ -363,12 +363,12 @@ class SqueezeNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.stem = nn.Sequential(collections.OrderedDict(conv=nn.Conv2d(1, 32, 3, 1, 1), act=nn.ReLU()))
+        self.stem = nn.Sequential(collections.OrderedDict(conv=nn.Conv2d(1, 16, 3, 1, 1), act=nn.ReLU()))
         self.blocks = nn.Sequential(
-            nn.MaxPool2d(3, 2, ceil_mode=True),                                # 14
-            Fire(32, 16, 32, 32), Fire(64, 16, 32, 32),
-            nn.MaxPool2d(3, 2, ceil_mode=True),                                # 7
-            Fire(64, 24, 48, 48), Fire(96, 24, 48, 48),
+            nn.MaxPool2d(3, 2, ceil_mode=True),                                # 28 -> 14 (ceil matters)
+            Fire(16, 8, 24, 24), Fire(48, 12, 32, 32),
+            nn.MaxPool2d(3, 2, ceil_mode=True),                                # 14 -> 7 (ceil matters)
+            Fire(64, 16, 48, 48), Fire(96, 24, 48, 48),
             nn.MaxPool2d(3, 2, ceil_mode=True),                                # 3
             Fire(96, 32, 64, 64))
         self.dropout = nn.Dropout(0.3)
@@ -402,9 +402,9 @@ class GoogLeNet(nn.Module):
         super().__init__()
         self.stem = ConvBNAct(1, 32, 3, 2)                                     # 14
         self.blocks = nn.Sequential(
-            Inception(32, 16, 16, 24, 8, 8, 8),                                # 56
+            Inception(32, 16, 12, 16, 8, 8, 8),                                # 48
             nn.AvgPool2d(2),                                                   # 7
-            Inception(56, 24, 24, 32, 8, 16, 16, double3x3=True),              # 88
+            Inception(48, 24, 24, 32, 8, 16, 16, double3x3=True),              # 88
             Inception(88, 32, 24, 48, 8, 16, 16))                              # 112
         self.dropout = nn.Dropout(0.2)
         self.head = ClassifierHead(112)
@@ -458,10 +458,10 @@ class Transition(nn.Module):
 class DenseNet(nn.Module):
     def __init__(self, growth=12, bn_size=2):
         super().__init__()
-        self.stem = nn.Sequential(collections.OrderedDict(conv=nn.Conv2d(1, 24, 3, 2, 1, bias=False)))  # 14
+        self.stem = nn.Sequential(collections.OrderedDict(conv=nn.Conv2d(1, 16, 3, 2, 1, bias=False)))  # 14
         self.blocks = nn.Sequential(
-            DenseBlock(24, 3, growth, bn_size),                                # 60
-            Transition(60, 32),                                                # 7
+            DenseBlock(16, 3, growth, bn_size),                                # 52
+            Transition(52, 32),                                                # 7
             DenseBlock(32, 3, growth, bn_size))                                # 68
         self.norm = nn.BatchNorm2d(68)
         self.relu = nn.ReLU()
@@ -848,7 +848,9 @@ def paddle_postprocess(m, input_name, output_name):
 
 
 def check_onnx(m, path, name, opset, expect_ops):
-    onnx.checker.check_model(str(path), full_check=True)
+    # on the proto, not the path: onnx 1.12's check_model(path, full_check=True) writes the shape-inferred
+    # model back into the file
+    onnx.checker.check_model(m, full_check=True)
     got_opset = [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")][0]
     assert got_opset == opset, f"{name}: opset {got_opset}, wanted {opset}"
     counts = collections.Counter(n.op_type for n in m.graph.node)
@@ -910,7 +912,8 @@ def build(name, spec, data, args):
             calibration={"file": CALIB_FILE, "count": N_CALIB}, test={"file": TEST_FILE, "count": N_TEST},
             mean=MEAN, std=STD, torchLogits=f"torch_logits/{fname}.float32",
             onnxBytes=path.stat().st_size, irVersion=m.ir_version, opTypes=counts,
-            training={"epochs": args.epochs, "steps": steps, "finalLoss": round(loss, 4)},
+            training={"epochs": args.epochs, "steps": steps, "finalLoss": round(loss, 4),
+                      "threads": torch.get_num_threads(), "torch": torch.__version__},
         )
         if fname != name:
             meta["variantOf"] = name
@@ -959,13 +962,15 @@ def main():
     ap.add_argument("names", nargs="*", help=f"models to build (default all): {', '.join(MODELS)}")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=None, help="stop training early (smoke tests)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads (default 2; 1 is faster when another process is busy on a 2-core box)")
     ap.add_argument("--no-ort", action="store_true", help="skip the onnxruntime-node cross-check")
     args = ap.parse_args()
     unknown = [n for n in args.names if n not in MODELS]
     if unknown:
         ap.error(f"unknown model(s) {unknown}; known: {list(MODELS)}")
     names = args.names or list(MODELS)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     t0 = time.time()
     train_x, train_y = load_split(TRAIN_DIR / "train-images-idx3-ubyte.gz")
     calib_x, _ = load_split(DATA / CALIB_FILE, N_CALIB)

@@ -288,8 +288,13 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         const q = codesOf(x, node);
         const ins = node.inputs.map((name, i) => (i === 0 ? asCodeTensor(q) : name ? (prepared.constants.get(name) as Tensor) : undefined));
         if (node.opType === 'Pad' && mode.padCode !== undefined) ins[2] = floatTensor([], Float32Array.of(mode.padCode)); // pad with the code of the pad value
-        const [t] = FLOAT_KERNELS[node.opType](node, ins, opset);
-        emit(node, { dims: t.dims, codes: t.data as Codes, params: q.params });
+        const outs = FLOAT_KERNELS[node.opType](node, ins, opset);
+        node.outputs.forEach((o, k) => {
+          if (!o || !outs[k]) return;
+          const moved = { dims: outs[k].dims, codes: outs[k].data as Codes, params: q.params };
+          values.set(o, moved);
+          hooks?.onQuantized?.(o, moved, node);
+        });
         break;
       }
       case 'concat': {

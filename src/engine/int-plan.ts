@@ -9,10 +9,9 @@ import { CalibrationMethod, CALIBRATION_METHODS, calibrate, StreamingObserver } 
 import { QuantParams, activationParams, checkBits, codeOf } from '../quant/quantizer';
 import { FixedPointMultiplier, quantizeMultiplier } from '../quant/requantize';
 import { lookupTable, MAX_TABLE_BITS } from '../quant/lookup';
-import { FLOAT_KERNELS } from '../kernels/float';
 import { batchNormCoefficients } from '../kernels/float/norm';
 import type { ChannelAffine } from '../kernels/int/elementwise';
-import { floatTensor } from '../graph/tensor';
+import { elementwiseRegions, type ElementwiseRegion } from './elementwise-regions';
 import {
   QuantizedWeights, WeightMethod, WEIGHT_METHODS, biasCorrection, dequantizeWeights, quantizeBias, quantizeWeights, weightGainFactors, weightSqnrDb,
 } from '../quant/weights';
@@ -120,7 +119,11 @@ export interface QuantPlan {
   outputName: string;
 }
 
-const MOVE_OPS = new Set(['Reshape', 'Flatten', 'Slice', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Pad']);
+/** Ops that only move, copy or select elements: they run on codes and keep the quantization parameters. */
+const MOVE_OPS = new Set([
+  'Reshape', 'Flatten', 'Slice', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Pad', 'Split', 'Gather', 'DepthToSpace', 'SpaceToDepth',
+  'Expand', 'Tile',
+]);
 
 export function checkQuantOptions(o: QuantOptions): QuantOptions {
   checkBits(o.weightBits, 'weight bits');
@@ -227,7 +230,10 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
   };
   const actBits = (node: Node): number => options.layerActivationBits[node.name] ?? options.activationBits;
 
-  const opsetOf = defaultOpset(prepared.model);
+  const opset = defaultOpset(prepared.model);
+  const regions = elementwiseRegions(prepared);
+  const regionOfInner = new Map<string, ElementwiseRegion>();
+  for (const r of regions.values()) for (const n of r.inner) if (!regions.has(n.name)) regionOfInner.set(n.name, r);
   for (const node of prepared.nodes) {
     const x = node.inputs[0];
     const dataInputs = node.inputs.filter((i) => i && !prepared.constants.has(i));
@@ -238,6 +244,20 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       if (wide) { valueParams.set(node.outputs[0], layer.outputParams); quantized.add(node.outputs[0]); }
       layers.push(layer);
       modes.set(node.name, { kind: 'layer', layer });
+      continue;
+    }
+    const region = regions.get(node.name) ?? regionOfInner.get(node.name);
+    const tabulated = region && quantized.has(region.source) && valueParams.get(region.source)!.bits <= MAX_TABLE_BITS
+      && !(region.inner.length === 0 && activationClamp(prepared, node)); // a lone Relu / Clip stays a clamp on codes
+    if (tabulated && region.end !== node) {
+      modes.set(node.name, { kind: 'fused', into: region.end.name });
+      continue;
+    }
+    if (tabulated) {
+      const input = valueParams.get(region.source)!;
+      const output = outputParams(node, actBits(node));
+      const table = lookupTable((xs) => region.evaluate(xs, opset), input, output);
+      modes.set(node.name, { kind: 'lut', input: region.source, table, inputQmin: input.qmin, output });
       continue;
     }
     const clamp = activationClamp(prepared, node);
@@ -287,17 +307,10 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
         padCode = mode === 'constant' ? codeOf(value, p) : undefined; // pad value 0 → the zero point
       }
       modes.set(node.name, { kind: 'move', padCode });
-      valueParams.set(node.outputs[0], p);
-      quantized.add(node.outputs[0]);
-      continue;
-    }
-    const lut = lookupCandidate(prepared, node, consumers);
-    if (lut && quantized.has(lut.input) && valueParams.get(lut.input)!.bits <= MAX_TABLE_BITS) {
-      const input = valueParams.get(lut.input)!;
-      const output = outputParams(node, actBits(node));
-      const table = lookupTable((xs) => lut.f(xs, opsetOf), input, output);
-      modes.set(node.name, { kind: 'lut', input: lut.input, table, inputQmin: input.qmin, output });
-      if (lut.fused) modes.set(lut.fused.name, { kind: 'fused', into: node.name });
+      for (const o of node.outputs.filter(Boolean)) {
+        valueParams.set(o, p);
+        quantized.add(o);
+      }
       continue;
     }
     if (node.opType === 'Mul' && anyQuantized && dataInputs.length === 2 && node.inputs.length === 2
@@ -328,34 +341,6 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
     modes.set(node.name, { kind: 'float', reason: floatReason(prepared, node, options, anyQuantized) });
   }
   return { options, modes, valueParams, layers, inputName: prepared.inputName, outputName: prepared.outputName };
-}
-
-/** Unary ops that become a lookup table on codes when their input holds codes. */
-const LOOKUP_OPS = new Set([
-  'HardSwish', 'HardSigmoid', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'Erf', 'Gelu', 'Mish',
-  'ThresholdedRelu', 'Abs', 'Neg', 'Exp',
-]);
-
-interface LookupCandidate { input: string; f: (x: Float32Array, opset: number) => Float32Array; fused?: Node }
-
-/** The node's elementwise function of one data input, when it is a table candidate: a LOOKUP_OPS node, or x·g(x) (SiLU, HardSwish). */
-function lookupCandidate(prepared: PreparedModel, node: Node, consumers: Map<string, Node[]>): LookupCandidate | undefined {
-  const kernelOf = (n: Node) => (x: Float32Array, opset: number) =>
-    FLOAT_KERNELS[n.opType](n, [floatTensor([x.length], x), ...n.inputs.slice(1).map((i) => (i ? prepared.constants.get(i) : undefined))], opset)[0].data as Float32Array;
-  const onlyConstantsBeside = (n: Node) => n.inputs.slice(1).every((i) => !i || prepared.constants.has(i));
-  if (LOOKUP_OPS.has(node.opType) && FLOAT_KERNELS[node.opType] && node.inputs[0] && onlyConstantsBeside(node) && node.outputs.length === 1) {
-    return { input: node.inputs[0], f: kernelOf(node) };
-  }
-  if (node.opType !== 'Mul' || node.inputs.length !== 2) return undefined;
-  const producers = new Map(prepared.nodes.map((n) => [n.outputs[0], n]));
-  for (const [xi, gi] of [[0, 1], [1, 0]]) {
-    const x = node.inputs[xi], gate = producers.get(node.inputs[gi]);
-    if (!gate || gate.inputs[0] !== x || !LOOKUP_OPS.has(gate.opType) || !onlyConstantsBeside(gate) || gate.outputs.length !== 1) continue;
-    if ((consumers.get(gate.outputs[0]) ?? []).length !== 1 || gate.outputs[0] === prepared.outputName) continue;
-    const g = kernelOf(gate);
-    return { input: x, fused: gate, f: (xs, opset) => { const y = g(xs, opset); return y.map((v, i) => v * xs[i]); } }; // x·g(x)
-  }
-  return undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS } from '../onnx/limits';
 import { attrFloat, defaultOpset, describeNode, Model, Node } from './ir';
 import { inferNodeShapes } from './shapes';
 import { unresolvedShapeError } from './input-shape';
-import { elementCount, floatTensor, shapeString, Tensor } from './tensor';
+import { elementCount, floatTensor, int64Tensor, shapeString, Tensor } from './tensor';
 import { checkSupported, topologicalOrder, validateGraph } from './validate';
 
 /** Nodes removed at preparation: their output is their first input. */
@@ -135,7 +135,7 @@ export function prepareGraph(
     const name = resolve(o.name);
     if (name !== o.name) throw new InputError(`${file}: graph output '${o.name}' is an alias of '${name}'`);
   }
-  const folded = foldBatchNorm(kept, constants, graphOutputs);
+  const folded = linearMatMuls(foldBatchNorm(kept, constants, graphOutputs), constants, shapes, graphOutputs);
   const nodes = removeDeadNodes(folded, graphOutputs);
   pruneConstants(constants, nodes, graphOutputs, new Set([...inputShapes.keys()].filter((k) => !options.constantInputs?.has(k))));
   for (const t of constants.values()) markConstant(t);
@@ -189,6 +189,53 @@ function foldBatchNorm(nodes: Node[], constants: Map<string, Tensor>, graphOutpu
     removed.add(bn);
   }
   return nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
+}
+
+/**
+ * A MatMul by a constant [K, N] weight (a Linear on NHWC or token features, as ConvNeXt exports it), with the Add of a
+ * constant [N] bias when one follows, becomes Reshape → Gemm → Reshape, so it is a linear layer like any other.
+ * The Gemm keeps the MatMul's name (code mapping); the reshapes are named after it.
+ */
+function linearMatMuls(nodes: Node[], constants: Map<string, Tensor>, shapes: Map<string, number[]>, graphOutputs: Set<string>): Node[] {
+  const consumers = new Map<string, Node[]>();
+  for (const n of nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const out: Node[] = [];
+  const dropped = new Set<Node>();
+  for (const n of nodes) {
+    if (dropped.has(n)) continue;
+    const w = n.opType === 'MatMul' ? constants.get(n.inputs[1]) : undefined;
+    const xDims = shapes.get(n.inputs[0]);
+    if (!w || w.dtype !== 'float32' || w.dims.length !== 2 || !xDims || xDims.length < 2 || constants.has(n.inputs[0])) {
+      out.push(n);
+      continue;
+    }
+    const [k, cols] = w.dims;
+    const rows = elementCount(xDims) / k;
+    let output = n.outputs[0];
+    let bias: string | undefined;
+    const readers = consumers.get(output) ?? [];
+    const add = readers.length === 1 && !graphOutputs.has(output) ? readers[0] : undefined;
+    const b = add?.opType === 'Add' ? add.inputs.find((i) => i !== output) : undefined;
+    const bt = b ? constants.get(b) : undefined;
+    if (add && b && bt && bt.dtype === 'float32' && elementCount(bt.dims) === cols && bt.dims[bt.dims.length - 1] === cols && add.inputs.includes(output)) {
+      bias = `${n.name}/bias`;
+      constants.set(bias, floatTensor([cols], bt.data as Float32Array));
+      output = add.outputs[0];
+      dropped.add(add);
+    }
+    const outDims = shapes.get(output)!;
+    const flat = `${n.name}/rows`, flatShape = `${n.name}/rows_shape`, product = `${n.name}/gemm`, backShape = `${n.name}/out_shape`;
+    constants.set(flatShape, int64Tensor([rows, k]));
+    constants.set(backShape, int64Tensor(outDims));
+    shapes.set(flat, [rows, k]);
+    shapes.set(product, [rows, cols]);
+    out.push(
+      { name: `${n.name}/flatten`, opType: 'Reshape', domain: '', inputs: [n.inputs[0], flatShape], outputs: [flat], attributes: {} },
+      { ...n, opType: 'Gemm', inputs: bias ? [flat, n.inputs[1], bias] : [flat, n.inputs[1]], outputs: [product], attributes: {} },
+      { name: `${n.name}/unflatten`, opType: 'Reshape', domain: '', inputs: [product, backShape], outputs: [output], attributes: {} },
+    );
+  }
+  return out;
 }
 
 function countConsumers(nodes: Node[]): Map<string, number> {
