@@ -205,7 +205,9 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
   const opset = defaultOpset(prepared.model);
   const values = new Map<string, Value>([[prepared.inputName, input]]);
   const remaining = new Map<string, number>();
-  for (const n of prepared.nodes) for (const i of n.inputs) if (i) remaining.set(i, (remaining.get(i) ?? 0) + 1);
+  // a table reads its region's source, which need not be among the end node's own inputs
+  const reads = (n: Node): string[] => { const m = plan.modes.get(n.name); return m?.kind === 'lut' ? [...n.inputs, m.input] : n.inputs; };
+  for (const n of prepared.nodes) for (const i of reads(n)) if (i) remaining.set(i, (remaining.get(i) ?? 0) + 1);
   remaining.set(prepared.outputName, (remaining.get(prepared.outputName) ?? 0) + 1);
 
   const get = (name: string, node: Node): Value => {
@@ -350,7 +352,7 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         break;
       }
     }
-    for (const name of node.inputs) {
+    for (const name of reads(node)) {
       if (!name) continue;
       const left = (remaining.get(name) ?? 0) - 1;
       remaining.set(name, left);

@@ -144,6 +144,8 @@ export class Calibrator {
   private images = 0;
   /** Images of the current batch that still count towards the means. */
   private batchMeanImages = 0;
+  /** Images in the current batch. */
+  private batchImages = 0;
   private readonly meanBatches: Tensor[] = [];
   private readonly random: () => number;
 
@@ -178,6 +180,7 @@ export class Calibrator {
   observeInput(inputName: string, input: Tensor): void {
     this.observe(inputName, input);
     const batch = input.dims[0] ?? 0;
+    this.batchImages = batch;
     this.batchMeanImages = this.opts.keepMeans ? Math.max(0, Math.min(batch, (this.opts.meanImages ?? Infinity) - this.images)) : 0;
     if (this.batchMeanImages > 0) this.meanBatches.push(firstImages(input, this.batchMeanImages));
     this.images += batch;
@@ -198,7 +201,9 @@ export class Calibrator {
   private sample(node: Node, x: Tensor, w: Tensor | undefined): void {
     if (!w || x.dtype !== 'float32') return;
     const batch = x.dims[0];
-    if (this.batchMeanImages > 0) this.addMeans(node, firstImages(x, this.batchMeanImages), w.dims);
+    // a Gemm on [N·H·W, C] rows (a Linear on NHWC features) holds several rows per image
+    const rowsPerImage = this.batchImages > 0 && batch % this.batchImages === 0 ? batch / this.batchImages : 1;
+    if (this.batchMeanImages > 0) this.addMeans(node, firstImages(x, this.batchMeanImages * rowsPerImage), w.dims);
     if (!this.opts.keepSamples) return;
     if (node.opType === 'Conv') {
       const p = conv2dParams(node, x.dims, w.dims);
