@@ -132,13 +132,19 @@ function accuracyCards(): HTMLElement {
   section.append(
     el('div', { class: 'cards' },
       card('Setting', `${bitsLabel(run.settings.weightBits, run.settings.activationBits)} · ${run.settings.granularity} · ${run.settings.method}`, 'run-setting'),
-      card('Float accuracy', run.fp32Accuracy === undefined ? '—' : `${run.fp32Accuracy.toFixed(2)} %`, 'acc-float'),
+      card('Float accuracy', run.labelled === false ? 'no labels' : run.fp32Accuracy === undefined ? '—' : `${run.fp32Accuracy.toFixed(2)} %`, 'acc-float'),
       card('Quantized accuracy', run.quantizedAccuracy === undefined ? '—' : `${run.quantizedAccuracy.toFixed(2)} %`, 'acc-quant'),
       card('Δ accuracy', `${formatSigned(drop)} pts`, 'acc-delta', drop === undefined ? '' : drop < -1 ? 'poor' : drop < -0.3 ? 'fair' : 'good'),
       card('Top-1 agreement', run.agreement === undefined ? '—' : `${run.agreement.toFixed(2)} %`, 'acc-agree'),
+      card(run.softmax ? 'Logit SQNR (before Softmax)' : 'Logit SQNR', run.logitSqnrDb === undefined ? '—' : `${run.logitSqnrDb.toFixed(1)} dB`, 'acc-sqnr'),
     ),
     el('p', { class: 'muted' }, `Calibrated on ${run.settings.calibrationImages} images of ${basename(run.settings.calibrationData)}; evaluated on ${run.settings.testImages} images${run.settings.testData ? ` of ${basename(run.settings.testData)}` : ''}; ${run.seconds.toFixed(1)} s; ${new Date(run.finishedAt).toLocaleString()}.`),
   );
+  if (run.floatNodes && run.floatNodes.length > 0) {
+    const list = el('ul', { id: 'float-nodes' });
+    for (const f of run.floatNodes) list.append(el('li', {}, el('code', {}, f.name), ` ${f.op}: ${f.reason}`));
+    section.append(el('details', { class: 'float-nodes' }, el('summary', {}, `${run.floatNodes.length} node${run.floatNodes.length > 1 ? 's' : ''} ran in float (dequantized at their input)`), list));
+  }
   return section;
 }
 

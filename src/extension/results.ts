@@ -54,6 +54,14 @@ export interface QuantRun {
   fp32Accuracy?: number;
   quantizedAccuracy?: number;
   agreement?: number;
+  /** Logit SQNR over the test images (before a final Softmax). */
+  logitSqnrDb?: number;
+  /** False when the test images have no labels (accuracy unavailable). */
+  labelled?: boolean;
+  /** The final Softmax the metrics leave out, when there is one. */
+  softmax?: string;
+  /** Nodes that ran in float where codes reached them, and why. */
+  floatNodes?: { name: string; op: string; reason: string }[];
   layers: LayerResult[];
   finishedAt: string;
   seconds: number;
@@ -127,6 +135,12 @@ export function quantRunFrom(raw: unknown, modelPath: string, settings: RunSetti
     fp32Accuracy: num(obj(o.fp32)?.accuracy),
     quantizedAccuracy: num(obj(o.quantized)?.accuracy),
     agreement: num(obj(o.quantized)?.agreement),
+    logitSqnrDb: num(o.logitSqnrDb),
+    labelled: o.labelled !== false,
+    softmax: typeof o.softmax === 'string' ? o.softmax : undefined,
+    floatNodes: Array.isArray(o.floatNodes)
+      ? o.floatNodes.flatMap((f) => { const x = obj(f); return x && typeof x.name === 'string' ? [{ name: x.name, op: String(x.op ?? ''), reason: String(x.reason ?? '') }] : []; })
+      : [],
     layers,
     finishedAt: new Date().toISOString(),
     seconds,
