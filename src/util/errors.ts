@@ -17,3 +17,10 @@ export class CancelledError extends Error {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** Accuracy-based studies need labels: an InputError naming the data set and what does not. */
+export function requireLabels(dataset: { source: string; unlabelled?: boolean }, why: string): void {
+  if (dataset.unlabelled) {
+    throw new InputError(`${dataset.source}: the test images have no labels, and this ${why}; give labelled images (class sub-folders, an IDX labels file), or use \`qinspect quantize\` for agreement and SQNR without labels`);
+  }
+}

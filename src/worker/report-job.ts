@@ -3,7 +3,7 @@ import { findSidecar, resolvePreprocess } from '../data';
 import { buildReport } from '../inspect/build-report';
 import { renderHtml, renderMarkdown } from '../inspect/report';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
-import { InputError } from '../util/errors';
+import { InputError, requireLabels } from '../util/errors';
 import { loadForJob, openForJob, type JobContext } from './quantize-job';
 
 const BATCH = 50;
@@ -23,6 +23,7 @@ export async function reportWorkerJob(options: Record<string, unknown>, ctx: Job
   if (!CALIBRATION_METHODS.includes(method)) throw new InputError(`unknown calibration method '${method}'`);
   const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256));
   const data = openForJob(model, testPath, count(options.testImages, 200)).dataset;
+  requireLabels(data, 'report compares accuracies');
   const report = await buildReport(
     model,
     { dataset: calib, preprocess: pre, path: calibPath },

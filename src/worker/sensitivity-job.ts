@@ -4,7 +4,7 @@ import { FloatModel } from '../engine/float-engine';
 import { listLayers } from '../graph/layers';
 import { sensitivityStudy } from '../inspect/study';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
-import { InputError } from '../util/errors';
+import { InputError, requireLabels } from '../util/errors';
 import { loadForJob, openForJob, type JobContext } from './quantize-job';
 
 const BATCH = 50;
@@ -23,6 +23,7 @@ export async function sensitivityWorkerJob(options: Record<string, unknown>, ctx
   const count = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : d);
   const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256));
   const data = openForJob(model, testPath, count(options.testImages, 200)).dataset;
+  requireLabels(data, 'ranks layers by the accuracy they cost');
   const floatModel = new FloatModel(model);
   const layers = listLayers(floatModel.getPrepared(Math.min(BATCH, data.count)));
   const total = calib.count + data.count;

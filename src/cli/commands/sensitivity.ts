@@ -4,7 +4,7 @@ import { listLayers } from '../../graph/layers';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../../quant/observers';
 import { WEIGHT_METHODS, type WeightMethod } from '../../quant/weights';
 import { sensitivityStudy, type DataSource, type StudyOptions, type StudyResult } from '../../inspect/study';
-import { InputError } from '../../util/errors';
+import { InputError, requireLabels } from '../../util/errors';
 import type { CliContext, Command, OptionSpec, ParsedArgs } from '../command';
 import { CALIBRATION_OPTION, DATA_OPTIONS, loadModelWithSidecar, openDataFor, type LoadedModel } from '../model-data';
 import { flagOption, numberOption, stringOption } from '../options';
@@ -44,6 +44,7 @@ export function readStudyInputs(args: ParsedArgs, ctx: CliContext, defaults: { b
   const once: CliContext = { ...ctx, err: (line) => { if (!warned.has(line)) { warned.add(line); ctx.err(line); } } }; // both splits warn alike
   const calib = openDataFor(loaded, withValues(args, { calibration: calibPath, limit: String(calibLimit) }), once, 'calibration');
   const data = openDataFor(loaded, withValues(args, { limit: String(evalLimit) }), once, 'test');
+  requireLabels(data.dataset, 'ranks layers by the accuracy they cost');
   const bits = numberOption(args, 'bits', { integer: true, min: 2, max: 16 }) ?? defaults.bits;
   const weightBits = numberOption(args, 'wbits', { integer: true, min: 2, max: 16 }) ?? bits;
   const activationBits = numberOption(args, 'abits', { integer: true, min: 2, max: 16 }) ?? bits;
