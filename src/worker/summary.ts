@@ -10,6 +10,28 @@ export interface LayerSummary {
   parameters: number;
 }
 
+/** One node of the dataflow graph as the editor draws it: inputs and outputs are only values that flow (no weights). */
+export interface GraphNodeSummary {
+  name: string;
+  op: string;
+  /** Values read that a node or the graph input produces (initializers and omitted inputs left out). */
+  inputs: string[];
+  outputs: string[];
+  /** A conv / linear layer of `layers`. */
+  layer: boolean;
+}
+
+export interface GraphSummary {
+  nodes: GraphNodeSummary[];
+  /** Nodes in the loaded graph (after weight-holding Constant / Identity nodes became initializers). */
+  totalNodes: number;
+  /** True when the graph had more than GRAPH_NODE_LIMIT nodes and only the first ones (in file order) are listed. */
+  truncated: boolean;
+}
+
+/** Largest graph the editor draws; beyond it the editor says so and lists the first nodes only. */
+export const GRAPH_NODE_LIMIT = 5000;
+
 export interface ModelSummary {
   file: string;
   producer: string;
@@ -23,11 +45,13 @@ export interface ModelSummary {
   metadata: Record<string, string>;
   /** Per-node metadata kept for code mapping (pkg.torch.onnx.stack_trace / namespace), only for layers. */
   layerMetadata: Record<string, Record<string, string>>;
+  /** The dataflow graph (every node, weights not edges). */
+  graph: GraphSummary;
 }
 
 const LAYER_OPS = new Set(['Conv', 'Gemm', 'MatMul']);
 
-export function summarizeModel(model: Model): ModelSummary {
+export function summarizeModel(model: Model, limit = GRAPH_NODE_LIMIT): ModelSummary {
   const g = model.graph;
   const operators = operatorCounts(model);
   const parameters = parameterCount(model);
@@ -56,5 +80,33 @@ export function summarizeModel(model: Model): ModelSummary {
     layers,
     metadata: { ...model.metadata },
     layerMetadata,
+    graph: graphSummary(model, new Set(layers.map((l) => l.name)), limit),
   };
+}
+
+/**
+ * The dataflow graph of the loaded IR: one entry per node (named like the layer list: its name, else its first
+ * output), with only the values that flow as inputs: those a node or the graph input produces. Weights, biases and
+ * shape constants (initializers, hoisted Constant nodes included) are not edges.
+ */
+export function graphSummary(model: Model, layerNames: ReadonlySet<string>, limit = GRAPH_NODE_LIMIT): GraphSummary {
+  const g = model.graph;
+  const flowing = new Set<string>(g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name));
+  for (const n of g.nodes) for (const o of n.outputs) if (o) flowing.add(o);
+  const used = new Map<string, number>();
+  const nodes: GraphNodeSummary[] = [];
+  for (const n of g.nodes.slice(0, limit)) {
+    const base = n.name || n.outputs.find(Boolean) || n.opType;
+    const k = used.get(base) ?? 0;
+    used.set(base, k + 1);
+    const name = k === 0 ? base : `${base}#${k}`; // unnamed or duplicate names stay distinct
+    nodes.push({
+      name,
+      op: n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType,
+      inputs: [...new Set(n.inputs.filter((i) => i && flowing.has(i) && !g.initializers.has(i)))],
+      outputs: n.outputs.filter(Boolean),
+      layer: layerNames.has(name),
+    });
+  }
+  return { nodes, totalNodes: g.nodes.length, truncated: g.nodes.length > limit };
 }
