@@ -5,7 +5,7 @@
  */
 import { constantValue } from '../kernels/float/shape-ops';
 import type { Graph, Node } from './ir';
-import type { Tensor } from './tensor';
+import { elementCount, type Tensor } from './tensor';
 
 /** The tensor of a Constant node, or undefined when it holds no value we can read (it then stays a node). */
 function readConstant(node: Node): Tensor | undefined {
@@ -16,7 +16,7 @@ function readConstant(node: Node): Tensor | undefined {
   }
 }
 
-/** Moves Constant nodes and Identity-of-initializer nodes of the top graph into its initializers, in place. */
+/** Moves weight-holding Constant nodes and Identity-of-initializer nodes of the top graph into its initializers, in place. */
 export function hoistConstants(graph: Graph): void {
   const defined = new Set<string>([...graph.initializers.keys(), ...graph.inputs.map((v) => v.name)]);
   const outputs = new Set(graph.outputs.map((o) => o.name));
@@ -26,7 +26,7 @@ export function hoistConstants(graph: Graph): void {
     const out = node.outputs[0];
     const single = node.outputs.length === 1 && !!out && !defined.has(out) && !outputs.has(out);
     let value: Tensor | undefined;
-    if (single && node.opType === 'Constant' && node.inputs.every((i) => !i) && isDefaultDomain(node)) value = readConstant(node);
+    if (single && node.opType === 'Constant' && node.inputs.every((i) => !i) && isDefaultDomain(node)) value = weightOf(readConstant(node));
     else if (single && node.opType === 'Identity' && isDefaultDomain(node) && node.inputs[0]) value = graph.initializers.get(node.inputs[0]);
     if (!value) {
       kept.push(node);
@@ -39,6 +39,11 @@ export function hoistConstants(graph: Graph): void {
   if (kept.length === graph.nodes.length) return;
   graph.nodes = kept;
   graph.hoisted = counts;
+}
+
+/** Only weights move: float tensors of more than one element (scalars and shape constants stay nodes and fold as before). */
+function weightOf(t: Tensor | undefined): Tensor | undefined {
+  return t && (t.dtype === 'float32' || t.dtype === 'float64') && elementCount(t.dims) > 1 ? t : undefined;
 }
 
 function isDefaultDomain(node: Node): boolean {

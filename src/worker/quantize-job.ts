@@ -5,7 +5,12 @@ import type { Model } from '../graph/ir';
 import { histogramOf } from '../inspect/stats';
 import { dataflowOf } from '../inspect/build-report';
 import { floatLayerPass } from '../inspect/collect';
-import { FloatModel } from '../engine/float-engine';
+import { layerSegment, runLayerAlone } from '../inspect/int-inspect';
+import { ErrorAccumulator } from '../inspect/metrics';
+import { iterateBatches } from '../data';
+import { FloatModel, runFloatAll } from '../engine/float-engine';
+import { IntModel, dequantizeTensor } from '../engine/int-engine';
+import type { Node } from '../graph/ir';
 import { listLayers } from '../graph/layers';
 import type { PreparedModel } from '../engine/types';
 import { loadModel } from '../onnx/load';
@@ -74,6 +79,99 @@ function activationHistograms(model: Model, calibrationPath: string, pre: Prepro
   return new Map(pass.layers.map((l) => [l.layer, { low: l.outputHistogram.low, high: l.outputHistogram.high, counts: l.outputHistogram.counts }]));
 }
 
+const GRAPH_IMAGES = 64;
+const GRAPH_BATCH = 16;
+
+/** Errors the editor's graph overlay colours nodes and labels edges with. */
+export interface GraphErrors {
+  /** Every value that holds codes: its quantizer, and its accumulated SQNR (integer model vs float model) when measured. */
+  values: Record<string, { bits?: number; scale?: number; zeroPoint?: number; sqnrDb?: number }>;
+  /** Every node the engines ran: how (the plan's mode: layer, clamp, add, lut, move, float, fused …) and its local SQNR. */
+  nodes: Record<string, { mode: string; reason?: string; into?: string; localSqnrDb?: number }>;
+  images: number;
+}
+
+const finite = (db: number): number | undefined => (Number.isFinite(db) ? db : undefined);
+
+/**
+ * Local and accumulated error of every node on a few images, from the same integer plan the job ran:
+ * local (as src/inspect measures it): the node alone in integers on the float model's own input — a layer with its
+ * fused clamp (layerSegment / runLayerAlone), and any other integer node with one flowing input; accumulated: each
+ * value of the whole integer model against the float model's. Layers whose clamp is fused compare after the clamp,
+ * so their raw output is not measured (its codes are already clamped).
+ */
+export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, fusedOutputs: ReadonlySet<string>, checkCancelled?: () => void): GraphErrors {
+  const count = Math.min(data.count, GRAPH_IMAGES);
+  const subset: Dataset = { ...data, count, labels: data.labels.subarray(0, count) };
+  const floatModel = new FloatModel(prepared.model);
+  const intModel = new IntModel(prepared.model, plan, prepared);
+  const accumulated = new Map<string, ErrorAccumulator>();
+  const local = new Map<string, ErrorAccumulator>();
+  const acc = (m: Map<string, ErrorAccumulator>, k: string) => m.get(k) ?? m.set(k, new ErrorAccumulator()).get(k)!;
+  const add = (m: Map<string, ErrorAccumulator>, k: string, ref: unknown, test: unknown) => {
+    if (!(ref instanceof Float32Array) || !(test instanceof Float32Array) || ref.length !== test.length) return;
+    acc(m, k).add(ref, test);
+  };
+  let images = 0;
+  for (const batch of iterateBatches(subset, GRAPH_BATCH, pre)) {
+    checkCancelled?.();
+    const fp = floatModel.getPrepared(batch.input.dims[0]);
+    const values = runFloatAll(fp, batch.input);
+    const inSegment = new Set<string>();
+    for (const layer of plan.layers) {
+      const segment = layerSegment(fp, plan, layer);
+      const input = values.get(segment[0].inputs[0]);
+      const ref = values.get(segment[segment.length - 1].outputs[0]);
+      if (!input || !ref) continue;
+      try {
+        const alone = runLayerAlone(fp, plan, segment, input);
+        for (const n of segment) {
+          add(local, n.name, ref.data, alone.data);
+          inSegment.add(n.name);
+        }
+      } catch {
+        /* not measurable alone: no local number */
+      }
+    }
+    for (const node of fp.nodes) {
+      const mode = plan.modes.get(node.name);
+      if (!mode || inSegment.has(node.name) || ['layer', 'float', 'fused'].includes(mode.kind)) continue;
+      // one flowing input (a table reads its region's source): the engine's own code path on a one-node graph
+      const reads = mode.kind === 'lut' ? [mode.input] : node.inputs.filter((i) => i && !fp.constants.has(i));
+      const input = reads.length === 1 ? values.get(reads[0]) : undefined;
+      const ref = values.get(node.outputs[0]);
+      if (!input || !ref) continue;
+      const single: Node = mode.kind === 'lut' ? { ...node, inputs: [mode.input] } : node;
+      if (single.inputs[0] !== reads[0]) continue;
+      try {
+        add(local, node.name, ref.data, runLayerAlone(fp, plan, [single], input).data);
+      } catch {
+        /* not measurable alone */
+      }
+    }
+    intModel.run(batch.input, {
+      onQuantized: (name, q) => { if (!fusedOutputs.has(name)) add(accumulated, name, values.get(name)?.data, dequantizeTensor(q).data); },
+      onFloat: (name, t) => add(accumulated, name, values.get(name)?.data, t.data),
+      checkCancelled,
+    });
+    images += batch.input.dims[0];
+  }
+  const out: GraphErrors = { values: {}, nodes: {}, images };
+  for (const [name, p] of plan.valueParams) out.values[name] = { bits: p.bits, scale: p.scale, zeroPoint: p.zeroPoint };
+  for (const [name, a] of accumulated) (out.values[name] ??= {}).sqnrDb = finite(a.result().sqnrDb);
+  for (const node of prepared.nodes) {
+    const mode = plan.modes.get(node.name);
+    if (!mode) continue;
+    out.nodes[node.name] = {
+      mode: mode.kind,
+      ...(mode.kind === 'float' && mode.reason ? { reason: mode.reason } : {}),
+      ...(mode.kind === 'fused' ? { into: mode.into } : {}),
+      ...(local.has(node.name) ? { localSqnrDb: finite(local.get(node.name)!.result().sqnrDb) } : {}),
+    };
+  }
+  return out;
+}
+
 export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<unknown> {
   ctx.onProgress(0, 'loading model');
   const loaded = loadForJob(options);
@@ -114,12 +212,17 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
   const p = planned as { plan: QuantPlan; prepared: PreparedModel } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
+  ctx.onProgress(0.98, 'per-node error');
+  const fusedOutputs = new Set(p ? result.layers.flatMap((l) => { const n = p.prepared.nodes.find((x) => x.name === l.name); return n && n.outputs[0] !== l.comparedValue ? [n.outputs[0]] : []; }) : []);
+  const graph = p ? graphErrors(p.plan, p.prepared, evaluation ?? calibration, pre, fusedOutputs, ctx.checkCancelled) : undefined;
   return {
     ...result,
+    ...(graph ? { graph } : {}),
     layers: result.layers.map((l) => ({
       ...l,
       outputSqnrDb: l.outputSqnrDb ?? undefined,
       outputCosine: l.outputCosine ?? undefined,
+      localSqnrDb: graph?.nodes[l.name]?.localSqnrDb,
       weightHistogram: weightHistogram(model, l.name),
       activationHistogram: activations.get(l.name),
       dataflow: flows.get(l.name)?.steps,
