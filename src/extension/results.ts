@@ -27,6 +27,8 @@ export interface LayerResult {
   outputZeroPoint?: number;
   weightSqnrDb?: number;
   outputSqnrDb?: number;
+  /** SQNR of this layer alone quantized (fed the float model's input), the error it adds by itself. */
+  localSqnrDb?: number;
   outputMse?: number;
   outputCosine?: number;
   maxAccumulator?: number;
@@ -35,6 +37,15 @@ export interface LayerResult {
   dataflow?: DataflowStepView[];
   /** Accuracy change (points) when only this layer is quantized, from a sensitivity run. */
   deltaAccuracy?: number;
+}
+
+/** Per value and per node errors of a run, for the graph overlay (a few images; see src/worker/quantize-job.ts graphErrors). */
+export interface GraphErrorsView {
+  /** Value name → its quantizer (bits, scale, zero point) and accumulated SQNR, when known. */
+  values: Record<string, { bits?: number; scale?: number; zeroPoint?: number; sqnrDb?: number }>;
+  /** Node name → how the engines ran it (plan mode), why when in float, and its local SQNR when measured. */
+  nodes: Record<string, { mode: string; reason?: string; into?: string; localSqnrDb?: number }>;
+  images: number;
 }
 
 export interface RunSettings {
@@ -62,6 +73,8 @@ export interface QuantRun {
   softmax?: string;
   /** Nodes that ran in float where codes reached them, and why. */
   floatNodes?: { name: string; op: string; reason: string }[];
+  /** Per node and per value errors for the graph overlay. */
+  graph?: GraphErrorsView;
   layers: LayerResult[];
   finishedAt: string;
   seconds: number;
@@ -115,6 +128,7 @@ export function layerResultFrom(raw: unknown): LayerResult | undefined {
     outputZeroPoint: firstZp(o.outputZeroPoint),
     weightSqnrDb: num(o.weightSqnrDb),
     outputSqnrDb: num(o.outputSqnrDb),
+    localSqnrDb: num(o.localSqnrDb),
     outputMse: num(o.outputMse) ?? num(obj(o.outputError)?.mse),
     outputCosine: num(o.outputCosine) ?? num(obj(o.outputError)?.cosine),
     maxAccumulator: num(o.maxAccumulator),
@@ -123,6 +137,28 @@ export function layerResultFrom(raw: unknown): LayerResult | undefined {
     dataflow: dataflowOf(o.dataflow),
     deltaAccuracy: num(o.deltaAccuracy),
   };
+}
+
+const MAX_GRAPH_ENTRIES = 20000;
+
+/** Reads the job's per value / per node errors; malformed entries are dropped. */
+export function graphErrorsFrom(raw: unknown): GraphErrorsView | undefined {
+  const o = obj(raw);
+  const values = obj(o?.values);
+  const nodes = obj(o?.nodes);
+  if (!o || !values || !nodes) return undefined;
+  const out: GraphErrorsView = { values: {}, nodes: {}, images: num(o.images) ?? 0 };
+  for (const [k, v] of Object.entries(values).slice(0, MAX_GRAPH_ENTRIES)) {
+    const x = obj(v);
+    if (x) out.values[k] = { bits: num(x.bits), scale: num(x.scale), zeroPoint: num(x.zeroPoint), sqnrDb: num(x.sqnrDb) };
+  }
+  for (const [k, v] of Object.entries(nodes).slice(0, MAX_GRAPH_ENTRIES)) {
+    const x = obj(v);
+    if (x && typeof x.mode === 'string') {
+      out.nodes[k] = { mode: x.mode, reason: typeof x.reason === 'string' ? x.reason : undefined, into: typeof x.into === 'string' ? x.into : undefined, localSqnrDb: num(x.localSqnrDb) };
+    }
+  }
+  return out;
 }
 
 /** Builds the stored run from the quantize job's `{fp32:{accuracy}, quantized:{accuracy, agreement}, layers:[...]}`. */
@@ -141,6 +177,7 @@ export function quantRunFrom(raw: unknown, modelPath: string, settings: RunSetti
     floatNodes: Array.isArray(o.floatNodes)
       ? o.floatNodes.flatMap((f) => { const x = obj(f); return x && typeof x.name === 'string' ? [{ name: x.name, op: String(x.op ?? ''), reason: String(x.reason ?? '') }] : []; })
       : [],
+    graph: graphErrorsFrom(o.graph),
     layers,
     finishedAt: new Date().toISOString(),
     seconds,

@@ -79,7 +79,7 @@ function activationHistograms(model: Model, calibrationPath: string, pre: Prepro
   return new Map(pass.layers.map((l) => [l.layer, { low: l.outputHistogram.low, high: l.outputHistogram.high, counts: l.outputHistogram.counts }]));
 }
 
-const GRAPH_IMAGES = 64;
+const GRAPH_IMAGES = 32;
 const GRAPH_BATCH = 16;
 
 /** Errors the editor's graph overlay colours nodes and labels edges with. */
@@ -214,7 +214,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
   ctx.onProgress(0.98, 'per-node error');
   const fusedOutputs = new Set(p ? result.layers.flatMap((l) => { const n = p.prepared.nodes.find((x) => x.name === l.name); return n && n.outputs[0] !== l.comparedValue ? [n.outputs[0]] : []; }) : []);
-  const graph = p ? graphErrors(p.plan, p.prepared, evaluation ?? calibration, pre, fusedOutputs, ctx.checkCancelled) : undefined;
+  const graph = p && options.skipEvaluation !== true ? graphErrors(p.plan, p.prepared, evaluation ?? calibration, pre, fusedOutputs, ctx.checkCancelled) : undefined;
   return {
     ...result,
     ...(graph ? { graph } : {}),
