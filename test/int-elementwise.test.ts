@@ -56,7 +56,7 @@ test('channelAffineInt: q = clamp(z_out + o_c + sign_c·M_c·(q − z_in)) per c
   const x = Uint8Array.of(0, 50, 100, 255, 0, 50, 100, 255); // [1, 2, 2, 2]
   const affine = { multipliers: [quantizeMultiplier(0.5), quantizeMultiplier(0.25)], signs: Int8Array.of(1, -1), offsets: Int32Array.of(3, -2) };
   const out = new Uint8Array(8);
-  channelAffineInt(x, [1, 2, 2, 2], 50, affine, 100, 0, 255, out);
+  channelAffineInt(x, { outer: 1, channels: 2, inner: 4 }, 50, affine, 100, 0, 255, out);
   const expected = [...x].map((q, i) => {
     const c = i < 4 ? 0 : 1;
     const v = multiplyByQuantizedMultiplierSingleRounding(affine.signs[c] * (q - 50), affine.multipliers[c]) + 100 + affine.offsets[c];

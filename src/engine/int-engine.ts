@@ -333,10 +333,12 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         break;
       }
       case 'affine': {
-        const q = codesOf(x, node);
+        const q = codesOf(node.inputs.find((i) => !prepared.constants.has(i))!, node);
         const o = mode.output;
         const out = allocCodes(o, q.codes.length);
-        channelAffineInt(q.codes, q.dims, q.params.zeroPoint, mode.affine, o.zeroPoint, o.qmin, o.qmax, out);
+        const layout = mode.axis < 0 ? { outer: 1, channels: 1, inner: q.codes.length }
+          : { outer: elementCount(q.dims.slice(0, mode.axis)), channels: q.dims[mode.axis], inner: elementCount(q.dims.slice(mode.axis + 1)) };
+        channelAffineInt(q.codes, layout, q.params.zeroPoint, mode.affine, o.zeroPoint, o.qmin, o.qmax, out);
         emit(node, { dims: q.dims, codes: out, params: o });
         break;
       }

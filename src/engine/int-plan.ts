@@ -103,7 +103,8 @@ export type NodeMode =
   /** AveragePool on codes: the rounded mean of the codes, same scale and zero point. */
   | { kind: 'avgpool' }
   /** An unfolded BatchNormalization as a per-channel affine on codes. */
-  | { kind: 'affine'; affine: ChannelAffine; output: QuantParams }
+  /** `axis`: the axis a_c, b_c vary along (−1: one value for all). */
+  | { kind: 'affine'; affine: ChannelAffine; axis: number; output: QuantParams }
   /** Computed inside the node that reads it (the σ(x) of x·σ(x)). */
   | { kind: 'fused'; into: string }
   | { kind: 'float'; reason: string };
@@ -326,12 +327,12 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       quantized.add(node.outputs[0]);
       continue;
     }
-    if (node.opType === 'BatchNormalization' && quantized.has(x) && (prepared.shapes.get(x)?.length ?? 0) >= 2) {
-      const affine = batchNormAffine(prepared, node, valueParams.get(x)!, actBits(node), outputParams);
-      if (affine) {
-        modes.set(node.name, { kind: 'affine', affine: affine.affine, output: affine.output });
-        continue;
-      }
+    const affine = quantized.has(x) || (dataInputs.length === 1 && quantized.has(dataInputs[0])) ? channelAffineOf(prepared, node) : undefined;
+    if (affine) {
+      const input = valueParams.get(affine.input)!;
+      const output = outputParams(node, actBits(node));
+      modes.set(node.name, { kind: 'affine', affine: affineOnCodes(affine.a, affine.b, input, output), axis: affine.axis, output });
+      continue;
     }
     if (node.opType === 'Concat' && anyQuantized) {
       for (const i of dataInputs) inputParams(i, options.activationBits, node);
@@ -343,23 +344,51 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
   return { options, modes, valueParams, layers, inputName: prepared.inputName, outputName: prepared.outputName };
 }
 
+interface RealAffine { input: string; a: Float32Array; b: Float32Array; axis: number }
+
 /**
- * BatchNormalization y = a_c·x + b_c (a = γ/√(σ²+ε), b = β − μ·a) on codes:
- * q_out = z_out + round(b_c / s_out) + sign(a_c)·M_c·(q − z_in), M_c = |a_c|·s_in / s_out.
+ * A per-channel affine y = a_c·x + b_c of one data input: an unfolded BatchNormalization (a = γ/√(σ²+ε),
+ * b = β − μ·a), or Mul / Add / Sub / Div by a constant that varies along one axis (ConvNeXt's layer scale).
  */
-function batchNormAffine(
-  prepared: PreparedModel, node: Node, input: QuantParams, bits: number, outputParams: (node: Node, bits: number) => QuantParams,
-): { affine: ChannelAffine; output: QuantParams } | undefined {
-  const params = node.inputs.slice(1, 5).map((i) => prepared.constants.get(i));
-  if (params.length !== 4 || params.some((p) => !p || p.dtype !== 'float32')) return undefined;
-  const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array);
-  const { a, b } = batchNormCoefficients(gamma, beta, mean, variance, attrFloat(node, 'epsilon', 1e-5));
-  if (a.length !== prepared.shapes.get(node.inputs[0])![1]) return undefined;
-  const output = outputParams(node, bits);
-  const multipliers = Array.from(a, (ac) => quantizeMultiplier(Math.abs(ac) * input.scale / output.scale));
-  const signs = Int8Array.from(a, (ac) => (ac < 0 ? -1 : 1));
-  const offsets = Int32Array.from(b, (bc) => Math.round(bc / output.scale));
-  return { affine: { multipliers, signs, offsets }, output };
+function channelAffineOf(prepared: PreparedModel, node: Node): RealAffine | undefined {
+  const dims = prepared.shapes.get(node.inputs[0]);
+  if (node.opType === 'BatchNormalization') {
+    const params = node.inputs.slice(1, 5).map((i) => prepared.constants.get(i));
+    if (!dims || dims.length < 2 || params.length !== 4 || params.some((p) => !p || p.dtype !== 'float32')) return undefined;
+    const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array);
+    const { a, b } = batchNormCoefficients(gamma, beta, mean, variance, attrFloat(node, 'epsilon', 1e-5));
+    if (a.length !== dims[1]) return undefined;
+    return { input: node.inputs[0], a: Float32Array.from(a), b: Float32Array.from(b), axis: 1 };
+  }
+  if (!['Mul', 'Add', 'Sub', 'Div'].includes(node.opType) || node.inputs.length !== 2) return undefined;
+  const ci = node.inputs.findIndex((i) => prepared.constants.has(i));
+  if (ci < 0 || prepared.constants.has(node.inputs[1 - ci])) return undefined;
+  const input = node.inputs[1 - ci];
+  const xDims = prepared.shapes.get(input), c = prepared.constants.get(node.inputs[ci])!;
+  if (!xDims || c.dtype !== 'float32' || c.dims.length > xDims.length || prepared.shapes.get(node.outputs[0])?.join(',') !== xDims.join(',')) return undefined;
+  const cDims = [...new Array(xDims.length - c.dims.length).fill(1), ...c.dims];
+  const axes = cDims.flatMap((d, i) => (d !== 1 ? [i] : []));
+  if (axes.length > 1 || (axes.length === 1 && cDims[axes[0]] !== xDims[axes[0]])) return undefined;
+  const axis = axes[0] ?? xDims.length - 1;
+  const channels = axes.length ? xDims[axis] : 1;
+  const values = Float32Array.from({ length: channels }, (_, k) => (c.data as Float32Array)[axes.length ? k : 0]);
+  const ones = new Float32Array(channels).fill(1), zeros = new Float32Array(channels);
+  const layout = axes.length ? axis : -1;
+  switch (node.opType) {
+    case 'Mul': return { input, a: values, b: zeros, axis: layout };
+    case 'Add': return { input, a: ones, b: values, axis: layout };
+    case 'Sub': return ci === 1 ? { input, a: ones, b: values.map((v) => -v), axis: layout } : { input, a: ones.map(() => -1), b: values, axis: layout };
+    default: return ci === 1 ? { input, a: values.map((v) => 1 / v), b: zeros, axis: layout } : undefined; // c / x is no affine
+  }
+}
+
+/** y = a_c·x + b_c on codes: q_out = z_out + round(b_c / s_out) + sign(a_c)·M_c·(q − z_in), M_c = |a_c|·s_in / s_out. */
+function affineOnCodes(a: Float32Array, b: Float32Array, input: QuantParams, output: QuantParams): ChannelAffine {
+  return {
+    multipliers: Array.from(a, (ac) => quantizeMultiplier(Math.abs(ac) * input.scale / output.scale)),
+    signs: Int8Array.from(a, (ac) => (ac < 0 ? -1 : 1)),
+    offsets: Int32Array.from(b, (bc) => Math.round(bc / output.scale)),
+  };
 }
 
 /** Why a node runs in float, as the report shows it. */

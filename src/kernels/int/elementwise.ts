@@ -65,16 +65,18 @@ export interface ChannelAffine {
   offsets: Int32Array;
 }
 
-export function channelAffineInt(x: Codes, dims: readonly number[], zIn: number, affine: ChannelAffine, zOut: number, lo: number, hi: number, out: Codes): void {
-  const [n, c] = dims;
-  const area = x.length / Math.max(1, n * c);
-  const centred = new Int32Array(area);
-  for (let img = 0; img < n; img++) {
-    for (let ch = 0; ch < c; ch++) {
-      const base = (img * c + ch) * area;
+/** The affine along one axis of x viewed as [outer, channels, inner] (NCHW BatchNorm: [N, C, H·W]; NHWC: [N·H·W, C, 1]). */
+export function channelAffineInt(
+  x: Codes, layout: { outer: number; channels: number; inner: number }, zIn: number, affine: ChannelAffine, zOut: number, lo: number, hi: number, out: Codes,
+): void {
+  const { outer, channels, inner } = layout;
+  const centred = new Int32Array(inner);
+  for (let o = 0; o < outer; o++) {
+    for (let ch = 0; ch < channels; ch++) {
+      const base = (o * channels + ch) * inner;
       const sign = affine.signs[ch];
-      for (let i = 0; i < area; i++) centred[i] = sign * (x[base + i] - zIn);
-      requantizeInto(centred, 0, area, affine.multipliers[ch], zOut + affine.offsets[ch], lo, hi, out, base);
+      for (let i = 0; i < inner; i++) centred[i] = sign * (x[base + i] - zIn);
+      requantizeInto(centred, 0, inner, affine.multipliers[ch], zOut + affine.offsets[ch], lo, hi, out, base);
     }
   }
 }
