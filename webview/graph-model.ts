@@ -329,7 +329,7 @@ export function layoutView(view: ViewGraph): Layout {
 export function neighbour(view: ViewGraph, lay: Layout, from: string, key: 'ArrowRight' | 'ArrowLeft' | 'ArrowUp' | 'ArrowDown'): string | undefined {
   const at = lay.nodes.get(from);
   if (!at) return undefined;
-  const dist = (id: string) => { const b = lay.nodes.get(id)!; return Math.abs(b.y - at.y) + Math.abs(b.x - at.x) * 0.01; };
+  const dist = (id: string) => { const b = lay.nodes.get(id)!; return Math.abs(b.x - at.x) + 2 * Math.abs(b.y - at.y); }; // the next rank first, not a skip connection
   const best = (ids: string[]) => ids.filter((id) => lay.nodes.has(id)).sort((a, b) => dist(a) - dist(b))[0];
   if (key === 'ArrowRight') return best(view.edges.filter((e) => e.from === from).map((e) => e.to));
   if (key === 'ArrowLeft') return best(view.edges.filter((e) => e.to === from).map((e) => e.from));

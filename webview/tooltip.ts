@@ -1,0 +1,36 @@
+/** The one tooltip of the page (#tooltip): shown on hover and on keyboard focus, below the target. */
+import { el } from './dom';
+import { moduleName, resultOf } from './state';
+import { layerErrorLine } from '../src/extension/results';
+
+const tooltip = () => document.getElementById('tooltip')!;
+
+/** Shows `content()` for `target` while it is hovered or focused. */
+export function attachTooltip(target: Element, content: () => (Node | string)[]): void {
+  const show = () => {
+    const tip = tooltip();
+    tip.replaceChildren(...content());
+    tip.hidden = false;
+    const box = target.getBoundingClientRect();
+    tip.style.left = `${Math.min(window.innerWidth - 320, Math.max(4, box.left))}px`;
+    tip.style.top = `${box.bottom + 4 + window.scrollY}px`;
+    target.setAttribute('aria-describedby', 'tooltip');
+  };
+  const hide = () => {
+    tooltip().hidden = true;
+  };
+  target.addEventListener('mouseenter', show);
+  target.addEventListener('focus', show);
+  target.addEventListener('mouseleave', hide);
+  target.addEventListener('blur', hide);
+}
+
+/** A layer's tooltip: its module name and its error line (bits, output and weight SQNR, Δacc). */
+export function layerTooltip(layer: string): (Node | string)[] {
+  const r = resultOf(layer);
+  return [el('strong', {}, moduleName(layer)), el('br'), r ? layerErrorLine(r) : 'not quantized yet'];
+}
+
+export function hideTooltip(): void {
+  tooltip().hidden = true;
+}
