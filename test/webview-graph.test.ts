@@ -206,14 +206,15 @@ test('node errors: layers from the table (accumulated / local), other nodes from
   const sig: GNode = { name: '/s/Sigmoid', op: 'Sigmoid', inputs: ['a'], outputs: ['s'], layer: false };
   const mul: GNode = { name: '/s/Mul', op: 'Mul', inputs: ['a', 's'], outputs: ['m'], layer: false };
   const norm: GNode = { name: '/n/LayerNormalization', op: 'LayerNormalization', inputs: ['m'], outputs: ['n'], layer: false };
-  const byName = new Map([conv, add, sig, mul, norm].map((n) => [n.name, n]));
+  const relu: GNode = { name: '/a/Relu', op: 'Relu', inputs: ['a'], outputs: ['r'], layer: false };
+  const byName = new Map([conv, add, sig, mul, norm, relu].map((n) => [n.name, n]));
   const run = {
     layers: [{ name: '/c/Conv', op: 'Conv', weightBits: 4, activationBits: 4, weightScales: [1], outputSqnrDb: 14, localSqnrDb: 19, outputScale: 0.5, outputZeroPoint: 0 }],
     graph: {
       images: 32,
-      values: { a: { bits: 4, scale: 0.3, zeroPoint: 0, sqnrDb: 12 }, m: { bits: 4, scale: 0.2, zeroPoint: 1, sqnrDb: 25 }, n: { sqnrDb: 31 } },
+      values: { a: { bits: 4, scale: 0.3, zeroPoint: 0, sqnrDb: 12 }, r: { bits: 4, scale: 0.3, zeroPoint: 0, sqnrDb: 21 }, m: { bits: 4, scale: 0.2, zeroPoint: 1, sqnrDb: 25 }, n: { sqnrDb: 31 } },
       nodes: {
-        '/c/Conv': { mode: 'layer', localSqnrDb: 19 }, '/a/Add': { mode: 'add' }, '/s/Sigmoid': { mode: 'fused', into: '/s/Mul' },
+        '/c/Conv': { mode: 'layer', localSqnrDb: 19 }, '/a/Add': { mode: 'add' }, '/a/Relu': { mode: 'clamp', localSqnrDb: 40 }, '/s/Sigmoid': { mode: 'fused', into: '/s/Mul' },
         '/s/Mul': { mode: 'lut', localSqnrDb: 33 }, '/n/LayerNormalization': { mode: 'float', reason: 'no integer kernel' },
       },
     },
@@ -224,6 +225,11 @@ test('node errors: layers from the table (accumulated / local), other nodes from
   assert.equal(nodeError(add, run, 'accumulated')!.db, 12);
   assert.equal(nodeError(add, run, 'accumulated')!.bits, 4);
   assert.equal(nodeError(add, run, 'local')!.db, undefined, 'two inputs: no local number');
+  // an Add whose codes already carry the ReLU's clamp is read after the ReLU, as the table reads a conv
+  (run.graph!.nodes['/a/Add'] as { compared?: string }).compared = 'r';
+  assert.equal(nodeError(add, run, 'accumulated')!.db, 21);
+  assert.equal(nodeError(add, run, 'accumulated')!.scale, 0.3, 'its own codes still label its edge');
+  assert.equal(nodeError(relu, run, 'local')!.db, 40);
   assert.equal(nodeError(mul, run, 'local')!.db, 33);
   assert.equal(nodeError(sig, run, 'accumulated', byName)!.db, 25, 'a fused node shows its table node');
   const f = nodeError(norm, run, 'accumulated')!;

@@ -121,8 +121,10 @@ export function nodeError(node: GNode, run: QuantRun | undefined, mode: SqnrMode
   if (!run) return undefined;
   const g: GraphErrorsView | undefined = run.graph;
   const info = g?.nodes[node.name];
-  const value = g?.values[node.outputs[0] ?? ''];
-  const quant = value ? { bits: value.bits, scale: value.scale, zeroPoint: value.zeroPoint } : {};
+  const own = g?.values[node.outputs[0] ?? ''];
+  // codes that already carry the next ReLU's clamp are read after it (as the layer table reads a conv)
+  const value = info?.compared ? g?.values[info.compared] : own;
+  const quant = own ? { bits: own.bits, scale: own.scale, zeroPoint: own.zeroPoint } : {};
   const layer = node.layer ? run.layers.find((l) => l.name === node.name) : undefined;
   if (layer) {
     const q = { bits: layer.activationBits, scale: layer.outputScale, zeroPoint: layer.outputZeroPoint };
@@ -143,7 +145,10 @@ export function nodeError(node: GNode, run: QuantRun | undefined, mode: SqnrMode
     if (mode === 'accumulated' && value?.sqnrDb !== undefined) return { db: value.sqnrDb, ...quant, note: 'folded into the node before it' };
     return { note: 'folded away before running (constant or merged)' };
   }
-  if (mode === 'accumulated') return { db: value?.sqnrDb, ...quant, note: value?.sqnrDb === undefined ? 'not measured' : undefined };
+  if (mode === 'accumulated') {
+    const note = value?.sqnrDb === undefined ? 'not measured' : info.compared ? 'read after the activation that follows (its codes are already clamped)' : undefined;
+    return { db: value?.sqnrDb, ...quant, note };
+  }
   return { db: info.localSqnrDb, ...quant, note: info.localSqnrDb === undefined ? 'local SQNR not measured (more than one input)' : undefined };
 }
 

@@ -44,7 +44,7 @@ export interface GraphErrorsView {
   /** Value name → its quantizer (bits, scale, zero point) and accumulated SQNR, when known. */
   values: Record<string, { bits?: number; scale?: number; zeroPoint?: number; sqnrDb?: number }>;
   /** Node name → how the engines ran it (plan mode), why when in float, and its local SQNR when measured. */
-  nodes: Record<string, { mode: string; reason?: string; into?: string; localSqnrDb?: number }>;
+  nodes: Record<string, { mode: string; reason?: string; into?: string; compared?: string; localSqnrDb?: number }>;
   images: number;
 }
 
@@ -155,7 +155,8 @@ export function graphErrorsFrom(raw: unknown): GraphErrorsView | undefined {
   for (const [k, v] of Object.entries(nodes).slice(0, MAX_GRAPH_ENTRIES)) {
     const x = obj(v);
     if (x && typeof x.mode === 'string') {
-      out.nodes[k] = { mode: x.mode, reason: typeof x.reason === 'string' ? x.reason : undefined, into: typeof x.into === 'string' ? x.into : undefined, localSqnrDb: num(x.localSqnrDb) };
+      const str = (f: unknown) => (typeof f === 'string' ? f : undefined);
+      out.nodes[k] = { mode: x.mode, reason: str(x.reason), into: str(x.into), compared: str(x.compared), localSqnrDb: num(x.localSqnrDb) };
     }
   }
   return out;

@@ -86,8 +86,11 @@ const GRAPH_BATCH = 16;
 export interface GraphErrors {
   /** Every value that holds codes: its quantizer, and its accumulated SQNR (integer model vs float model) when measured. */
   values: Record<string, { bits?: number; scale?: number; zeroPoint?: number; sqnrDb?: number }>;
-  /** Every node the engines ran: how (the plan's mode: layer, clamp, add, lut, move, float, fused …) and its local SQNR. */
-  nodes: Record<string, { mode: string; reason?: string; into?: string; localSqnrDb?: number }>;
+  /**
+   * Every node the engines ran: how (the plan's mode: layer, clamp, add, lut, move, float, fused …), its local SQNR,
+   * and, when its codes already carry the clamp of the activation after it, the value its error is read at (`compared`).
+   */
+  nodes: Record<string, { mode: string; reason?: string; into?: string; compared?: string; localSqnrDb?: number }>;
   images: number;
 }
 
@@ -97,16 +100,18 @@ const finite = (db: number): number | undefined => (Number.isFinite(db) ? db : u
  * Local and accumulated error of every node on a few images, from the same integer plan the job ran:
  * local (as src/inspect measures it): the node alone in integers on the float model's own input — a layer with its
  * fused clamp (layerSegment / runLayerAlone), and any other integer node with one flowing input; accumulated: each
- * value of the whole integer model against the float model's. Layers whose clamp is fused compare after the clamp,
- * so their raw output is not measured (its codes are already clamped).
+ * value of the whole integer model against the float model's. A node whose output codes already carry the clamp of
+ * the ReLU after it (a conv, a residual Add: their scale comes from the activation's output) is compared after the
+ * clamp, as the job's layer table does, so its raw output is not measured against the unclamped float value.
  */
-export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, fusedOutputs: ReadonlySet<string>, checkCancelled?: () => void): GraphErrors {
+export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, checkCancelled?: () => void): GraphErrors {
   const count = Math.min(data.count, GRAPH_IMAGES);
   const subset: Dataset = { ...data, count, labels: data.labels.subarray(0, count) };
   const floatModel = new FloatModel(prepared.model);
   const intModel = new IntModel(prepared.model, plan, prepared);
   const accumulated = new Map<string, ErrorAccumulator>();
   const local = new Map<string, ErrorAccumulator>();
+  const compared = clampedOutputs(prepared, plan);
   const acc = (m: Map<string, ErrorAccumulator>, k: string) => m.get(k) ?? m.set(k, new ErrorAccumulator()).get(k)!;
   const add = (m: Map<string, ErrorAccumulator>, k: string, ref: unknown, test: unknown) => {
     if (!(ref instanceof Float32Array) || !(test instanceof Float32Array) || ref.length !== test.length) return;
@@ -150,7 +155,7 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
       }
     }
     intModel.run(batch.input, {
-      onQuantized: (name, q) => { if (!fusedOutputs.has(name)) add(accumulated, name, values.get(name)?.data, dequantizeTensor(q).data); },
+      onQuantized: (name, q) => { if (!compared.has(name)) add(accumulated, name, values.get(name)?.data, dequantizeTensor(q).data); },
       onFloat: (name, t) => add(accumulated, name, values.get(name)?.data, t.data),
       checkCancelled,
     });
@@ -166,8 +171,28 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
       mode: mode.kind,
       ...(mode.kind === 'float' && mode.reason ? { reason: mode.reason } : {}),
       ...(mode.kind === 'fused' ? { into: mode.into } : {}),
+      ...(compared.has(node.outputs[0]) ? { compared: compared.get(node.outputs[0]) } : {}),
       ...(local.has(node.name) ? { localSqnrDb: finite(local.get(node.name)!.result().sqnrDb) } : {}),
     };
+  }
+  return out;
+}
+
+/**
+ * Values whose codes already hold the clamp of the one activation that reads them (the same rule as the job's
+ * comparedValue for layers): value → the activation's output, where its error is read instead.
+ */
+function clampedOutputs(prepared: PreparedModel, plan: QuantPlan): Map<string, string> {
+  const out = new Map<string, string>();
+  if (plan.options.quantizeAfterActivation) return out;
+  const readers = new Map<string, Node[]>();
+  for (const n of prepared.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  for (const node of prepared.nodes) {
+    const v = node.outputs[0];
+    const r = v ? readers.get(v) : undefined;
+    if (!r || r.length !== 1 || plan.modes.get(r[0].name)?.kind !== 'clamp' || v === prepared.outputName) continue;
+    const a = plan.valueParams.get(v), b = plan.valueParams.get(r[0].outputs[0]);
+    if (a && b && a.scale === b.scale && a.zeroPoint === b.zeroPoint) out.set(v, r[0].outputs[0]);
   }
   return out;
 }
@@ -213,8 +238,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const p = planned as { plan: QuantPlan; prepared: PreparedModel } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
   ctx.onProgress(0.98, 'per-node error');
-  const fusedOutputs = new Set(p ? result.layers.flatMap((l) => { const n = p.prepared.nodes.find((x) => x.name === l.name); return n && n.outputs[0] !== l.comparedValue ? [n.outputs[0]] : []; }) : []);
-  const graph = p && options.skipEvaluation !== true ? graphErrors(p.plan, p.prepared, evaluation ?? calibration, pre, fusedOutputs, ctx.checkCancelled) : undefined;
+  const graph = p && options.skipEvaluation !== true ? graphErrors(p.plan, p.prepared, evaluation ?? calibration, pre, ctx.checkCancelled) : undefined;
   return {
     ...result,
     ...(graph ? { graph } : {}),
