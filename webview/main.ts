@@ -11,6 +11,7 @@ import { el } from './dom';
 import { focusGraphNode, graphSection } from './graph';
 import { actions, isLayer, page, saveState, vscode, type Model } from './state';
 import { layerTable } from './table';
+import { hideTooltip } from './tooltip';
 
 provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeProgressRing(), vsCodeBadge(), vsCodeDivider(), vsCodeTag());
 
@@ -19,6 +20,7 @@ const app = document.getElementById('app')!;
 function render(): void {
   const model = page.model;
   if (!model) return;
+  hideTooltip(); // its target is about to be replaced: it would never see the mouse leave
   app.replaceChildren();
   app.append(header(), busyBar());
   if (model.error) app.append(el('p', { class: 'error', role: 'alert', id: 'load-error' }, model.error));

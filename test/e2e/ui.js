@@ -1,6 +1,8 @@
 // UI test: playwright-core drives Debian chromium against code-server with Quant Inspector loaded from the repo.
-// Opens the sample model, quantizes from the palette to 8 and then 4 bits, hovers a layer for its error, cancels a run,
-// finds the CodeLens on `self.conv1 = ...`, and saves screenshots under test-results/.
+// Opens the sample model, checks its dataflow graph (nodes, collapsible blocks), quantizes from the palette to 8 and
+// then 4 bits, checks the graph's SQNR colours and the local/accumulated toggle, hovers a layer for its error, cancels
+// a run, finds the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 (copied into the workspace), and saves
+// screenshots under test-results/.
 // usage: node ui.js <baseUrl> <workspaceFolder> <outDir>
 const assert = require('assert');
 const fs = require('fs');
@@ -10,6 +12,18 @@ const { chromium } = require('playwright-core');
 const [base, folder, out] = process.argv.slice(2);
 const root = process.env.QI_ROOT || path.resolve(__dirname, '../..');
 fs.mkdirSync(out, { recursive: true });
+// a second model for the graph screenshot: fmnist_mobilenetv2 with its calibration and test images and a sidecar
+const shared = path.resolve(root, '../shared');
+for (const [from, to] of [
+  ['models/fmnist_mobilenetv2.onnx', 'fmnist_mobilenetv2.onnx'],
+  ['data/fmnist/calib1000-images-idx3-ubyte.gz', 'fmnist-calib1000-images-idx3-ubyte.gz'],
+  ['data/fmnist/calib1000-labels-idx1-ubyte.gz', 'fmnist-calib1000-labels-idx1-ubyte.gz'],
+  ['data/fmnist/t10k-images-idx3-ubyte.gz', 'fmnist-t10k-images-idx3-ubyte.gz'],
+  ['data/fmnist/t10k-labels-idx1-ubyte.gz', 'fmnist-t10k-labels-idx1-ubyte.gz'],
+]) fs.copyFileSync(path.join(shared, from), path.join(folder, to));
+fs.writeFileSync(path.join(folder, 'fmnist_mobilenetv2.qinspect.json'), JSON.stringify({
+  mean: [0.286], std: [0.353], calibration: 'fmnist-calib1000-images-idx3-ubyte.gz', test: 'fmnist-t10k-images-idx3-ubyte.gz',
+}));
 const t0 = Date.now();
 const log = (...a) => console.log(`[ui ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 let page;
@@ -70,6 +84,21 @@ async function quickOpen(file) {
 
 const editorFrame = () => page.frameLocator('iframe.webview.ready').first().frameLocator('iframe#active-frame');
 
+/** The drawn node groups of the editor's graph, each with its SQNR colour class (q-good/q-fair/q-poor/q-none). */
+const graphClasses = (ed) => ed.locator('#graph-svg g.gnode').evaluateAll((gs) => Object.fromEntries(gs.map((g) => [g.dataset.id, [...g.classList].find((c) => c.startsWith('q-')) ?? ''])));
+
+/** Moves the mouse off the editor and waits for its tooltip to go (screenshots without a stray tooltip). */
+async function mouseAway(ed) {
+  await page.mouse.move(5, 400);
+  await ed.locator('#tooltip').waitFor({ state: 'hidden', timeout: PATIENCE });
+}
+
+/** Scrolls the editor's graph to the top of the view and waits until it is there. */
+async function graphIntoView(ed) {
+  await ed.locator('#graph').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await until(() => ed.locator('#graph').evaluate((e) => Math.abs(e.getBoundingClientRect().top) < 2), 'the graph to scroll into view');
+}
+
 async function quantize(bits) {
   await palette('Quant Inspector: Quantize to N bits');
   await answer('weight bits', String(bits));
@@ -107,6 +136,26 @@ async function quantize(bits) {
   await page.keyboard.press('Control+B'); // hide the side bar: more room for the editor
   await page.screenshot({ path: path.join(out, 'editor-summary.png') });
 
+  // 1b. the dataflow graph: the real DAG as SVG (every node the input reaches), blocks collapsible
+  const nodes = ed.locator('#graph-svg g.gnode');
+  await nodes.first().waitFor({ timeout: PATIENCE });
+  if ((await nodes.count()) < 40 && (await ed.locator('#graph-expand-all').count())) await ed.locator('#graph-expand-all').click();
+  await until(async () => (await nodes.count()) >= 40, 'at least 40 graph nodes');
+  const drawn = await nodes.count();
+  log(`graph: ${drawn} node groups, ${await ed.locator('#graph-svg g.gedge').count()} edges, ${await ed.locator('#graph-svg g.gcluster').count()} blocks`);
+  assert.ok(await ed.locator('#graph-svg g.gnode[data-node="/layer1/layer1.0/Add"]').count() === 1, 'residual Add drawn');
+  assert.strictEqual(await ed.locator('#graph-svg g.gedge[data-to="n:/layer1/layer1.0/Add"]').count(), 2, 'the Add has two incoming edges');
+  // a block collapses into one box (name, node count) and expands again
+  await ed.locator('#graph-svg g.ctitle[data-block="/layer1/layer1.0"]').click();
+  const box = ed.locator('#graph-svg g.gnode.kind-block[data-block="/layer1/layer1.0"]');
+  await box.waitFor({ timeout: PATIENCE });
+  assert.match(await box.textContent(), /layer1\.0.*5 nodes/);
+  await until(async () => (await nodes.count()) === drawn - 4, 'the block to draw as one box');
+  await box.click();
+  await ed.locator('#graph-svg g.ctitle[data-block="/layer1/layer1.0"]').waitFor({ timeout: PATIENCE });
+  await until(async () => (await nodes.count()) === drawn, 'the block to expand again');
+  log('graph block collapsed and expanded');
+
   // 2. quantize to 8 bits from the palette, then to 4 bits
   const results = {};
   for (const bits of [8, 4]) {
@@ -124,6 +173,42 @@ async function quantize(bits) {
   }
   const acc = (s) => Number.parseFloat(s);
   assert.ok(acc(results[8].quantized) >= acc(results[4].quantized), 'W8A8 at least as accurate as W4A4');
+
+  // 2b. after the run the graph's nodes carry SQNR colours; the local / accumulated toggle recolours
+  await ed.locator('#sqnr-accumulated[aria-pressed="true"]').waitFor({ timeout: PATIENCE });
+  const accumulated = await graphClasses(ed);
+  const coloured = Object.values(accumulated).filter((c) => ['q-good', 'q-fair', 'q-poor'].includes(c)).length;
+  log(`graph after W4A4: ${coloured} of ${Object.keys(accumulated).length} nodes coloured (accumulated)`);
+  assert.ok(coloured >= 20, `${coloured} nodes coloured by SQNR`);
+  assert.ok(Object.values(accumulated).every((c) => c.startsWith('q-')), 'every node has a colour class');
+  await graphIntoView(ed);
+  await mouseAway(ed);
+  await page.screenshot({ path: path.join(out, 'editor-graph.png') });
+  await ed.locator('#sqnr-local').click();
+  await ed.locator('#sqnr-local[aria-pressed="true"]').waitFor({ timeout: PATIENCE });
+  const local = await graphClasses(ed);
+  const changed = Object.keys(local).filter((id) => local[id] !== accumulated[id]);
+  log(`local SQNR: ${changed.length} nodes change colour, e.g. ${changed.slice(0, 3).join(', ')}`);
+  assert.ok(changed.length >= 1, 'the toggle changes at least one node\'s class');
+  await graphIntoView(ed);
+  await mouseAway(ed);
+  await page.screenshot({ path: path.join(out, 'editor-graph-local.png') });
+  await ed.locator('#sqnr-accumulated').click();
+  await ed.locator('#sqnr-accumulated[aria-pressed="true"]').waitFor({ timeout: PATIENCE });
+  // hovering a graph node shows its error in the tooltip
+  await ed.locator('#graph-svg g.gnode[data-node="/layer1/layer1.0/Add"]').hover();
+  await until(async () => (await ed.locator('#tooltip').isVisible()) && /accumulated SQNR -?\d+\.\d dB/.test(await ed.locator('#tooltip').textContent()), 'the graph tooltip');
+  log('graph tooltip:', await ed.locator('#tooltip').textContent());
+  // clicking a node opens its details and keeps it focused; the arrow keys move to its neighbour, Enter opens that one
+  const focusedNode = () => ed.locator('body').evaluate(() => document.activeElement?.getAttribute('data-node'));
+  await ed.locator('#graph-svg g.gnode[data-node="/layer1/layer1.0/Add"]').click();
+  await ed.locator('#details-title', { hasText: 'Node /layer1/layer1.0/Add (Add)' }).waitFor({ timeout: PATIENCE });
+  await until(async () => (await focusedNode()) === '/layer1/layer1.0/Add', 'the clicked node to keep the focus');
+  await page.keyboard.press('ArrowRight');
+  await until(async () => (await focusedNode()) === '/layer1/layer1.0/Relu_1', 'ArrowRight to reach the next node');
+  await page.keyboard.press('Enter');
+  await ed.locator('#details-title', { hasText: 'Node /layer1/layer1.0/Relu_1 (Relu)' }).waitFor({ timeout: PATIENCE });
+  log('graph keyboard: ArrowRight + Enter opened the node details');
 
   // 3. hovering a layer shows its quantization error in a tooltip
   const row = ed.locator('tr[data-layer="/layer2/layer2.0/conv1/Conv"]');
@@ -149,6 +234,15 @@ async function quantize(bits) {
   await until(() => ed.locator('#details').evaluate((e) => Math.abs(e.getBoundingClientRect().top) < 2), 'the details to scroll into view');
   await page.screenshot({ path: path.join(out, 'editor-details.png') });
   log('details (histogram, integer dataflow) shown and model code revealed');
+  await graphIntoView(ed);
+  const first = ed.locator('#graph-svg g.gnode[data-node="/conv1/Conv"]');
+  const [nodeBox, svgBox] = [await first.boundingBox(), await ed.locator('#graph-svg').boundingBox()];
+  assert.ok(nodeBox.x >= svgBox.x && nodeBox.x + nodeBox.width <= svgBox.x + svgBox.width, 'the first conv is in the graph view');
+  await first.click();
+  await ed.locator('#details-title', { hasText: /^Layer conv1$/ }).waitFor({ timeout: PATIENCE });
+  await ed.locator('#details table.dataflow').waitFor({ timeout: PATIENCE });
+  await until(() => ed.locator('#graph-svg g.gnode.selected').evaluate((g) => g.dataset.node === '/conv1/Conv'), 'the clicked graph node to show as selected');
+  log('graph click opened the layer details');
 
   // 5. cancel a run mid-calibration: the worker stops, the editor keeps the W4A4 results and stays usable
   await palette('Quant Inspector: Quantize to N bits');
@@ -199,6 +293,33 @@ async function quantize(bits) {
   await page.locator('.monaco-hover', { hasText: 'Quant Inspector' }).first().waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
   await palette('View: Close All Editor Groups');
   await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ state: 'detached', timeout: PATIENCE });
+
+  // 7a. a second model: fmnist_mobilenetv2's graph (inverted residuals, ReLU6 clips), quantized to W8A8
+  await quickOpen('fmnist_mobilenetv2.onnx');
+  const mb = editorFrame();
+  await mb.locator('#title', { hasText: 'fmnist_mobilenetv2.onnx' }).waitFor({ timeout: PATIENCE });
+  await mb.locator('#graph-svg g.gnode').first().waitFor({ timeout: PATIENCE });
+  log(`mobilenetv2 graph: ${await mb.locator('#graph-svg g.gnode').count()} node groups`);
+  await quantize(8);
+  await mb.locator('#run-setting:has-text("W8A8"), #job-error').first().waitFor({ timeout: 240000 });
+  if (await mb.locator('#job-error').count()) throw new Error(`quantize mobilenetv2 failed: ${await mb.locator('#job-error').textContent()}`);
+  log('mobilenetv2 W8A8:', await mb.locator('#acc-quant').textContent());
+  const mbClasses = await graphClasses(mb);
+  assert.ok(Object.values(mbClasses).filter((c) => c !== 'q-none').length >= 20, 'mobilenetv2 nodes coloured');
+  await graphIntoView(mb);
+  await mouseAway(mb);
+  await page.screenshot({ path: path.join(out, 'editor-graph-mobilenetv2.png') });
+  await mb.locator('#graph-collapse-all').click();
+  await mb.locator('#graph-svg g.gnode.kind-block').first().waitFor({ timeout: PATIENCE });
+  const zoomBefore = await mb.locator('#graph-svg').getAttribute('data-zoom');
+  await mb.locator('#graph-fit').click();
+  await until(async () => (await mb.locator('#graph-svg').getAttribute('data-zoom')) !== zoomBefore, 'Fit to change the zoom');
+  await graphIntoView(mb);
+  await mouseAway(mb);
+  await page.screenshot({ path: path.join(out, 'editor-graph-mobilenetv2-blocks.png') });
+  await palette('View: Close All Editor Groups');
+  await page.locator('.tab', { hasText: 'fmnist_mobilenetv2.onnx' }).first().waitFor({ state: 'detached', timeout: PATIENCE });
+
   await quickOpen('resnet20_cifar10.onnx');
   await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: PATIENCE });
   assert.strictEqual(await editorFrame().locator('#acc-quant').textContent(), results[4].quantized);
