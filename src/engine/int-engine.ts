@@ -206,7 +206,10 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
   const values = new Map<string, Value>([[prepared.inputName, input]]);
   const remaining = new Map<string, number>();
   // a table reads its region's source, which need not be among the end node's own inputs
-  const reads = (n: Node): string[] => { const m = plan.modes.get(n.name); return m?.kind === 'lut' ? [...n.inputs, m.input] : n.inputs; };
+  const reads = (n: Node): string[] => {
+    const m = plan.modes.get(n.name);
+    return m?.kind === 'lut' ? [...n.inputs, m.input] : m?.kind === 'concat-affine' ? [...n.inputs, ...m.inputs] : n.inputs;
+  };
   for (const n of prepared.nodes) for (const i of reads(n)) if (i) remaining.set(i, (remaining.get(i) ?? 0) + 1);
   remaining.set(prepared.outputName, (remaining.get(prepared.outputName) ?? 0) + 1);
 
@@ -303,6 +306,18 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         const parts = node.inputs.map((i) => (prepared.constants.has(i) ? quantizeTensor(prepared.constants.get(i)!, mode.output) : requantizeTensor(codesOf(i, node), mode.output)));
         const [t] = FLOAT_KERNELS.Concat(node, parts.map(asCodeTensor), opset);
         emit(node, { dims: t.dims, codes: t.data as Codes, params: mode.output });
+        break;
+      }
+      case 'concat-affine': {
+        const o = mode.output;
+        const parts = mode.inputs.map((name, k) => {
+          const q = codesOf(name, node);
+          const out = allocCodes(o, q.codes.length);
+          channelAffineInt(q.codes, { outer: q.dims[0], channels: q.dims[1], inner: elementCount(q.dims.slice(2)) }, q.params.zeroPoint, mode.affines[k], o.zeroPoint, o.qmin, o.qmax, out);
+          return asCodeTensor({ dims: q.dims, codes: out, params: o });
+        });
+        const [t] = FLOAT_KERNELS.Concat(mode.concat, parts, opset);
+        emit(node, { dims: t.dims, codes: t.data as Codes, params: o });
         break;
       }
       case 'lut': {

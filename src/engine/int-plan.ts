@@ -105,6 +105,11 @@ export type NodeMode =
   /** An unfolded BatchNormalization as a per-channel affine on codes. */
   /** `axis`: the axis a_c, b_c vary along (−1: one value for all). */
   | { kind: 'affine'; affine: ChannelAffine; axis: number; output: QuantParams }
+  /**
+   * Concat followed by a BatchNormalization (DenseNet): each input goes straight from its own scale through its
+   * channels' affine into the output, one rounding, instead of first onto the concat's common (coarse) scale.
+   */
+  | { kind: 'concat-affine'; concat: Node; inputs: string[]; affines: ChannelAffine[]; output: QuantParams }
   /** Computed inside the node that reads it (the σ(x) of x·σ(x)). */
   | { kind: 'fused'; into: string }
   | { kind: 'float'; reason: string };
@@ -119,6 +124,9 @@ export interface QuantPlan {
   inputName: string;
   outputName: string;
 }
+
+/** Ops between the last layer and the logits that int32 accumulators pass through unrounded (SqueezeNet's conv head). */
+const LOSSLESS_TAIL_OPS = new Set(['GlobalAveragePool', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity']);
 
 /** Ops that only move, copy or select elements: they run on codes and keep the quantization parameters. */
 const MOVE_OPS = new Set([
@@ -231,16 +239,26 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
   };
   const actBits = (node: Node): number => options.layerActivationBits[node.name] ?? options.activationBits;
 
+  /** The value reaches the graph output through ops that keep int32 codes exact (global pooling, reshapes) only. */
+  const reachesOutputLosslessly = (value: string): boolean => {
+    for (let v = value; ;) {
+      if (v === prepared.outputName) return true;
+      const readers = consumers.get(v) ?? [];
+      if (readers.length !== 1 || !LOSSLESS_TAIL_OPS.has(readers[0].opType)) return false;
+      v = readers[0].outputs[0];
+    }
+  };
   const opset = defaultOpset(prepared.model);
   const regions = elementwiseRegions(prepared);
   const regionOfInner = new Map<string, ElementwiseRegion>();
   for (const r of regions.values()) for (const n of r.inner) if (!regions.has(n.name)) regionOfInner.set(n.name, r);
   for (const node of prepared.nodes) {
+    if (modes.has(node.name)) continue; // planned with an earlier node (a BatchNorm fused into its Concat)
     const x = node.inputs[0];
     const dataInputs = node.inputs.filter((i) => i && !prepared.constants.has(i));
     const anyQuantized = dataInputs.some((i) => quantized.has(i));
     if (layerNodes.has(node.name)) {
-      const wide = !options.quantizeOutput && node.outputs[0] === prepared.outputName;
+      const wide = !options.quantizeOutput && reachesOutputLosslessly(node.outputs[0]);
       const layer = buildLayer(prepared, node, inputParams(x, actBits(node), node), wide ? 'accumulator' : outputParams(node, actBits(node)), stats, options);
       if (wide) { valueParams.set(node.outputs[0], layer.outputParams); quantized.add(node.outputs[0]); }
       layers.push(layer);
@@ -289,7 +307,13 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       }
     }
     if (node.opType === 'GlobalAveragePool' && quantized.has(x)) {
-      modes.set(node.name, { kind: 'gap', output: outputParams(node, actBits(node)) });
+      const input = valueParams.get(x)!;
+      if (input.bits === 32) { // the logits' tail: the mean of int32 accumulators stays int32, s_out = s_in
+        const output = accumulatorParams(input.scale);
+        valueParams.set(node.outputs[0], output);
+        quantized.add(node.outputs[0]);
+        modes.set(node.name, { kind: 'gap', output });
+      } else modes.set(node.name, { kind: 'gap', output: outputParams(node, actBits(node)) });
       continue;
     }
     if (node.opType === 'MaxPool' && quantized.has(x) && node.outputs.length === 1) {
@@ -334,9 +358,25 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       modes.set(node.name, { kind: 'affine', affine: affineOnCodes(affine.a, affine.b, input, output), axis: affine.axis, output });
       continue;
     }
+    const bn = node.opType === 'Concat' && anyQuantized ? batchNormAfterConcat(prepared, node, consumers) : undefined;
+    if (bn) {
+      const affine = channelAffineOf(prepared, bn)!;
+      const parts = node.inputs.map((i) => inputParams(i, options.activationBits, node));
+      const output = outputParams(bn, actBits(bn));
+      let offset = 0;
+      const affines = parts.map((p, k) => {
+        const channels = prepared.shapes.get(node.inputs[k])![1];
+        const slice = affineOnCodes(affine.a.subarray(offset, offset + channels), affine.b.subarray(offset, offset + channels), p, output);
+        offset += channels;
+        return slice;
+      });
+      modes.set(node.name, { kind: 'fused', into: bn.name });
+      modes.set(bn.name, { kind: 'concat-affine', concat: node, inputs: [...node.inputs], affines, output });
+      continue;
+    }
     if (node.opType === 'Concat' && anyQuantized) {
-      for (const i of dataInputs) inputParams(i, options.activationBits, node);
-      modes.set(node.name, { kind: 'concat', output: outputParams(node, actBits(node)) });
+      const parts = dataInputs.map((i) => inputParams(i, options.activationBits, node));
+      modes.set(node.name, { kind: 'concat', output: concatParams(node, parts, outputParams(node, actBits(node))) });
       continue;
     }
     modes.set(node.name, { kind: 'float', reason: floatReason(prepared, node, options, anyQuantized) });
@@ -382,6 +422,17 @@ function channelAffineOf(prepared: PreparedModel, node: Node): RealAffine | unde
   }
 }
 
+/** The BatchNormalization that alone reads a channel Concat of 4-D data inputs, when there is one. */
+function batchNormAfterConcat(prepared: PreparedModel, concat: Node, consumers: Map<string, Node[]>): Node | undefined {
+  const readers = consumers.get(concat.outputs[0]) ?? [];
+  const dims = prepared.shapes.get(concat.outputs[0]);
+  if (readers.length !== 1 || readers[0].opType !== 'BatchNormalization' || !dims || dims.length !== 4 || concat.outputs[0] === prepared.outputName) return undefined;
+  if (normalizeAxisOf(attrInt(concat, 'axis', 0), 4) !== 1 || concat.inputs.some((i) => !i || prepared.constants.has(i))) return undefined;
+  return channelAffineOf(prepared, readers[0]) ? readers[0] : undefined;
+}
+
+const normalizeAxisOf = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
+
 /** y = a_c·x + b_c on codes: q_out = z_out + round(b_c / s_out) + sign(a_c)·M_c·(q − z_in), M_c = |a_c|·s_in / s_out. */
 function affineOnCodes(a: Float32Array, b: Float32Array, input: QuantParams, output: QuantParams): ChannelAffine {
   return {
@@ -389,6 +440,18 @@ function affineOnCodes(a: Float32Array, b: Float32Array, input: QuantParams, out
     signs: Int8Array.from(a, (ac) => (ac < 0 ? -1 : 1)),
     offsets: Int32Array.from(b, (bc) => Math.round(bc / output.scale)),
   };
+}
+
+/**
+ * Concat onto one scale: the range that holds every input's range, so no input is clipped by the concatenation and
+ * the widest one passes unchanged, [lo, hi] = [min_i s_i(qmin − z_i), max_i s_i(qmax − z_i)]. A calibrated range of the
+ * output would clip the largest features (percentile / MSE see them as rare once mixed with the others).
+ */
+function concatParams(node: Node, parts: QuantParams[], calibrated: QuantParams): QuantParams {
+  const lo = Math.min(...parts.map((p) => p.scale * (p.qmin - p.zeroPoint)));
+  const hi = Math.max(...parts.map((p) => p.scale * (p.qmax - p.zeroPoint)));
+  const union = activationParams(lo, hi, calibrated.bits);
+  return Object.assign(calibrated, union); // the output value's params object is shared with valueParams
 }
 
 /** Why a node runs in float, as the report shows it. */

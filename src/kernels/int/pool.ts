@@ -10,7 +10,7 @@ import { requantizeInto } from './requant';
 export function globalAveragePoolInt(
   x: Codes, planes: number, area: number, zIn: number, m: FixedPointMultiplier, zOut: number, lo: number, hi: number, out: Codes,
 ): number {
-  const acc = new Int32Array(planes);
+  const acc = x instanceof Int32Array ? new Float64Array(planes) : new Int32Array(planes); // sums of int32 codes may pass 2^31
   let maxAcc = 0;
   for (let p = 0; p < planes; p++) {
     let s = 0;
