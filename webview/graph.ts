@@ -214,7 +214,8 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
   canvas.append(svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))));
   const root = svg('g', { class: 'viewport' });
   canvas.append(root);
-  // clusters (expanded blocks) underneath
+  // clusters (expanded blocks) underneath; their titles join the nodes below so that Tab meets them in flow order
+  const titles: { x: number; y: number; el: SVGGElement }[] = [];
   for (const c of view.clusters) {
     const b = layout.clusters.get(c.id);
     if (!b) continue;
@@ -223,7 +224,8 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     const title = svg('g', { class: 'ctitle', tabindex: '0', role: 'button', 'aria-expanded': 'true', 'aria-label': `Block ${c.label}, ${c.members.length} nodes, expanded; Enter collapses`, 'data-block': c.block, 'data-id': c.id },
       svg('text', { x: b.x - b.width / 2 + 8, y: b.y - b.height / 2 + 15 }, `▾ ${c.label} · ${c.members.length} nodes${worst !== undefined ? ` · worst ${formatDb(worst)}` : ''}`));
     const g = svg('g', { class: `gcluster ${cls}`, 'data-block': c.block },
-      svg('rect', { x: b.x - b.width / 2, y: b.y - b.height / 2, width: b.width, height: b.height, rx: 6 }), title);
+      svg('rect', { x: b.x - b.width / 2, y: b.y - b.height / 2, width: b.width, height: b.height, rx: 6 }));
+    titles.push({ x: b.x - b.width / 2, y: b.y - b.height / 2, el: title });
     const collapse = () => toggleBlock(c.block, true, title);
     title.addEventListener('click', (e) => { e.stopPropagation(); if (!suppressClick) collapse(); });
     title.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); collapse(); } });
@@ -242,14 +244,20 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
       const mid = pts[Math.floor(pts.length / 2)];
       g.append(svg('text', { class: 'elabel', x: mid.x, y: mid.y - 3, 'text-anchor': 'middle' }, `${v.bits}b`));
     }
-    attachTooltip(g, () => e.values.slice(0, 6).flatMap((val, i) => [...(i ? [el('br')] : []), valueLine(val, overlay)]).concat(e.values.length > 6 ? [el('br'), `… ${e.values.length - 6} more`] : []));
+    // mouse only: keyboard users read a node's values in its details, and Tab stays on nodes
+    attachTooltip(g, () => e.values.slice(0, 6).flatMap((val, i) => [...(i ? [el('br')] : []), valueLine(val, overlay)]).concat(e.values.length > 6 ? [el('br'), `… ${e.values.length - 6} more`] : []), false);
     edgeLayer.append(g);
   }
   root.append(edgeLayer);
-  // nodes, in layout order (left to right, then top to bottom) so that Tab follows the flow
-  const order = [...view.nodes].sort((a, b) => { const p = layout.nodes.get(a.id)!, q = layout.nodes.get(b.id)!; return p.x - q.x || p.y - q.y; });
+  // nodes and block titles in layout order (left to right, then top to bottom) so that Tab follows the flow
+  const items: ({ x: number; y: number } & ({ n: VNode } | { title: SVGGElement }))[] = [
+    ...view.nodes.map((n) => { const b = layout.nodes.get(n.id)!; return { x: b.x - b.width / 2, y: b.y - b.height / 2, n }; }),
+    ...titles.map((t) => ({ x: t.x, y: t.y, title: t.el })),
+  ].sort((a, b) => a.x - b.x || a.y - b.y);
   const selected = page.state.selected;
-  for (const n of order) {
+  for (const item of items) {
+    if ('title' in item) { root.append(item.title); continue; }
+    const n = item.n;
     const b = layout.nodes.get(n.id)!;
     const err = n.node ? overlay.errors.get(n.node.name) : undefined;
     const worst = n.kind === 'block' ? worstOf(n.members!, overlay) : undefined;
@@ -278,7 +286,7 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     };
     g.addEventListener('click', (e) => { e.stopPropagation(); activate(); });
     g.addEventListener('keydown', (e) => onNodeKey(e as KeyboardEvent, n, view, layout, activate));
-    g.addEventListener('focus', () => ensureVisible(n.id));
+    g.addEventListener('focus', () => { if (g.matches(':focus-visible')) ensureVisible(n.id); }); // keyboard focus: bring it into view
     attachTooltip(g, () => nodeTooltip(n, overlay, err, worst));
     root.append(g);
   }

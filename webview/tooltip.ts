@@ -5,8 +5,11 @@ import { layerErrorLine } from '../src/extension/results';
 
 const tooltip = () => document.getElementById('tooltip')!;
 
-/** Shows `content()` for `target` while it is hovered or focused. */
-export function attachTooltip(target: Element, content: () => (Node | string)[]): void {
+/**
+ * Shows `content()` for `target` while it is hovered or (unless `focus` is false) focused. Pass false for SVG
+ * elements that should stay out of the Tab order: Chromium makes any SVG element with a focus listener focusable.
+ */
+export function attachTooltip(target: Element, content: () => (Node | string)[], focus = true): void {
   const show = () => {
     const tip = tooltip();
     tip.replaceChildren(...content());
@@ -20,8 +23,9 @@ export function attachTooltip(target: Element, content: () => (Node | string)[])
     tooltip().hidden = true;
   };
   target.addEventListener('mouseenter', show);
-  target.addEventListener('focus', show);
   target.addEventListener('mouseleave', hide);
+  if (!focus) return;
+  target.addEventListener('focus', show);
   target.addEventListener('blur', hide);
 }
 

@@ -208,7 +208,14 @@ async function quantize(bits) {
   await until(async () => (await focusedNode()) === '/layer1/layer1.0/Relu_1', 'ArrowRight to reach the next node');
   await page.keyboard.press('Enter');
   await ed.locator('#details-title', { hasText: 'Node /layer1/layer1.0/Relu_1 (Relu)' }).waitFor({ timeout: PATIENCE });
-  log('graph keyboard: ArrowRight + Enter opened the node details');
+  // Tab goes on in flow order: the next block's title, then its first node (edges stay out of the Tab order)
+  const focusedId = () => ed.locator('body').evaluate(() => document.activeElement?.getAttribute('data-id'));
+  await until(async () => (await focusedId()) === 'n:/layer1/layer1.0/Relu_1', 'the opened node to keep the focus');
+  await page.keyboard.press('Tab');
+  await until(async () => (await focusedId()) === 'c:/layer1/layer1.1', 'Tab to reach the next block title');
+  await page.keyboard.press('Tab');
+  await until(async () => (await focusedId()) === 'n:/layer1/layer1.1/conv1/Conv', 'Tab to reach the next node');
+  log('graph keyboard: ArrowRight + Enter opened the node details, Tab follows the flow');
 
   // 3. hovering a layer shows its quantization error in a tooltip
   const row = ed.locator('tr[data-layer="/layer2/layer2.0/conv1/Conv"]');
