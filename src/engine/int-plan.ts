@@ -52,7 +52,7 @@ export const DEFAULT_QUANT_OPTIONS: QuantOptions = {
   activationBits: 8,
   perChannel: true,
   method: 'percentile',
-  percentile: 99.99,
+  percentile: 99.999,
   weightMethod: 'minmax',
   biasCorrection: true,
   floatLayers: [],

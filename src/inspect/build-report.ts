@@ -173,7 +173,7 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
     modelPath: model.path, generatedAt: new Date().toISOString(),
     settings: {
       weightBits: base.weightBits, activationBits: base.activationBits, granularity: base.perChannel ? 'per-channel' : 'per-tensor',
-      calibration: base.method === 'percentile' ? `percentile ${base.percentile ?? 99.99}` : base.method, weightMethod: base.weightMethod,
+      calibration: base.method === 'percentile' ? `percentile ${base.percentile ?? 99.999}` : base.method, weightMethod: base.weightMethod,
       calibrationImages: stats.images, evaluationImages: main.images, calibPath: calib.path, dataPath: data.path,
     },
     float: { accuracy: main.float.accuracy }, quantized: main.quantized, layers,

@@ -126,7 +126,7 @@ export class StreamingObserver {
 }
 
 export interface CalibrationOptions {
-  percentile?: number; // default 99.99
+  percentile?: number; // default 99.999
 }
 
 /** The calibrated real range [min, max] of an observed tensor under a method. */
@@ -136,7 +136,7 @@ export function calibratedRange(obs: StreamingObserver, method: CalibrationMetho
     case 'minmax':
       return [obs.min, obs.max];
     case 'percentile': {
-      const p = (opts.percentile ?? 99.99) / 100;
+      const p = (opts.percentile ?? 99.999) / 100;
       return [obs.min >= 0 ? obs.min : obs.quantile(1 - p), obs.quantile(p)];
     }
     case 'sigma3': {

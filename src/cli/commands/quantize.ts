@@ -101,7 +101,7 @@ export const quantizeCommand: Command = {
     abits: { type: 'string', valueName: 'N', description: 'activation bits (overrides --bits)' },
     granularity: { type: 'string', valueName: 'G', description: 'weight scales per-channel (default) or per-tensor' },
     method: { type: 'string', valueName: 'M', description: `activation calibration: ${CALIBRATION_METHODS.join('|')} (default percentile)` },
-    percentile: { type: 'string', valueName: 'P', description: 'percentile of --method percentile (default 99.99)' },
+    percentile: { type: 'string', valueName: 'P', description: 'percentile of --method percentile (default 99.999)' },
     'weight-method': { type: 'string', valueName: 'M', description: `weight clipping: ${WEIGHT_METHODS.join('|')} (default minmax)` },
     'bias-correction': { type: 'boolean', description: 'bias correction on calibration data: per-channel weight gain restored, biases corrected layer by layer so each mean output matches the float model (the default)' },
     'no-bias-correction': { type: 'boolean', description: 'turn bias correction off' },
