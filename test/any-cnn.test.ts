@@ -22,6 +22,7 @@ import type { Dataset } from '../src/data';
 import { openDataset } from '../src/data';
 import { ErrorAccumulator } from '../src/inspect/metrics';
 import { InputError } from '../src/util/errors';
+import { loadModel } from '../src/onnx/load';
 import { mulberry32 } from '../src/util/random';
 
 const node = (opType: string, inputs: string[], outputs: string[], attributes: Node['attributes'] = {}, name = outputs[0]): Node =>
@@ -144,4 +145,22 @@ test('label-free data: a flat folder of images and an IDX file without labels op
   assert.equal(d.count, 2);
   void int64Tensor;
   void logitsModel;
+});
+
+test('opset 18 forms (ReduceMean axes input, Split num_outputs, Pad axes input): float equals onnxruntime, W8A8 runs on codes', async () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const ort = require('onnxruntime-node');
+  const file = path.join(__dirname, 'fixtures/opsets/opset18.onnx'); // scripts/models/make_opset18_model.py
+  const m = loadModel(file);
+  const x = randomTensor([4, 1, 28, 28], 21, 2);
+  const ours = new FloatModel(m).run(x).data as Float32Array;
+  const session = await ort.InferenceSession.create(file);
+  const ref = (await session.run({ x: new ort.Tensor('float32', x.data, x.dims) })).prob.data as Float32Array;
+  assert.equal(ours.length, 40);
+  for (let i = 0; i < 40; i++) assert.ok(Math.abs(ours[i] - ref[i]) < 1e-5, `output ${i}: ${ours[i]} vs onnxruntime ${ref[i]}`);
+  const calib = images(32, 1, 28, 28, 22);
+  const r = await quantizeJob({ model: m, calibration: { dataset: calib, preprocess: PRE }, evaluation: { dataset: images(32, 1, 28, 28, 23), preprocess: PRE } });
+  assert.equal(r.softmax, '/Softmax');
+  assert.ok(r.logitSqnrDb! > 25, `logit SQNR ${r.logitSqnrDb} dB`);
+  assert.deepEqual(r.floatNodes.map((f) => f.op), ['ReduceMean'], 'Split, the gate, Concat and Pad run on codes');
 });
