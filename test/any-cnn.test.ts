@@ -10,10 +10,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Model, Node } from '../src/graph/ir';
-import { floatTensor, int64Tensor, Tensor } from '../src/graph/tensor';
+import { floatTensor, Tensor } from '../src/graph/tensor';
 import { fitImageShape, imageModel, inputLayout, parseImageShape, withImageShape } from '../src/graph/input-shape';
 import { hoistConstants } from '../src/graph/hoist';
-import { logitsModel } from '../src/graph/logits';
 import { prepareModel } from '../src/graph/prepare';
 import { listLayers } from '../src/graph/layers';
 import { FloatModel } from '../src/engine/float-engine';
@@ -95,7 +94,7 @@ test('weights in Constant and Identity nodes become initializers; the MatMul on 
 test('on codes: GELU is one table, MatMul a Gemm layer, no float node left; logits within 30 dB of float; Softmax left out', async () => {
   const m = geluMatMulModel(['N', 1, 6, 6]);
   hoistConstants(m.graph);
-  const calib = images(64, 1, 6, 6, 11), data = images(64, 1, 6, 6, 12);
+  const calib = images(64, 1, 6, 6, 11);
   const { plan, intModel, floatModel, softmax } = buildQuantizedModel(m, { dataset: calib, preprocess: PRE }, {}, 32, 64);
   assert.equal(softmax, '/Softmax');
   const kinds = Object.fromEntries([...plan.modes].map(([name, mode]) => [name, mode.kind]));
@@ -113,7 +112,6 @@ test('on codes: GELU is one table, MatMul a Gemm layer, no float node left; logi
   assert.equal(r.quantized.accuracy, null);
   assert.ok(r.quantized.agreement! > 50 && r.logitSqnrDb! > 30);
   assert.equal(r.softmax, '/Softmax');
-  void data;
 });
 
 test('channels-last input: an NCHW Transpose in front, cancelled by the model\'s own; same output as the NHWC model', () => {
@@ -143,8 +141,6 @@ test('label-free data: a flat folder of images and an IDX file without labels op
   const d = openDataset(idx);
   assert.equal(d.unlabelled, true);
   assert.equal(d.count, 2);
-  void int64Tensor;
-  void logitsModel;
 });
 
 test('opset 18 forms (ReduceMean axes input, Split num_outputs, Pad axes input): float equals onnxruntime, W8A8 runs on codes', async () => {

@@ -134,6 +134,12 @@ function requantizeTensor(q: QTensor, to: QuantParams): QTensor {
   return { dims: q.dims, codes: out, params: to };
 }
 
+/** dims viewed as [outer, channels, inner] around `axis` (−1: one channel holding everything). */
+function axisLayout(dims: readonly number[], axis: number): { outer: number; channels: number; inner: number } {
+  if (axis < 0) return { outer: 1, channels: 1, inner: elementCount(dims) };
+  return { outer: elementCount(dims.slice(0, axis)), channels: dims[axis], inner: elementCount(dims.slice(axis + 1)) };
+}
+
 /** Computes requantization parameters for a node; an out-of-range scale becomes an InputError naming the node. */
 function forNode<T>(node: Node, compute: () => T): T {
   try {
@@ -313,7 +319,7 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         const parts = mode.inputs.map((name, k) => {
           const q = codesOf(name, node);
           const out = allocCodes(o, q.codes.length);
-          channelAffineInt(q.codes, { outer: q.dims[0], channels: q.dims[1], inner: elementCount(q.dims.slice(2)) }, q.params.zeroPoint, mode.affines[k], o.zeroPoint, o.qmin, o.qmax, out);
+          channelAffineInt(q.codes, axisLayout(q.dims, 1), q.params.zeroPoint, mode.affines[k], o.zeroPoint, o.qmin, o.qmax, out);
           return asCodeTensor({ dims: q.dims, codes: out, params: o });
         });
         const [t] = FLOAT_KERNELS.Concat(mode.concat, parts, opset);
@@ -348,12 +354,10 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
         break;
       }
       case 'affine': {
-        const q = codesOf(node.inputs.find((i) => !prepared.constants.has(i))!, node);
+        const q = codesOf(mode.input, node);
         const o = mode.output;
         const out = allocCodes(o, q.codes.length);
-        const layout = mode.axis < 0 ? { outer: 1, channels: 1, inner: q.codes.length }
-          : { outer: elementCount(q.dims.slice(0, mode.axis)), channels: q.dims[mode.axis], inner: elementCount(q.dims.slice(mode.axis + 1)) };
-        channelAffineInt(q.codes, layout, q.params.zeroPoint, mode.affine, o.zeroPoint, o.qmin, o.qmax, out);
+        channelAffineInt(q.codes, axisLayout(q.dims, mode.axis), q.params.zeroPoint, mode.affine, o.zeroPoint, o.qmin, o.qmax, out);
         emit(node, { dims: q.dims, codes: out, params: o });
         break;
       }

@@ -10,6 +10,7 @@ import { QuantParams, activationParams, checkBits, codeOf } from '../quant/quant
 import { FixedPointMultiplier, quantizeMultiplier } from '../quant/requantize';
 import { lookupTable, MAX_TABLE_BITS } from '../quant/lookup';
 import { batchNormCoefficients } from '../kernels/float/norm';
+import { normalizeAxis } from '../kernels/float/types';
 import type { ChannelAffine } from '../kernels/int/elementwise';
 import { elementwiseRegions, type ElementwiseRegion } from './elementwise-regions';
 import {
@@ -102,9 +103,8 @@ export type NodeMode =
   | { kind: 'mul'; multiplier: FixedPointMultiplier; output: QuantParams }
   /** AveragePool on codes: the rounded mean of the codes, same scale and zero point. */
   | { kind: 'avgpool' }
-  /** An unfolded BatchNormalization as a per-channel affine on codes. */
-  /** `axis`: the axis a_c, b_c vary along (−1: one value for all). */
-  | { kind: 'affine'; affine: ChannelAffine; axis: number; output: QuantParams }
+  /** A per-channel affine of `input` on codes (unfolded BatchNorm, constant Mul/Add); `axis`: where a_c, b_c vary (−1: one value). */
+  | { kind: 'affine'; input: string; affine: ChannelAffine; axis: number; output: QuantParams }
   /**
    * Concat followed by a BatchNormalization (DenseNet): each input goes straight from its own scale through its
    * channels' affine into the output, one rounding, instead of first onto the concat's common (coarse) scale.
@@ -355,7 +355,7 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
     if (affine) {
       const input = valueParams.get(affine.input)!;
       const output = outputParams(node, actBits(node));
-      modes.set(node.name, { kind: 'affine', affine: affineOnCodes(affine.a, affine.b, input, output), axis: affine.axis, output });
+      modes.set(node.name, { kind: 'affine', input: affine.input, affine: affineOnCodes(affine.a, affine.b, input, output), axis: affine.axis, output });
       continue;
     }
     const bn = node.opType === 'Concat' && anyQuantized ? batchNormAfterConcat(prepared, node, consumers) : undefined;
@@ -375,8 +375,10 @@ export function buildQuantPlan(prepared: PreparedModel, stats: CalibrationStats,
       continue;
     }
     if (node.opType === 'Concat' && anyQuantized) {
-      const parts = dataInputs.map((i) => inputParams(i, options.activationBits, node));
-      modes.set(node.name, { kind: 'concat', output: concatParams(node, parts, outputParams(node, actBits(node))) });
+      const output = concatParams(dataInputs.map((i) => inputParams(i, options.activationBits, node)), actBits(node));
+      valueParams.set(node.outputs[0], output);
+      quantized.add(node.outputs[0]);
+      modes.set(node.name, { kind: 'concat', output });
       continue;
     }
     modes.set(node.name, { kind: 'float', reason: floatReason(prepared, node, options, anyQuantized) });
@@ -427,11 +429,9 @@ function batchNormAfterConcat(prepared: PreparedModel, concat: Node, consumers: 
   const readers = consumers.get(concat.outputs[0]) ?? [];
   const dims = prepared.shapes.get(concat.outputs[0]);
   if (readers.length !== 1 || readers[0].opType !== 'BatchNormalization' || !dims || dims.length !== 4 || concat.outputs[0] === prepared.outputName) return undefined;
-  if (normalizeAxisOf(attrInt(concat, 'axis', 0), 4) !== 1 || concat.inputs.some((i) => !i || prepared.constants.has(i))) return undefined;
+  if (normalizeAxis(concat, attrInt(concat, 'axis', 0), 4) !== 1 || concat.inputs.some((i) => !i || prepared.constants.has(i))) return undefined;
   return channelAffineOf(prepared, readers[0]) ? readers[0] : undefined;
 }
-
-const normalizeAxisOf = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
 
 /** y = a_c·x + b_c on codes: q_out = z_out + round(b_c / s_out) + sign(a_c)·M_c·(q − z_in), M_c = |a_c|·s_in / s_out. */
 function affineOnCodes(a: Float32Array, b: Float32Array, input: QuantParams, output: QuantParams): ChannelAffine {
@@ -447,17 +447,16 @@ function affineOnCodes(a: Float32Array, b: Float32Array, input: QuantParams, out
  * the widest one passes unchanged, [lo, hi] = [min_i s_i(qmin − z_i), max_i s_i(qmax − z_i)]. A calibrated range of the
  * output would clip the largest features (percentile / MSE see them as rare once mixed with the others).
  */
-function concatParams(node: Node, parts: QuantParams[], calibrated: QuantParams): QuantParams {
+function concatParams(parts: QuantParams[], bits: number): QuantParams {
   const lo = Math.min(...parts.map((p) => p.scale * (p.qmin - p.zeroPoint)));
   const hi = Math.max(...parts.map((p) => p.scale * (p.qmax - p.zeroPoint)));
-  const union = activationParams(lo, hi, calibrated.bits);
-  return Object.assign(calibrated, union); // the output value's params object is shared with valueParams
+  return activationParams(lo, hi, bits);
 }
 
 /** Why a node runs in float, as the report shows it. */
 function floatReason(prepared: PreparedModel, node: Node, options: QuantOptions, anyQuantized: boolean): string {
   if (options.floatLayers.includes(node.name)) return 'kept in float (float layers option)';
-  if (node.opType === 'Conv' || node.opType === 'Gemm') return isQuantizableLayer(prepared, node) ? 'its input is float' : 'weights not constant float32 (or Gemm with transA / alpha / beta)';
+  if (node.opType === 'Conv' || node.opType === 'Gemm') return 'weights not constant float32 (or Gemm with transA / alpha / beta)'; // quantizable ones are layers
   if (!anyQuantized) return 'its inputs are float';
   return `no integer kernel for ${node.opType}: dequantized at its input`;
 }

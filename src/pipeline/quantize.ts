@@ -69,6 +69,9 @@ export interface LayerReport {
   flags: string[];
 }
 
+/** A node left in float where codes reach it, and why. */
+export interface FloatNode { name: string; op: string; reason: string }
+
 export interface QuantizeResult {
   model: string;
   options: QuantOptions;
@@ -79,7 +82,7 @@ export interface QuantizeResult {
   layers: LayerReport[];
   floatLayers: string[];
   /** Nodes that ran in float where codes reached them (a float island: dequantize → float op → quantize), and why. */
-  floatNodes: { name: string; op: string; reason: string }[];
+  floatNodes: FloatNode[];
   /** The final Softmax / LogSoftmax left out of the metrics (they compare the logits before it), when the model has one. */
   softmax?: string;
   /** Output (logit) SQNR over the test images: 10·log10(Σ f² / Σ (f − q)²). */
@@ -133,8 +136,8 @@ function comparedValue(prepared: PreparedModel, plan: QuantPlan, layerName: stri
 }
 
 /** Float nodes that codes reach: where the integer dataflow is dequantized, with the plan's reason. */
-export function floatIslands(prepared: PreparedModel, plan: QuantPlan): { name: string; op: string; reason: string }[] {
-  const islands: { name: string; op: string; reason: string }[] = [];
+export function floatIslands(prepared: PreparedModel, plan: QuantPlan): FloatNode[] {
+  const islands: FloatNode[] = [];
   for (const node of prepared.nodes) {
     const mode = plan.modes.get(node.name);
     if (mode?.kind !== 'float') continue;
