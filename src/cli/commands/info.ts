@@ -85,10 +85,11 @@ export const infoCommand: Command = {
   details: 'examples:\n  qinspect info samples/resnet20_cifar10.onnx\n  qinspect info paddle_cls.onnx --input-shape 3,48,192',
   run(args, ctx) {
     const model = loadModel(args.positionals[0]);
+    const shaped = modelForImages(model, args, findSidecar(model.path)); // a bad --input-shape is an error, not a note
     let layers: LayerInfo[] = [];
     let layersError: string | undefined;
     try {
-      layers = modelLayers(modelForImages(model, args, findSidecar(model.path)));
+      layers = modelLayers(shaped);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       layersError = e.message; // an unsupported operator still leaves the rest worth showing
