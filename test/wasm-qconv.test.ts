@@ -61,7 +61,8 @@ function runCase(r: () => number, c: Case): void {
     multiplier: Int32Array.from(mults, (m) => m.multiplier), shift: Int32Array.from(mults, (m) => m.shift),
     yZero: ySigned ? -3 : 100, qmin: ySigned ? -128 : 0, qmax: ySigned ? 127 : 255, y, rounding: c.rounding,
   };
-  assert.equal(tryQConv2dWasm(p, args), true, 'wasm path taken');
+  let reportedMax = -1;
+  assert.equal(tryQConv2dWasm(p, { ...args, onMaxAbsAccumulator: (m) => (reportedMax = m) }), true, 'wasm path taken');
   const want = referenceQConv(p, args);
   const got = Int32Array.from(y);
   let same = 0;
@@ -73,7 +74,11 @@ function runCase(r: () => number, c: Case): void {
   const raw = new Int32Array(outCount);
   const rawArgs = { ...args, multiplier: undefined, shift: undefined, y: raw };
   assert.equal(tryQConv2dWasm(p, rawArgs), true);
-  assert.deepEqual(raw, referenceQConv(p, rawArgs), `${JSON.stringify(c)}: raw accumulators`);
+  const rawWant = referenceQConv(p, rawArgs);
+  assert.deepEqual(raw, rawWant, `${JSON.stringify(c)}: raw accumulators`);
+  const maxAbs = rawWant.reduce((m, a) => Math.max(m, Math.abs(a)), 0);
+  assert.ok(maxAbs > 0);
+  assert.equal(reportedMax, maxAbs, `${JSON.stringify(c)}: max |accumulator| the fused kernel reports`);
 }
 
 test('quantized conv: wasm codes equal the scalar fixed-point reference bit for bit', () => {

@@ -85,12 +85,14 @@ function accumulators(layer: QuantLayer, size: number): Accumulators {
 function runConv(node: Node, layer: QuantLayer, x: QTensor, hooks?: IntRunHooks): QTensor {
   const p = conv2dParams(node, x.dims, layer.weightDims);
   const spatial = p.oh * p.ow;
-  if (!hooks?.onAccumulator) { // fused conv + requantization in wasm SIMD when exact, in the selected rounding
+  { // fused conv + requantization in wasm SIMD when exact, in the selected rounding; it reports max |acc| too
     const o = layer.outputParams;
     const out = allocCodes(o, p.n * p.oc * spatial);
+    const onAccumulator = hooks?.onAccumulator;
     const fused = tryQConv2dWasm(p, {
       x: x.codes, xZero: x.params.zeroPoint, w: layer.weightCodes, wZero: 0, bias: layer.bias,
       ...multiplierArrays(layer.multipliers), yZero: o.zeroPoint, qmin: o.qmin, qmax: o.qmax, y: out, rounding: requantRounding(),
+      ...(onAccumulator ? { onMaxAbsAccumulator: (m: number) => onAccumulator(node.name, m) } : {}),
     });
     if (fused) return { dims: x.dims.length === 3 ? [p.n, p.oc, p.ow] : [p.n, p.oc, p.oh, p.ow], codes: out, params: o };
   }

@@ -89,6 +89,8 @@ export interface QuantizeResult {
   logitSqnrDb: number | null;
   /** False when the test images have no labels: accuracies are null, agreement and SQNR stand. */
   labelled: boolean;
+  /** Top-1 class of each test image, in data order, from the float and the integer model (runs compare them). */
+  predictions: { float: number[]; quantized: number[] };
   exported?: string;
   seconds: number;
 }
@@ -179,6 +181,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const maxAcc = new Map<string, number>();
   const logitError = new ErrorAccumulator();
   let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0;
+  const predictions: QuantizeResult['predictions'] = { float: [], quantized: [] };
   const labelled = !job.evaluation?.dataset.unlabelled;
 
   if (job.evaluation) {
@@ -205,6 +208,8 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
         if (fp[i] === batch.labels[i]) fpCorrect++;
         if (qp[i] === batch.labels[i]) qCorrect++;
         if (fp[i] === qp[i]) agree++;
+        predictions.float.push(fp[i]);
+        predictions.quantized.push(qp[i]);
       }
       images += n;
       callbacks.onProgress?.(0.3 + (0.65 * images) / data.count, `evaluating ${images}/${data.count}`);
@@ -229,6 +234,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     quantized: { accuracy: accuracy(qCorrect), agreement: pct(agree) },
     logitSqnrDb: images > 0 ? logitError.result().sqnrDb : null,
     labelled,
+    predictions,
     ...(softmax ? { softmax } : {}),
     layers: plan.layers.map((l) => {
       const m = images > 0 ? metrics.get(compared.get(l.name)!)!.result() : undefined;

@@ -27,6 +27,8 @@ export interface QConvArgs {
   y: IntCodes;
   /** 'single': one round-half-up of x·M (onnxruntime); 'gemmlowp' (default): SRDHM then rounding shift (TFLite). */
   rounding?: Rounding;
+  /** Receives the largest |accumulator| (bias included) of the call, for inspection. */
+  onMaxAbsAccumulator?(maxAbs: number): void;
 }
 
 export type Rounding = 'single' | 'gemmlowp';
@@ -108,6 +110,7 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
     const ps = a.shift ? arena.copyIn(a.shift.subarray(0, p.oc)) : 0;
     const px = codesIn(arena, a.x, p.n * p.c * p.h * p.w, a.xZero);
     const py = arena.scratch(outCount * ob);
+    ex.takeMaxAbsAccumulator();
     if (depthwise) {
       const pad = arena.scratch(depthwisePlaneElements(p) * 2);
       const accRow = arena.scratch((p.oh * p.ow + 8) * 4);
@@ -125,6 +128,7 @@ export function qconv2dWasm(arena: KernelArena, p: ConvGeometry, a: QConvArgs): 
         p.oh, p.ow, pw, pbias, pm, ps, a.yZero ?? 0, a.qmin ?? -2147483648, a.qmax ?? 2147483647, pb, pc, tmp, py, ob, xp,
         a.rounding === 'single' ? 1 : 0);
     }
+    a.onMaxAbsAccumulator?.(ex.takeMaxAbsAccumulator());
     a.y.set(new (a.y.constructor as { new (b: ArrayBuffer, o: number, l: number): IntCodes })(
       arena.bytes().buffer as ArrayBuffer, py, outCount) as unknown as ArrayLike<number>);
   } finally {

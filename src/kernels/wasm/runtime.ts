@@ -36,6 +36,8 @@ export interface KernelExports {
     m0: number, shift: number, zOut: number, lo: number, hi: number, pad: number, accRow: number, y: number, elemBytes: number,
     single: number, taps: number,
   ): void;
+  /** Largest |accumulator| requantized (or copied raw) by qconv2d / qdepthwise since the last call; resets it. */
+  takeMaxAbsAccumulator(): number;
   addCodes(
     a: number, aBytes: number, aSigned: number, za: number, b: number, bBytes: number, bSigned: number, zb: number,
     count: number, leftShift: number, ma: number, sa: number, mb: number, sb: number, mo: number, so: number,

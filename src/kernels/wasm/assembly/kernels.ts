@@ -646,6 +646,38 @@ function mulSingleSmall4(x: v128, vm: v128, t: i32): v128 {
   return i32x4.sub(v128.shuffle<i32>(lo, hi, 0, 2, 4, 6), i32x4.splat(<i32>(<i64>1 << (62 - t))));
 }
 
+/** Largest |acc| seen by requantizeRows since the last takeMaxAbsAccumulator (as unsigned: |i32.MIN| fits). */
+let maxAbsAccumulator: u32 = 0;
+
+/** Returns the largest |accumulator| the quantized convs produced since the last call, and resets it. */
+export function takeMaxAbsAccumulator(): u32 {
+  const m = maxAbsAccumulator;
+  maxAbsAccumulator = 0;
+  return m;
+}
+
+/** maxAbsAccumulator = max(maxAbsAccumulator, |acc[r·ldc + j]|) over rows × n. */
+function trackMaxAbs(acc: usize, rows: i32, n: i32, ldc: i32): void {
+  let vmax = i32x4.splat(0);
+  let m: u32 = maxAbsAccumulator;
+  for (let r = 0; r < rows; r++) {
+    const src = acc + <usize>(r * ldc) * 4;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) vmax = i32x4.max_u(vmax, i32x4.abs(v128.load(src + <usize>j * 4)));
+    for (; j < n; j++) {
+      const a = load<i32>(src + <usize>j * 4);
+      const u = <u32>(a < 0 ? -a : a);
+      if (u > m) m = u;
+    }
+  }
+  for (let l = 0; l < 4; l++) {
+    const u = <u32>i32x4.extract_lane(vmax, 0);
+    if (u > m) m = u;
+    vmax = v128.shuffle<i32>(vmax, vmax, 1, 2, 3, 0);
+  }
+  maxAbsAccumulator = m;
+}
+
 /** Requantizes rows of int32 accumulators (row stride ldc) into codes of elemBytes (1, 2 or 4) at dst (row stride n). */
 export function requantizeRows(
   acc: usize, rows: i32, n: i32, ldc: i32, m0: usize, shift: usize, zOut: i32, lo: i32, hi: i32, dst: usize, elemBytes: i32,
@@ -658,6 +690,7 @@ export function requantizeRows(
   const vhi = i32x4.splat(hiX);
   const zero = i32x4.splat(0);
   const unsigned = lo >= 0;
+  trackMaxAbs(acc, rows, n, ldc);
   for (let r = 0; r < rows; r++) {
     const mr = load<i32>(m0 + <usize>r * 4);
     const sr = load<i32>(shift + <usize>r * 4);
@@ -730,6 +763,7 @@ export function qconv2d(
       const o = <usize>(g * ocg);
       const yg = y + <usize>((b * oc + g * ocg) * plane * elemBytes);
       if (m0 == 0) { // raw int32 accumulators (elemBytes 4)
+        trackMaxAbs(pc, ocg, plane, ldc);
         for (let r = 0; r < ocg; r++) memory.copy(yg + <usize>(r * plane) * 4, pc + <usize>(r * ldc) * 4, <usize>plane * 4);
       } else {
         requantizeRows(pc, ocg, plane, ldc, m0 + o * 4, shift + o * 4, zOut, lo, hi, yg, elemBytes, single);
@@ -820,7 +854,10 @@ export function qdepthwise(
         }
       }
       // the whole channel plane at once, so requantization runs 4 lanes wide even for narrow rows
-      if (m0 == 0) memory.copy(yc, accRow, <usize>(oh * ow) * 4); // raw int32 accumulators (elemBytes 4)
+      if (m0 == 0) { // raw int32 accumulators (elemBytes 4)
+        trackMaxAbs(accRow, 1, oh * ow, oh * ow);
+        memory.copy(yc, accRow, <usize>(oh * ow) * 4);
+      }
       else requantizeRows(accRow, 1, oh * ow, oh * ow, m0 + <usize>ch * 4, shift + <usize>ch * 4, zOut, lo, hi, yc, elemBytes, single);
     }
   }
