@@ -83,7 +83,8 @@ export class Controller {
   }
 
   async sendInit(view: View): Promise<void> {
-    const run = this.store.run(view.modelPath);
+    const runs = this.store.runs(view.modelPath);
+    const run = runs[0];
     let summary: ModelSummary | undefined;
     let error: string | undefined;
     try {
@@ -99,6 +100,7 @@ export class Controller {
       summary,
       error,
       run,
+      runs,
       sensitivity: this.store.sensitivity(view.modelPath),
       code: summary ? this.codeLocations(view.modelPath).map((l) => ({ layer: l.layer, modulePath: l.modulePath, file: path.basename(l.file), line: l.line + 1 })) : [],
       busy: this.jobs.busy ? this.busyMessage : undefined,
@@ -232,9 +234,10 @@ export class Controller {
     const run = quantRunFrom(raw, modelPath, settings, (Date.now() - started) / 1000);
     const sens = this.store.sensitivity(modelPath);
     if (sens) for (const l of run.layers) l.deltaAccuracy = sens.find((e) => e.layer === l.name)?.deltaAccuracy;
-    await this.store.setRun(modelPath, run);
+    const stored = await this.store.addRun(modelPath, run);
+    this.log(`kept run ${stored.id} (${stored.label}); ${this.store.runs(modelPath).length} runs kept for ${path.basename(modelPath)}`);
     this.afterResults(modelPath);
-    return run;
+    return stored;
   }
 
   async sensitivity(modelPath: string, options: Record<string, unknown>): Promise<SensitivityEntry[] | undefined> {
@@ -251,6 +254,21 @@ export class Controller {
     }
     this.afterResults(modelPath);
     return entries;
+  }
+
+  /** Forgets one kept run of the model (the editor's Runs part); the editors show what is left. */
+  async removeRun(modelPath: string, id: string): Promise<boolean> {
+    const removed = await this.store.removeRun(modelPath, id);
+    if (removed) {
+      this.log(`removed run ${id} of ${path.basename(modelPath)}`);
+      this.afterResults(modelPath);
+    }
+    return removed;
+  }
+
+  /** Ids of the model's kept runs (the editor may name only these). */
+  runIdSet(modelPath: string): Set<string> {
+    return new Set(this.store.runs(modelPath).map((r) => r.id!));
   }
 
   private afterResults(modelPath: string): void {

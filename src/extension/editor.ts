@@ -27,7 +27,7 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider<M
     panel.webview.html = editorHtml(panel.webview, this.extensionUri, vscode.Uri.joinPath, doc.uri.path.split('/').pop() ?? 'model');
     const view = this.controller.attachView(modelPath, panel);
     panel.webview.onDidReceiveMessage(async (raw: unknown) => {
-      const msg = parseWebviewMessage(raw, this.controller.layerNameSet(modelPath));
+      const msg = parseWebviewMessage(raw, this.controller.layerNameSet(modelPath), this.controller.runIdSet(modelPath));
       if (!msg) {
         this.controller.log(`ignored an invalid message from the editor of ${modelPath}: ${JSON.stringify(raw)?.slice(0, 200)}`);
         return;
@@ -43,6 +43,9 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider<M
           break;
         case 'revealLayer':
           await this.controller.revealLayerInCode(modelPath, msg.layer);
+          break;
+        case 'removeRun':
+          await this.controller.removeRun(modelPath, msg.id);
           break;
       }
     });

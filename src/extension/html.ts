@@ -21,11 +21,14 @@ export function editorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, jo
   const nonce = makeNonce();
   const script = webview.asWebviewUri(joinPath(extensionUri, 'dist', 'webview.js'));
   const css = webview.asWebviewUri(joinPath(extensionUri, 'media', 'editor.css'));
+  // uPlot's own stylesheet (legend, cursor), a copy of node_modules/uplot/dist/uPlot.min.css checked by test/webview-plots.test.ts
+  const plotCss = webview.asWebviewUri(joinPath(extensionUri, 'media', 'uplot.min.css'));
   const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy(webview.cspSource, nonce)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="${plotCss}">
 <link rel="stylesheet" href="${css}">
 <title>${esc(title)}</title></head>
 <body><main id="app" aria-live="polite"><p class="muted">Loading ${esc(title)}…</p></main>

@@ -5,16 +5,24 @@ import * as path from 'path';
 export const WEBVIEW_COMMANDS = ['quantize', 'sensitivity', 'export', 'report', 'selectCalibration'] as const;
 export type WebviewCommand = (typeof WEBVIEW_COMMANDS)[number];
 
-export type FromWebview =
+/** Messages about the model and its layers. */
+export type LayerMessage =
   | { type: 'ready' }
   | { type: 'command'; command: WebviewCommand }
   | { type: 'selectLayer'; layer: string }
   | { type: 'revealLayer'; layer: string };
 
+export type FromWebview = LayerMessage | { type: 'removeRun'; id: string };
+
 const MAX_NAME = 1024;
 
-/** Returns the message if it is one we know with valid fields, naming only layers of this model; otherwise undefined. */
-export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string>): FromWebview | undefined {
+/**
+ * Returns the message if it is one we know with valid fields, naming only layers and kept runs of this model;
+ * otherwise undefined. Without `runIds` no message about a run gets through.
+ */
+export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string>): LayerMessage | undefined;
+export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string>, runIds: ReadonlySet<string>): FromWebview | undefined;
+export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string>, runIds: ReadonlySet<string> = new Set()): FromWebview | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const m = raw as Record<string, unknown>;
   switch (m.type) {
@@ -25,6 +33,8 @@ export function parseWebviewMessage(raw: unknown, layerNames: ReadonlySet<string
     case 'selectLayer':
     case 'revealLayer':
       return typeof m.layer === 'string' && m.layer.length <= MAX_NAME && layerNames.has(m.layer) ? { type: m.type, layer: m.layer } : undefined;
+    case 'removeRun':
+      return typeof m.id === 'string' && m.id.length <= MAX_NAME && runIds.has(m.id) ? { type: 'removeRun', id: m.id } : undefined;
     default:
       return undefined;
   }
