@@ -92,7 +92,7 @@ export async function buildReport(model: Model, calib: DataSplitInput, data: Dat
   if (layerInfos.length === 0) throw new InputError(`${model.path}: no conv or linear layers to inspect`);
   progress?.('calibration', 0);
   // one calibration pass serves every variant: keep input samples (output-error weights) and means (bias correction)
-  const stats = await time('calibration', () => calibrateModel(floatModel, prepared, calib, { ...base, weightMethod: 'output', biasCorrection: true }, opts.batchSize, opts.calibrationLimit));
+  const stats = await time('calibration', () => calibrateModel(floatModel, prepared, calib, { ...base, weightMethod: 'output', biasCorrection: true }, opts.batchSize, opts.calibrationLimit).stats);
   const intModelFor = (o: Partial<QuantOptions>) => buildIntModel(prepared, stats, checkQuantOptions({ ...base, ...o }));
   // where only a variant's weights are read: the plan alone (the sequential bias pass changes biases, not weights)
   const planFor = (o: Partial<QuantOptions>) => buildQuantPlan(prepared, stats, checkQuantOptions({ ...base, ...o }));

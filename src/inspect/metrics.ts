@@ -16,6 +16,9 @@ export interface ErrorMetrics {
   signalPower: number;
 }
 
+/** The sums an ErrorAccumulator keeps. */
+export interface ErrorSums { count: number; sumRef2: number; sumTest2: number; sumCross: number; sumErr2: number; maxAbs: number }
+
 /** Streaming accumulator: feed pairs of tensors (one image or a batch at a time), read metrics at the end. */
 export class ErrorAccumulator {
   private count = 0;
@@ -40,6 +43,33 @@ export class ErrorAccumulator {
     this.sumRef2 += r2; this.sumTest2 += t2; this.sumCross += rt; this.sumErr2 += e2;
     this.maxAbs = maxAbs;
     return this;
+  }
+
+  /** add() of a reference against integer codes, dequantized on the fly: test = fround(s·(q − z)). */
+  addCodes(reference: ArrayLike<number>, codes: ArrayLike<number>, scale: number, zeroPoint: number): this {
+    if (reference.length !== codes.length) {
+      throw new Error(`metrics: tensors differ in size (${reference.length} vs ${codes.length})`);
+    }
+    let r2 = 0, t2 = 0, rt = 0, e2 = 0, maxAbs = this.maxAbs;
+    for (let i = 0; i < reference.length; i++) {
+      const r = reference[i], t = Math.fround(scale * (codes[i] - zeroPoint)), e = r - t;
+      r2 += r * r; t2 += t * t; rt += r * t; e2 += e * e;
+      const a = Math.abs(e);
+      if (a > maxAbs) maxAbs = a;
+    }
+    this.count += reference.length;
+    this.sumRef2 += r2; this.sumTest2 += t2; this.sumCross += rt; this.sumErr2 += e2;
+    this.maxAbs = maxAbs;
+    return this;
+  }
+
+  /** The running sums, structured-clonable (a pool worker sends them; fromState rebuilds the accumulator). */
+  state(): ErrorSums {
+    return { count: this.count, sumRef2: this.sumRef2, sumTest2: this.sumTest2, sumCross: this.sumCross, sumErr2: this.sumErr2, maxAbs: this.maxAbs };
+  }
+
+  static fromState(s: ErrorSums): ErrorAccumulator {
+    return Object.assign(new ErrorAccumulator(), s);
   }
 
   /** Merge another accumulator (e.g. from a worker) into this one. */

@@ -6,10 +6,11 @@ import { argmaxRows } from '../data/accuracy';
 import { iterateBatches } from '../data/preprocess';
 import type { Dataset, Preprocess } from '../data/types';
 import { FloatModel } from '../engine/float-engine';
-import { IntModel, QTensor, dequantizeTensor } from '../engine/int-engine';
+import { IntModel, QTensor } from '../engine/int-engine';
 import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
 import { biasCorrectionImages, buildIntModel } from '../engine/bias-correction';
-import { Calibrator } from '../engine/quant-calibrate';
+import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
+import { cachedCalibration, calibrationKey } from './calibration-cache';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { ErrorAccumulator } from '../inspect/metrics';
@@ -76,6 +77,8 @@ export interface QuantizeResult {
   model: string;
   options: QuantOptions;
   calibrationImages: number;
+  /** True when the calibration statistics of an earlier run on the same model and images were reused. */
+  calibrationReused: boolean;
   images: number;
   fp32: { accuracy: number | null };
   quantized: { accuracy: number | null; agreement: number | null };
@@ -104,27 +107,30 @@ function limited(split: DataSplit, limit: number | undefined): Dataset {
   return { ...d, count: limit, labels: d.labels.subarray(0, limit) };
 }
 
-/** Runs calibration over the calibration split and returns the statistics. */
+/** Runs calibration over the calibration split and returns the statistics (kept, and reused for the same model and data). */
 export function calibrateModel(
   floatModel: FloatModel, prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number,
   limit: number, callbacks: QuantizeCallbacks = {},
-): ReturnType<Calibrator['finish']> {
-  const layers = quantizableLayers(prepared, options);
-  const calibrator = new Calibrator(prepared.constants, {
-    sampledLayers: new Set(layers.map((l) => l.name)),
+): { stats: CalibrationStats; reused: boolean } {
+  const data = limited(split, limit);
+  const observers = {
+    sampledLayers: new Set(quantizableLayers(prepared, options).map((l) => l.name)),
     keepSamples: options.weightMethod === 'output',
     keepMeans: options.biasCorrection,
-    meanImages: biasCorrectionImages(prepared, Math.min(limit, split.dataset.count), options.activationBits),
+    meanImages: biasCorrectionImages(prepared, data.count, options.activationBits),
+  };
+  const key = calibrationKey(prepared.model, data, split.preprocess, data.count, batchSize, observers);
+  return cachedCalibration(key, () => {
+    const calibrator = new Calibrator(prepared.constants, observers);
+    const hooks = { ...calibrator.hooks(), checkCancelled: callbacks.checkCancelled };
+    for (const batch of iterateBatches(data, batchSize, split.preprocess)) {
+      callbacks.checkCancelled?.();
+      calibrator.observeInput(prepared.inputName, batch.input);
+      floatModel.run(batch.input, hooks);
+      callbacks.onProgress?.((batch.start + batch.labels.length) / data.count, `calibrating ${batch.start + batch.labels.length}/${data.count}`);
+    }
+    return calibrator.finish();
   });
-  const data = limited(split, limit);
-  const hooks = { ...calibrator.hooks(), checkCancelled: callbacks.checkCancelled };
-  for (const batch of iterateBatches(data, batchSize, split.preprocess)) {
-    callbacks.checkCancelled?.();
-    calibrator.observeInput(prepared.inputName, batch.input);
-    floatModel.run(batch.input, hooks);
-    callbacks.onProgress?.((batch.start + batch.labels.length) / data.count, `calibrating ${batch.start + batch.labels.length}/${data.count}`);
-  }
-  return calibrator.finish();
 }
 
 /** The value whose float and integer versions a layer's output metrics compare. */
@@ -152,24 +158,25 @@ export function floatIslands(prepared: PreparedModel, plan: QuantPlan): FloatNod
 export function buildQuantizedModel(
   model: Model, calibration: DataSplit, quant: Partial<QuantOptions> = {}, batchSize = 50,
   calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
-): { plan: QuantPlan; intModel: IntModel; floatModel: FloatModel; calibrationImages: number; softmax?: string } {
+): { plan: QuantPlan; intModel: IntModel; floatModel: FloatModel; calibrationImages: number; calibrationReused: boolean; softmax?: string } {
   const options = checkQuantOptions({ ...DEFAULT_QUANT_OPTIONS, ...quant });
   const { model: logits, softmax } = logitsModel(model);
   const floatModel = new FloatModel(logits);
   const prepared = floatModel.getPrepared(Math.min(batchSize, calibration.dataset.count));
   if (calibration.dataset.count === 0) throw new InputError(`${calibration.dataset.source}: no calibration images`);
   checkFiniteConstants(prepared); // NaN/Inf weights would give NaN scales: name the initializer instead
-  const stats = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
+  const { stats, reused } = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
+  if (reused) callbacks.onProgress?.(1, `calibration of ${stats.images} images reused`);
   if (options.biasCorrection) callbacks.onProgress?.(1, `bias correction on ${stats.meanBatches.reduce((n, b) => n + b.dims[0], 0)} calibration images`);
   const intModel = buildIntModel(prepared, stats, options, callbacks.checkCancelled);
-  return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images, softmax };
+  return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images, calibrationReused: reused, softmax };
 }
 
 export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
   const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
-  const { plan, intModel, floatModel, calibrationImages, softmax } = buildQuantizedModel(
+  const { plan, intModel, floatModel, calibrationImages, calibrationReused, softmax } = buildQuantizedModel(
     job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
@@ -196,7 +203,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
       const qOut = intModel.run(batch.input, {
         onQuantized: (name: string, q: QTensor) => {
           const r = ref.get(name);
-          if (r && wanted.has(name)) metrics.get(name)!.add(r, dequantizeTensor(q).data as Float32Array);
+          if (r && wanted.has(name)) metrics.get(name)!.addCodes(r, q.codes, q.params.scale, q.params.zeroPoint);
         },
         onAccumulator: (name: string, m: number) => maxAcc.set(name, Math.max(maxAcc.get(name) ?? 0, m)),
         checkCancelled: callbacks.checkCancelled,
@@ -229,6 +236,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     model: job.model.path,
     options: plan.options,
     calibrationImages,
+    calibrationReused,
     images,
     fp32: { accuracy: accuracy(fpCorrect) },
     quantized: { accuracy: accuracy(qCorrect), agreement: pct(agree) },

@@ -65,7 +65,7 @@ export function formatQuantize(r: QuantizeResult): string[] {
   const lines = [
     `model        ${r.model}`,
     `scheme       W${o.weightBits}A${o.activationBits}, ${o.perChannel ? 'per-channel' : 'per-tensor'} weights (${o.weightMethod}), activations ${o.method}${o.biasCorrection ? ', bias correction' : ''}${o.quantizeAfterActivation ? ', quantized after activations too' : ''}`,
-    `calibration  ${r.calibrationImages} images`,
+    `calibration  ${r.calibrationImages} images${r.calibrationReused ? ' (statistics of the previous run on these images reused)' : ''}`,
     ...(r.labelled ? [
       `fp32 top-1   ${fmt(r.fp32.accuracy)}% (${r.images} images)`,
       `int  top-1   ${fmt(r.quantized.accuracy)}%  (drop ${r.fp32.accuracy !== null && r.quantized.accuracy !== null ? (r.fp32.accuracy - r.quantized.accuracy).toFixed(2) : 'n/a'} points)`,
