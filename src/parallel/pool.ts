@@ -23,7 +23,7 @@ export interface PoolOptions {
   task?: string;
   /**
    * Passed to the task factory in every worker (structured-cloned; typed arrays on SharedArrayBuffers are shared).
-   * Task 'int' takes { plan }, whose weight codes the pool moves into SharedArrayBuffers.
+   * Tasks 'int' and 'inspect' take { plan }, whose weight codes the pool moves into SharedArrayBuffers.
    */
   config?: unknown;
   /** Kernel path for the workers (default: theirs, i.e. QINSPECT_KERNELS or wasm). */
@@ -89,7 +89,7 @@ export class WorkerPool {
     const entry = workerEntry();
     const task = options.task ?? 'float';
     const plan = (options.config as { plan?: QuantPlan } | undefined)?.plan;
-    const config = task === 'int' && plan ? { ...(options.config as object), plan: sharePlan(plan) } : options.config;
+    const config = plan ? { ...(options.config as object), plan: sharePlan(plan) } : options.config;
     const init: ToWorker = { type: 'init', model: shared, task, config, kernels: options.kernels };
     const ready: Promise<void>[] = [];
     for (let i = 0; i < size; i++) {

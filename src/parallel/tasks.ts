@@ -8,6 +8,7 @@ import type { Tensor } from '../graph/tensor';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel } from '../engine/int-engine';
 import type { QuantPlan } from '../engine/int-plan';
+import { measureBatch } from '../inspect/measure-batch';
 import { InputError } from '../util/errors';
 
 export type BatchFunction = (input: Tensor) => unknown;
@@ -27,10 +28,21 @@ const intLogits: TaskFactory = (model, config) => {
   return (input) => im.run(input);
 };
 
+/** The quantize job's measurement of a batch (src/inspect/measure-batch.ts); config: { plan, compared: value names }. */
+const inspectBatch: TaskFactory = (model, config) => {
+  const { plan, compared } = (config ?? {}) as { plan?: QuantPlan; compared?: string[] };
+  if (!plan || !compared) throw new Error("pool task 'inspect' needs config.plan and config.compared");
+  const fm = new FloatModel(model);
+  const im = new IntModel(model, plan);
+  const wanted = new Set(compared);
+  return (input) => measureBatch(fm, im, wanted, input);
+};
+
 /** Built-in tasks; test-only tasks exercise failures. */
 export const TASKS: Record<string, TaskFactory> = {
   float: floatLogits,
   int: intLogits,
+  inspect: inspectBatch,
   'test-fail': () => (input) => {
     throw new InputError(`test-fail: batch of ${input.dims[0]} rejected`);
   },

@@ -6,14 +6,16 @@ import { argmaxRows } from '../data/accuracy';
 import { iterateBatches } from '../data/preprocess';
 import type { Dataset, Preprocess } from '../data/types';
 import { FloatModel } from '../engine/float-engine';
-import { IntModel, QTensor } from '../engine/int-engine';
+import { IntModel } from '../engine/int-engine';
 import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
 import { biasCorrectionImages, buildIntModel } from '../engine/bias-correction';
 import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey } from './calibration-cache';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
-import { ErrorAccumulator } from '../inspect/metrics';
+import { BatchMeasure, MeasureTotals, measureBatch } from '../inspect/measure-batch';
+import { WorkerPool, defaultWorkerCount } from '../parallel/pool';
+import type { Tensor } from '../graph/tensor';
 import { logitsModel } from '../graph/logits';
 import { InputError } from '../util/errors';
 import { checkFiniteConstants } from '../util/finite';
@@ -37,6 +39,8 @@ export interface QuantizeJobOptions {
   limit?: number;
   /** Write the QDQ ONNX model here. */
   exportPath?: string;
+  /** Threads that evaluate test batches (default: one per core; 1 evaluates in this thread). */
+  workers?: number;
 }
 
 export interface QuantizeCallbacks {
@@ -172,6 +176,42 @@ export function buildQuantizedModel(
   return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images, calibrationReused: reused, softmax };
 }
 
+type Batch = ReturnType<typeof iterateBatches> extends Iterable<infer B> ? B : never;
+
+/** Measures batches in this thread, yielding to the event loop between them so a worker sees cancel messages. */
+async function* measureInThread(
+  floatModel: FloatModel, intModel: IntModel, compared: ReadonlySet<string>, batches: Iterable<Batch>, checkCancelled?: () => void,
+): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
+  for (const batch of batches) {
+    checkCancelled?.();
+    yield { batch, measure: measureBatch(floatModel, intModel, compared, batch.input, checkCancelled) };
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** Measures batches on a pool of worker threads (one per core), in batch order; the pool is closed at the end. */
+async function* measureInPool(
+  model: Model, plan: QuantPlan, compared: ReadonlySet<string>, batches: Iterable<Batch>, workers: number, checkCancelled?: () => void,
+): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
+  const pool = await WorkerPool.create(model, { workers, task: 'inspect', config: { plan, compared: [...compared] } });
+  const sent: Batch[] = [];
+  function* inputs(): Generator<Tensor> {
+    for (const batch of batches) {
+      checkCancelled?.();
+      sent.push(batch);
+      yield batch.input;
+    }
+  }
+  try {
+    for await (const { output } of pool.map(inputs())) {
+      checkCancelled?.();
+      yield { batch: sent.shift()!, measure: output as BatchMeasure };
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
 export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
@@ -184,33 +224,22 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   callbacks.onPlan?.(plan, prepared);
   const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
-  const metrics = new Map<string, ErrorAccumulator>([...wanted].map((v) => [v, new ErrorAccumulator()]));
-  const maxAcc = new Map<string, number>();
-  const logitError = new ErrorAccumulator();
+  const totals = new MeasureTotals();
   let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0;
   const predictions: QuantizeResult['predictions'] = { float: [], quantized: [] };
   const labelled = !job.evaluation?.dataset.unlabelled;
 
   if (job.evaluation) {
     const data = limited(job.evaluation, job.limit);
-    for (const batch of iterateBatches(data, batchSize, job.evaluation.preprocess)) {
-      callbacks.checkCancelled?.();
-      const ref = new Map<string, Float32Array>();
-      const fOut = floatModel.run(batch.input, {
-        afterNode: (node, outs) => node.outputs.forEach((o, i) => { if (wanted.has(o) && outs[i]) ref.set(o, (outs[i].data as Float32Array).slice()); }),
-        checkCancelled: callbacks.checkCancelled,
-      });
-      const qOut = intModel.run(batch.input, {
-        onQuantized: (name: string, q: QTensor) => {
-          const r = ref.get(name);
-          if (r && wanted.has(name)) metrics.get(name)!.addCodes(r, q.codes, q.params.scale, q.params.zeroPoint);
-        },
-        onAccumulator: (name: string, m: number) => maxAcc.set(name, Math.max(maxAcc.get(name) ?? 0, m)),
-        checkCancelled: callbacks.checkCancelled,
-      });
+    const batches = iterateBatches(data, batchSize, job.evaluation.preprocess);
+    const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.ceil(data.count / batchSize));
+    const measures = workers > 1
+      ? measureInPool(prepared.model, plan, wanted, batches, workers, callbacks.checkCancelled)
+      : measureInThread(floatModel, intModel, wanted, batches, callbacks.checkCancelled);
+    for await (const { batch, measure } of measures) {
+      totals.add(measure);
       const n = batch.labels.length;
-      logitError.add(fOut.data as Float32Array, qOut.data as Float32Array);
-      const fp = argmaxRows(fOut, n), qp = argmaxRows(qOut, n);
+      const fp = argmaxRows(measure.floatLogits, n), qp = argmaxRows(measure.intLogits, n);
       for (let i = 0; i < n; i++) {
         if (fp[i] === batch.labels[i]) fpCorrect++;
         if (qp[i] === batch.labels[i]) qCorrect++;
@@ -220,7 +249,6 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
       }
       images += n;
       callbacks.onProgress?.(0.3 + (0.65 * images) / data.count, `evaluating ${images}/${data.count}`);
-      await new Promise((r) => setImmediate(r)); // let a worker see cancel messages
     }
   }
   let exported: string | undefined;
@@ -240,12 +268,12 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     images,
     fp32: { accuracy: accuracy(fpCorrect) },
     quantized: { accuracy: accuracy(qCorrect), agreement: pct(agree) },
-    logitSqnrDb: images > 0 ? logitError.result().sqnrDb : null,
+    logitSqnrDb: images > 0 ? totals.logitError.result().sqnrDb : null,
     labelled,
     predictions,
     ...(softmax ? { softmax } : {}),
     layers: plan.layers.map((l) => {
-      const m = images > 0 ? metrics.get(compared.get(l.name)!)!.result() : undefined;
+      const m = images > 0 ? totals.errors.get(compared.get(l.name)!)?.result() : undefined;
       return {
         name: l.name,
         op: l.op,
@@ -261,7 +289,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
         weightSqnrDb: l.weightSqnrDb,
         outputSqnrDb: m ? m.sqnrDb : null,
         outputCosine: m ? m.cosine : null,
-        maxAccumulator: maxAcc.get(l.name) ?? 0,
+        maxAccumulator: totals.maxAccumulators.get(l.name) ?? 0,
         accumulatorBound: l.accumulatorBound,
         multipliers: l.multipliers.map((mm) => ({ m0: mm.multiplier, shift: mm.shift })),
         flags: layerHazards(l),
