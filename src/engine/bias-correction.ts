@@ -8,7 +8,7 @@
  * every image before layer i + 1 runs on any; what is held meanwhile is each batch's live integer codes.
  */
 import { elementCount, type Tensor } from '../graph/tensor';
-import { dequantizeTensor, IntModel, LayerStep } from './int-engine';
+import { IntModel, LayerStep } from './int-engine';
 import { buildQuantPlan, correctLayerBias, QuantOptions } from './int-plan';
 import { CalibrationStats, ColumnMeans, inputColumnMeans } from './quant-calibrate';
 import type { PreparedModel } from './types';
@@ -52,7 +52,7 @@ export function correctBiasesSequentially(
 function pooledInputMeans(steps: readonly LayerStep[]): Float64Array[] {
   let pooled: ColumnMeans | undefined;
   for (const { node, layer, x } of steps) {
-    const batch = inputColumnMeans(node, dequantizeTensor(x), layer.weightDims);
+    const batch = inputColumnMeans(node, { dims: x.dims, data: x.codes }, layer.weightDims, x.params);
     pooled ??= new ColumnMeans(batch.means.length, batch.means[0].length);
     pooled.add(batch);
   }

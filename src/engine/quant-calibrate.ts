@@ -66,26 +66,40 @@ function convColumn(p: Conv2dParams, x: Tensor, n: number, pos: number, g: numbe
   }
 }
 
+/** Codes stand for x̂ = fround(s·(q − z)); plain floats for themselves. */
+export interface CodeScale { scale: number; zeroPoint: number }
+
+/** Σ_n x[n, i] for each of the `per` elements of one image. */
+function sumOverBatch(data: Tensor['data'], batch: number, per: number, codes?: CodeScale): Float64Array {
+  if (data instanceof BigInt64Array) throw new InputError('column means need float or integer code data, got int64');
+  const sums = new Float64Array(per);
+  for (let n = 0; n < batch; n++) {
+    const base = n * per;
+    if (codes) {
+      const { scale, zeroPoint } = codes;
+      for (let i = 0; i < per; i++) sums[i] += Math.fround(scale * (data[base + i] - zeroPoint));
+    } else {
+      for (let i = 0; i < per; i++) sums[i] += data[base + i];
+    }
+  }
+  return sums;
+}
+
 /**
  * E[x_col] per group: the mean of the input column each output position of a conv / linear layer sees, over the
  * batch and every output position (zeros where the window covers padding), exactly. `count` is the columns averaged.
+ * With `codes`, x holds integer codes and the means are those of their dequantized values (no float copy is made).
  */
-export function inputColumnMeans(node: Node, x: Tensor, weightDims: readonly number[]): { means: Float64Array[]; count: number } {
-  const xd = x.data as Float32Array;
+export function inputColumnMeans(node: Node, x: { dims: readonly number[]; data: Tensor['data'] }, weightDims: readonly number[], codes?: CodeScale): { means: Float64Array[]; count: number } {
   if (node.opType === 'Gemm') {
     const [batch, k] = x.dims;
-    const mean = new Float64Array(k);
-    for (let n = 0; n < batch; n++) for (let i = 0; i < k; i++) mean[i] += xd[n * k + i];
+    const mean = sumOverBatch(x.data, batch, k, codes);
     for (let i = 0; i < k; i++) mean[i] /= Math.max(1, batch);
     return { means: [mean], count: batch };
   }
-  const p = conv2dParams(node, x.dims, weightDims);
+  const p = conv2dParams(node, x.dims as number[], weightDims);
   const planeSize = p.h * p.w;
-  const planes = new Float64Array(p.c * planeSize); // Σ_n x[n, c] — the window sums below are linear in x
-  for (let n = 0; n < p.n; n++) {
-    const base = n * p.c * planeSize;
-    for (let i = 0; i < planes.length; i++) planes[i] += xd[base + i];
-  }
+  const planes = sumOverBatch(x.data, p.n, p.c * planeSize, codes); // Σ_n x[n, c] — the window sums below are linear in x
   const cg = p.c / p.group;
   const count = p.n * p.oh * p.ow;
   const means = Array.from({ length: p.group }, (_, g) => {
