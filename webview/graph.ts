@@ -1,15 +1,17 @@
 /**
  * The dataflow graph: the model's real DAG laid out by dagre (graph-model.ts), drawn as SVG with pan (drag) and
  * zoom (wheel, + / − / fit), blocks as collapsible clusters, nodes coloured by SQNR after a run (accumulated or
- * local), keyboard reachable (Tab, Enter opens details or toggles a block, arrow keys move between neighbours).
+ * local) or, while two runs are compared, by the change of that SQNR from run A to run B (compare-model.ts), keyboard reachable (Tab, Enter opens details or toggles a block, arrow keys move between neighbours).
  */
+import { formatDeltaDb } from '../src/extension/compare';
 import { bitsLabel, formatDb, layerErrorLine, type QuantRun } from '../src/extension/results';
+import { deltaClass, nodeDeltas, type NodeDelta } from './compare-model';
 import { custom, el, svg } from './dom';
 import {
   buildView, collapseByDefault, drawnBlocks, layoutView, neighbour, nodeError, sqnrClass,
   type GraphData, type Layout, type NodeError, type SqnrMode, type ViewGraph, type VNode,
 } from './graph-model';
-import { actions, fmt, moduleName, page, resultOf, saveState, type GraphViewState } from './state';
+import { actions, comparing, fmt, moduleName, page, resultOf, saveState, type GraphViewState } from './state';
 import { attachTooltip, hideTooltip } from './tooltip';
 
 /** Expanding everything beyond this many boxes would make the layout slow and the page heavy. */
@@ -55,17 +57,30 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 
 interface Overlay {
   mode: SqnrMode;
+  /** The run whose numbers are drawn (run B while comparing: its edges' bits and scales). */
   run?: QuantRun;
+  /** Node name → what it shows: its SQNR, or while comparing its change B − A (db). */
   errors: Map<string, NodeError | undefined>;
+  /** While two runs are compared: both runs and every node's A, B and change. */
+  compare?: { a: QuantRun; b: QuantRun; deltas: Map<string, NodeDelta> };
+  /** Colour class and text of a number in `errors` (SQNR bands, or bands of the change). */
+  classOf(db: number | undefined, float?: boolean): ReturnType<typeof sqnrClass>;
+  dbText(db: number | undefined): string;
 }
 
 function overlayFor(data: GraphData): Overlay {
-  const run = page.model?.run;
   const mode: SqnrMode = page.state.sqnrMode ?? 'accumulated';
-  const byName = new Map(data.nodes.map((n) => [n.name, n]));
   const errors = new Map<string, NodeError | undefined>();
+  const pair = comparing();
+  if (pair) {
+    const deltas = nodeDeltas(data.nodes, pair.a, pair.b, mode);
+    for (const [name, d] of deltas) errors.set(name, { db: d.db, float: d.float, note: d.note, bits: d.b?.bits, scale: d.b?.scale, zeroPoint: d.b?.zeroPoint });
+    return { mode, run: pair.b, errors, compare: { ...pair, deltas }, classOf: deltaClass, dbText: formatDeltaDb };
+  }
+  const run = page.model?.run;
+  const byName = new Map(data.nodes.map((n) => [n.name, n]));
   if (run) for (const n of data.nodes) errors.set(n.name, nodeError(n, run, mode, byName));
-  return { mode, run, errors };
+  return { mode, run, errors, classOf: sqnrClass, dbText: formatDb };
 }
 
 function worstOf(members: string[], overlay: Overlay): number | undefined {
@@ -94,6 +109,7 @@ export function graphSection(): HTMLElement {
   const s = page.model!.summary!;
   if (s.graph.truncated) notes.push(`The graph has ${s.graph.totalNodes.toLocaleString()} nodes: the first ${s.graph.nodes.length.toLocaleString()} are drawn.`);
   if (view.hiddenConstants && !page.state.showConstants) notes.push(`${view.hiddenConstants} constant node${view.hiddenConstants > 1 ? 's' : ''} (shape arithmetic, clip bounds) hidden.`);
+  if (overlay.compare) notes.push(`Coloured by the change of ${overlay.mode} SQNR from run A (${overlay.compare.a.label ?? ''}) to run B (${overlay.compare.b.label ?? ''}), B − A; edges show run B.`);
   if (overlay.run?.graph) notes.push(`Nodes other than conv/linear layers measured on ${overlay.run.graph.images} images.`);
   if (notes.length) section.append(el('p', { class: 'muted graph-notes' }, notes.join(' ')));
   const viewport = el('div', { class: 'graph-viewport' });
@@ -144,8 +160,11 @@ function toolbar(blocks: string[], drawn: number, overlay: Overlay): HTMLElement
   constants.checked = page.state.showConstants ?? false;
   constants.addEventListener('change', () => { saveState({ showConstants: constants.checked, graphView: undefined }); actions.render(); });
   bar.append(el('label', { class: 'check' }, constants, ' constants'));
-  bar.append(el('span', { class: 'legend', 'aria-label': 'Colours' },
-    el('span', { class: 'lg q-good' }, '● ≥ 30 dB'), el('span', { class: 'lg q-fair' }, '▲ 20–30 dB'), el('span', { class: 'lg q-poor' }, '✖ < 20 dB'), el('span', { class: 'lg q-none' }, 'grey: no data / float')));
+  bar.append(overlay.compare
+    ? el('span', { class: 'legend', id: 'graph-legend', 'aria-label': 'Colours: change of SQNR, B − A' },
+      el('span', { class: 'lg q-good' }, '● Δ ≥ −1 dB'), el('span', { class: 'lg q-fair' }, '▲ −1 … −6 dB'), el('span', { class: 'lg q-poor' }, '✖ < −6 dB'), el('span', { class: 'lg q-none' }, 'grey: no data / float'))
+    : el('span', { class: 'legend', id: 'graph-legend', 'aria-label': 'Colours' },
+      el('span', { class: 'lg q-good' }, '● ≥ 30 dB'), el('span', { class: 'lg q-fair' }, '▲ 20–30 dB'), el('span', { class: 'lg q-poor' }, '✖ < 20 dB'), el('span', { class: 'lg q-none' }, 'grey: no data / float')));
   return bar;
 }
 
@@ -189,11 +208,18 @@ function valueLine(value: string, overlay: Overlay): string {
 
 function nodeTooltip(n: VNode, overlay: Overlay, err: NodeError | undefined, worst: number | undefined): (Node | string)[] {
   if (n.kind === 'block') {
-    return [el('strong', {}, n.title), el('br'), `${n.members!.length} nodes · worst ${overlay.mode} SQNR ${formatDb(worst)}`, el('br'), 'Enter or click: expand'];
+    return [el('strong', {}, n.title), el('br'), `${n.members!.length} nodes · worst ${overlay.compare ? `change of ${overlay.mode} SQNR` : `${overlay.mode} SQNR`} ${overlay.dbText(worst)}`, el('br'), 'Enter or click: expand'];
   }
   if (n.kind === 'input' || n.kind === 'output') return [el('strong', {}, n.title), el('br'), `${n.kind === 'input' ? 'graph input' : 'graph output'} ${n.sub}`];
   const node = n.node!;
   const lines: (Node | string)[] = [el('strong', {}, node.layer ? moduleName(node.name) : node.name), el('br')];
+  if (overlay.compare) {
+    const d = overlay.compare.deltas.get(node.name);
+    const side = (label: string, r: QuantRun, e: NodeError | undefined) => `${label} ${r.label ?? ''}: ${overlay.mode} SQNR ${e?.float ? 'float' : formatDb(e?.db)}`;
+    lines.push(side('A', overlay.compare.a, d?.a), el('br'), side('B', overlay.compare.b, d?.b), el('br'), `change B − A ${formatDeltaDb(d?.db)}`);
+    if (d?.note) lines.push(el('br'), d.note);
+    return lines;
+  }
   const r = node.layer ? resultOf(node.name) : undefined;
   if (r) {
     lines.push(layerErrorLine(r), el('br'), `local SQNR ${formatDb(r.localSqnrDb)} (this layer alone)`);
@@ -220,9 +246,9 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     const b = layout.clusters.get(c.id);
     if (!b) continue;
     const worst = worstOf(c.members, overlay);
-    const cls = overlay.run ? sqnrClass(worst) : 'q-none';
+    const cls = overlay.run ? overlay.classOf(worst) : 'q-none';
     const title = svg('g', { class: 'ctitle', tabindex: '0', role: 'button', 'aria-expanded': 'true', 'aria-label': `Block ${c.label}, ${c.members.length} nodes, expanded; Enter collapses`, 'data-block': c.block, 'data-id': c.id },
-      svg('text', { x: b.x - b.width / 2 + 8, y: b.y - b.height / 2 + 15 }, `▾ ${c.label} · ${c.members.length} nodes${worst !== undefined ? ` · worst ${formatDb(worst)}` : ''}`));
+      svg('text', { x: b.x - b.width / 2 + 8, y: b.y - b.height / 2 + 15 }, `▾ ${c.label} · ${c.members.length} nodes${worst !== undefined ? ` · worst ${overlay.dbText(worst)}` : ''}`));
     const g = svg('g', { class: `gcluster ${cls}`, 'data-block': c.block },
       svg('rect', { x: b.x - b.width / 2, y: b.y - b.height / 2, width: b.width, height: b.height, rx: 6 }));
     titles.push({ x: b.x - b.width / 2, y: b.y - b.height / 2, el: title });
@@ -261,7 +287,7 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     const b = layout.nodes.get(n.id)!;
     const err = n.node ? overlay.errors.get(n.node.name) : undefined;
     const worst = n.kind === 'block' ? worstOf(n.members!, overlay) : undefined;
-    const cls = !overlay.run || n.kind === 'input' || n.kind === 'output' ? 'q-none' : n.kind === 'block' ? sqnrClass(worst) : sqnrClass(err?.db, err?.float);
+    const cls = !overlay.run || n.kind === 'input' || n.kind === 'output' ? 'q-none' : n.kind === 'block' ? overlay.classOf(worst) : overlay.classOf(err?.db, err?.float);
     const isSelected = selected !== undefined && (n.node?.name === selected || !!n.members?.includes(selected));
     const g = svg('g', {
       class: `gnode kind-${n.kind} ${cls}${n.node?.layer ? ' layer' : ''}${isSelected ? ' selected' : ''}`,
@@ -295,20 +321,21 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
 
 function thirdLine(n: VNode, err: NodeError | undefined, worst: number | undefined, overlay: Overlay, cls: string): string {
   if (!overlay.run) return n.kind === 'op' && n.node?.layer ? 'layer' : '';
-  if (n.kind === 'block') return worst === undefined ? 'no data' : `worst ${mark(cls)} ${formatDb(worst)}`;
+  if (n.kind === 'block') return worst === undefined ? 'no data' : `worst ${mark(cls)} ${overlay.dbText(worst)}`;
   if (n.kind !== 'op') return '';
   if (err?.float) return 'float';
   const r = n.node?.layer ? resultOf(n.node.name) : undefined;
   const db = err?.db;
   const bits = r ? `${bitsLabel(r.weightBits, r.activationBits)} ` : '';
+  if (overlay.compare) return db === undefined ? 'Δ —' : `${mark(cls)} Δ ${overlay.dbText(db)}`;
   return db === undefined ? `${bits}—` : `${bits}${mark(cls)} ${formatDb(db)}`;
 }
 
 function ariaLabel(n: VNode, err: NodeError | undefined, worst: number | undefined, overlay: Overlay): string {
-  if (n.kind === 'block') return `Block ${n.title}, ${n.members!.length} nodes, collapsed${overlay.run ? `, worst ${overlay.mode} SQNR ${formatDb(worst)}` : ''}; Enter expands`;
+  if (n.kind === 'block') return `Block ${n.title}, ${n.members!.length} nodes, collapsed${overlay.run ? `, worst ${overlay.compare ? 'change of ' : ''}${overlay.mode} SQNR ${overlay.dbText(worst)}` : ''}; Enter expands`;
   if (n.kind === 'input' || n.kind === 'output') return `Graph ${n.kind} ${n.title} ${n.sub}`;
   const name = n.node!.layer ? moduleName(n.node!.name) : n.node!.name;
-  return `${n.title} ${name}${overlay.run ? `, ${overlay.mode} SQNR ${err?.float ? 'float' : formatDb(err?.db)}` : ''}`;
+  return `${n.title} ${name}${overlay.run ? `, ${overlay.compare ? 'change of ' : ''}${overlay.mode} SQNR ${err?.float ? 'float' : overlay.dbText(err?.db)}` : ''}`;
 }
 
 function onNodeKey(e: KeyboardEvent, n: VNode, view: ViewGraph, layout: Layout, activate: () => void): void {

@@ -1,15 +1,19 @@
 /**
- * The custom editor page: model summary, dataflow graph, layer table, run results, details. Wires the parts
- * (cards.ts, graph.ts, table.ts, details.ts) together and talks to the host only via postMessage.
+ * The custom editor page: model summary, kept runs and their comparison, plots, dataflow graph, layer table, run
+ * results, details. Wires the parts (cards.ts, runs.ts, compare.ts, plots.ts, graph.ts, table.ts, details.ts)
+ * together and talks to the host only via postMessage.
  */
 import { provideVSCodeDesignSystem, vsCodeBadge, vsCodeButton, vsCodeDivider, vsCodeProgressRing, vsCodeTag } from '@vscode/webview-ui-toolkit';
 import type { QuantRun, SensitivityEntry } from '../src/extension/results';
 import type { ModelSummary } from '../src/worker/summary';
 import { accuracyCards, busyBar, header, sensitivitySection } from './cards';
+import { compareSection } from './compare';
 import { details } from './details';
 import { el } from './dom';
 import { focusGraphNode, graphSection } from './graph';
 import { actions, isLayer, page, saveState, vscode, type Model } from './state';
+import { plotsSection, watchTheme } from './plots';
+import { runsSection } from './runs';
 import { layerTable } from './table';
 import { hideTooltip } from './tooltip';
 
@@ -24,7 +28,7 @@ function render(): void {
   app.replaceChildren();
   app.append(header(), busyBar());
   if (model.error) app.append(el('p', { class: 'error', role: 'alert', id: 'load-error' }, model.error));
-  if (model.summary) app.append(accuracyCards(), graphSection(), layerTable(), details(), sensitivitySection());
+  if (model.summary) app.append(accuracyCards(), runsSection(), compareSection(), plotsSection(), graphSection(), layerTable(), details(), sensitivitySection());
   window.scrollTo(0, page.state.scrollY ?? 0);
 }
 
@@ -52,12 +56,18 @@ window.addEventListener('message', (e: MessageEvent) => {
   switch (m.type) {
     case 'init': {
       const summary = m.summary as ModelSummary | undefined;
+      const run = m.run as QuantRun | undefined;
+      const runs = Array.isArray(m.runs) ? (m.runs as QuantRun[]) : run ? [run] : [];
+      // a new run (or a removed shown one) brings the page back to the newest; a reload keeps the user's choice
+      const newest = runs[0]?.id;
+      if (page.model && page.model.runs[0]?.id !== newest) saveState({ shownRun: undefined });
       page.model = {
         fileName: String(m.fileName ?? ''),
         modelPath: String(m.modelPath ?? ''),
         summary: summary && typeof summary === 'object' && Array.isArray(summary.layers) ? summary : undefined,
         error: typeof m.error === 'string' ? m.error : undefined,
-        run: m.run as QuantRun | undefined,
+        run: runs.find((r) => r.id === page.state.shownRun) ?? runs[0],
+        runs,
         sensitivity: m.sensitivity as SensitivityEntry[] | undefined,
         code: Array.isArray(m.code) ? (m.code as Model['code']) : [],
         busy: typeof m.busy === 'string' ? m.busy : undefined,
@@ -87,5 +97,6 @@ window.addEventListener('message', (e: MessageEvent) => {
       break;
   }
 });
+watchTheme(() => document.getElementById('plots')?.replaceWith(plotsSection()));
 window.addEventListener('scroll', () => saveState({ scrollY: window.scrollY }), { passive: true });
 vscode.postMessage({ type: 'ready' });

@@ -28,6 +28,10 @@ export interface ViewState {
   sqnrMode?: SqnrMode;
   showConstants?: boolean;
   graphView?: GraphViewState;
+  /** The kept run the page shows (cards, table, graph, details); the newest when unset or gone. */
+  shownRun?: string;
+  /** The two runs picked in the Runs part (ids) and whether the table, graph and plots compare them. */
+  compare?: { a?: string; b?: string; on?: boolean };
 }
 
 export interface Model {
@@ -35,7 +39,10 @@ export interface Model {
   modelPath: string;
   summary?: ModelSummary;
   error?: string;
+  /** The run the page shows: the newest kept one unless the user chose another in the Runs part. */
   run?: QuantRun;
+  /** Every kept run of the model, newest first. */
+  runs: QuantRun[];
   sensitivity?: SensitivityEntry[];
   code: { layer: string; modulePath: string; file: string; line: number }[];
   busy?: string;
@@ -57,6 +64,23 @@ export const actions = {
   /** Select a layer or node: details shown; `from` says which part should keep the keyboard focus. */
   select: (_name: string, _opts: { scroll: boolean; from: 'table' | 'graph' }): void => {},
 };
+
+/** The runs picked as A and B: the user's picks while they are kept, else the newest as B and the one before it as A. */
+export function runPair(): { a?: QuantRun; b?: QuantRun } {
+  const runs = page.model?.runs ?? [];
+  const picked = page.state.compare ?? {};
+  const find = (id: string | undefined) => (id === undefined ? undefined : runs.find((r) => r.id === id));
+  const b = find(picked.b) ?? runs[0];
+  const a = find(picked.a) ?? runs.find((r) => r !== b);
+  return { a, b };
+}
+
+/** The two runs compared, while comparing is on and A and B are two different kept runs. */
+export function comparing(): { a: QuantRun; b: QuantRun } | undefined {
+  if (!page.state.compare?.on) return undefined;
+  const { a, b } = runPair();
+  return a && b && a.id !== b.id ? { a, b } : undefined;
+}
 
 export function moduleName(layer: string): string {
   return page.model?.code.find((c) => c.layer === layer)?.modulePath ?? modulePathFromNodeName(layer) ?? layer;

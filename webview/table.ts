@@ -1,7 +1,11 @@
-/** The layer table: one row per conv / linear layer with its bits, scales and errors; click or Enter selects. */
+/**
+ * The layer table: one row per conv / linear layer with its bits, scales and errors (weight SQNR, accumulated and
+ * local output SQNR, Δacc); click or Enter selects. While two runs are compared it is compare.ts's table instead.
+ */
 import { bitsLabel, formatDb, formatSigned, sqnrQuality } from '../src/extension/results';
+import { compareTable } from './compare';
 import { el } from './dom';
-import { actions, fmt, moduleName, page, resultOf } from './state';
+import { actions, comparing, fmt, moduleName, page, resultOf } from './state';
 import { attachTooltip, layerTooltip } from './tooltip';
 
 function qualityCell(db: number | undefined): HTMLTableCellElement {
@@ -10,10 +14,16 @@ function qualityCell(db: number | undefined): HTMLTableCellElement {
   return el('td', { class: `num q-${q}`, title: q === 'unknown' ? '' : `${q} (≥30 dB good, 20–30 fair, <20 poor)` }, `${mark} ${formatDb(db)}`);
 }
 
+const HEAD_TITLES: Record<number, string> = {
+  9: 'Accumulated: the quantized model against the float model at this layer’s output (the error of every layer up to here)',
+  10: 'Local: this layer alone quantized, fed the float model’s input (the error it adds by itself)',
+};
+
 export function layerTable(): HTMLElement {
+  if (comparing()) return compareTable(onRowKey);
   const s = page.model!.summary!;
   const selected = page.state.selected;
-  const head = el('tr', {}, ...['#', 'layer', 'op', 'weights', 'bits', 'weight scale(s)', 'input scale / zp', 'output scale / zp', 'weight SQNR', 'output SQNR', 'Δacc'].map((h) => el('th', { scope: 'col' }, h)));
+  const head = el('tr', {}, ...['#', 'layer', 'op', 'weights', 'bits', 'weight scale(s)', 'input scale / zp', 'output scale / zp', 'weight SQNR', 'output SQNR (accumulated)', 'local SQNR', 'Δacc'].map((h, i) => el('th', { scope: 'col', ...(HEAD_TITLES[i] ? { title: HEAD_TITLES[i] } : {}) }, h)));
   const body = el('tbody');
   s.layers.forEach((l, i) => {
     const r = resultOf(l.name);
@@ -29,6 +39,7 @@ export function layerTable(): HTMLElement {
       el('td', { class: 'num' }, r?.outputScale !== undefined ? `${fmt(r.outputScale, 3)} / ${r.outputZeroPoint ?? 0}` : '—'),
       qualityCell(r?.weightSqnrDb),
       qualityCell(r?.outputSqnrDb),
+      qualityCell(r?.localSqnrDb),
       el('td', { class: 'num' }, formatSigned(r?.deltaAccuracy)),
     );
     row.addEventListener('click', () => actions.select(l.name, { scroll: true, from: 'table' }));

@@ -1,7 +1,7 @@
 /** The one tooltip of the page (#tooltip): shown on hover and on keyboard focus, below the target. */
 import { el } from './dom';
 import { moduleName, resultOf } from './state';
-import { layerErrorLine } from '../src/extension/results';
+import { formatDb, layerErrorLine } from '../src/extension/results';
 
 const tooltip = () => document.getElementById('tooltip')!;
 
@@ -29,10 +29,11 @@ export function attachTooltip(target: Element, content: () => (Node | string)[],
   target.addEventListener('blur', hide);
 }
 
-/** A layer's tooltip: its module name and its error line (bits, output and weight SQNR, Δacc). */
+/** A layer's tooltip: its module name, its error line (bits, output and weight SQNR, Δacc) and its local SQNR. */
 export function layerTooltip(layer: string): (Node | string)[] {
   const r = resultOf(layer);
-  return [el('strong', {}, moduleName(layer)), el('br'), r ? layerErrorLine(r) : 'not quantized yet'];
+  if (!r) return [el('strong', {}, moduleName(layer)), el('br'), 'not quantized yet'];
+  return [el('strong', {}, moduleName(layer)), el('br'), layerErrorLine(r), el('br'), `local SQNR ${formatDb(r.localSqnrDb)} (this layer alone)`];
 }
 
 export function hideTooltip(): void {
