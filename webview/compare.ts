@@ -61,10 +61,13 @@ export function compareSection(): HTMLElement {
     if (d.floatDiffers) section.append(el('p', { class: 'error', role: 'alert' }, `The two runs' float models disagree on ${d.floatDiffers} images: the inputs were not the same (preprocessing or data changed between the runs).`));
     if (d.flipped.length) {
       const shown = d.flipped.slice(0, MAX_FLIPS_LISTED);
-      const rows = shown.map((f) => el('tr', {}, el('td', { class: 'num' }, `#${f.image}`), el('td', { class: 'num' }, f.float === undefined ? '—' : String(f.float)),
-        el('td', { class: `num${f.float !== undefined && f.a === f.float ? ' q-good' : ''}` }, String(f.a)), el('td', { class: `num${f.float !== undefined && f.b === f.float ? ' q-good' : ''}` }, String(f.b))));
+      const names = page.model!.classNames;
+      const cls = (c: number | undefined) => (c === undefined ? '—' : names?.[c] !== undefined ? `${c} ${names[c]}` : String(c));
+      const keeps = (c: number, f: number | undefined) => (f !== undefined && c === f ? ' q-good' : '');
+      const rows = shown.map((f) => el('tr', {}, el('td', { class: 'num' }, `#${f.image}`), el('td', { class: 'num' }, cls(f.float)),
+        el('td', { class: `num${keeps(f.a, f.float)}` }, cls(f.a)), el('td', { class: `num${keeps(f.b, f.float)}` }, cls(f.b))));
       section.append(el('details', { class: 'flips', id: 'compare-flips' },
-        el('summary', {}, `The ${d.flipped.length} flipped images${d.flipped.length > shown.length ? ` (first ${shown.length})` : ''}: top-1 class of float, A and B`),
+        el('summary', {}, `The ${d.flipped.length} flipped images${d.flipped.length > shown.length ? ` (first ${shown.length})` : ''}: top-1 class of the float model, A and B (green: keeps the float model's)`),
         el('table', { class: 'flips-table', 'aria-label': 'Flipped images' },
           el('thead', {}, el('tr', {}, ...['image (data order)', 'float', 'A', 'B'].map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows))));
     }
@@ -108,7 +111,7 @@ export function compareTable(onRowKey: (e: KeyboardEvent, row: HTMLElement, laye
       el('td', { class: 'num' }, String(i + 1)),
       el('td', { class: 'lname' }, moduleName(l.name)),
       el('td', {}, l.op),
-      el('td', {}, arrow(bits(d.a), bits(d.b))),
+      el('td', { class: 'num' }, arrow(bits(d.a), bits(d.b))),
       el('td', { class: 'num' }, dbPair(d.a?.outputSqnrDb, d.b?.outputSqnrDb)),
       deltaCell(d.outputSqnrDb),
       el('td', { class: 'num' }, dbPair(d.a?.localSqnrDb, d.b?.localSqnrDb)),

@@ -69,6 +69,7 @@ window.addEventListener('message', (e: MessageEvent) => {
         run: runs.find((r) => r.id === page.state.shownRun) ?? runs[0],
         runs,
         sensitivity: m.sensitivity as SensitivityEntry[] | undefined,
+        classNames: Array.isArray(m.classNames) && m.classNames.every((c) => typeof c === 'string') ? (m.classNames as string[]) : undefined,
         code: Array.isArray(m.code) ? (m.code as Model['code']) : [],
         busy: typeof m.busy === 'string' ? m.busy : undefined,
       };

@@ -44,6 +44,8 @@ export interface Model {
   /** Every kept run of the model, newest first. */
   runs: QuantRun[];
   sensitivity?: SensitivityEntry[];
+  /** Class names (the sidecar's labels), when the model has them. */
+  classNames?: string[];
   code: { layer: string; modulePath: string; file: string; line: number }[];
   busy?: string;
 }

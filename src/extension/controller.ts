@@ -101,10 +101,20 @@ export class Controller {
       error,
       run,
       runs,
+      classNames: this.classNames(view.modelPath),
       sensitivity: this.store.sensitivity(view.modelPath),
       code: summary ? this.codeLocations(view.modelPath).map((l) => ({ layer: l.layer, modulePath: l.modulePath, file: path.basename(l.file), line: l.line + 1 })) : [],
       busy: this.jobs.busy ? this.busyMessage : undefined,
     });
+  }
+
+  /** Class names from the model's sidecar (`labels`), for the flipped decisions of a comparison; none when it has none. */
+  private classNames(modelPath: string): string[] | undefined {
+    try {
+      return findSidecar(modelPath)?.labels?.slice(0, 100000);
+    } catch {
+      return undefined; // a broken sidecar is reported where the jobs read it
+    }
   }
 
   private busyMessage = '';
