@@ -121,6 +121,25 @@ function main(): void {
     log(quantize.skipped ? `quantize (calibrate 1,000 + evaluate 10,000): skipped (${quantize.skipped})`
       : `full quantize resnet20 (calibrate 1,000 + evaluate 10,000 images): ${fmt(quantize.seconds, 1)} s, peak RSS ${fmt(quantize.peakRssMB)} MB`);
   }
+  const job = runPart('job-throughput', MODELS[0], workers, quick ? 500 : 2000);
+  const engine20 = (summary.models as Record<string, { oursIntIps?: number; oursFloatIps?: number }>).resnet20_cifar10 ?? {};
+  const bothPasses = engine20.oursIntIps && engine20.oursFloatIps ? 1 / (1 / engine20.oursIntIps + 1 / engine20.oursFloatIps) : undefined;
+  summary.job = { ...job, jobVsIntEngine: job.ips && engine20.oursIntIps ? job.ips / engine20.oursIntIps : undefined, floatPlusIntEngineIps: bothPasses };
+  log(job.skipped ? `quantize job throughput: skipped (${job.skipped})`
+    : `quantize job (resnet20, bias correction + float and integer pass + per-layer errors): ${fmt(job.ips)} images/s = ${fmt(job.ips! / (engine20.oursIntIps ?? NaN), 2)}× the integer engine alone (${fmt(engine20.oursIntIps)}), ${fmt(job.ips! / (bothPasses ?? NaN), 2)}× one float + one integer engine pass (${fmt(bothPasses)})`);
+  const sample = runPart('sample-job', MODELS[0], workers, 0);
+  summary.sampleJob = sample;
+  log(sample.skipped ? `"Quantize to N bits" on the sample: skipped (${sample.skipped})`
+    : `"Quantize to N bits" on the sample (256 calibration, 500 test images, with the editor's histograms and graph errors): ${fmt(sample.seconds, 2)} s first, ${fmt(sample.extra?.warmSeconds as number, 2)} s at other bits (calibration reused)`);
+  const demo = timeDemo();
+  summary.demoSeconds = demo;
+  log(demo === undefined ? 'demo: skipped (dist/cli.js not built: npm run build)' : `npm run demo (qinspect demo, info + eval + W8A8 + W4A4): ${fmt(demo, 1)} s wall`);
+  if (!noScale && fs.existsSync(MODELS[2].file)) {
+    const large = runPart('large-job', { ...MODELS[2], batch: 16 }, workers, 64);
+    summary.largeJob = large;
+    log(large.skipped ? `ResNet-18 job: skipped (${large.skipped})`
+      : `ResNet-18 (224×224) calibrate + quantize + inspect on 64 images: ${fmt(large.seconds, 1)} s, peak RSS ${fmt(large.peakRssMB)} MB (goals ≤ 60 s, < 2048 MB)`);
+  }
   const main20 = (summary.models as Record<string, Record<string, unknown>>).resnet20_cifar10 ?? {};
   const result = {
     oursFloatIps: main20.oursFloatIps ?? null,
@@ -132,6 +151,14 @@ function main(): void {
     ...summary,
   };
   if (json) console.log(JSON.stringify(result));
+}
+
+/** Wall time of `node bin/qinspect demo` in a child process (the bundle must be built). */
+function timeDemo(): number | undefined {
+  if (!fs.existsSync(path.join(root, 'dist/cli.js'))) return undefined;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/qinspect'), 'demo'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.status === 0 ? (performance.now() - t0) / 1000 : undefined;
 }
 
 const part = argValue('--part');

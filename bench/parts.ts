@@ -200,7 +200,48 @@ const calibrate4000: Part = async (a) => {
   return { seconds: (performance.now() - t0) / 1000 };
 };
 
+/**
+ * The quantize job's own throughput (calibration reused, so bias correction + evaluation): float and integer pass,
+ * per-layer errors and max accumulators on every test image, on the pool of a.workers threads.
+ */
+const jobThroughput: Part = async (a) => {
+  const model = loadModel(a.model);
+  const calibration = calibrationSplit(a.model, model, 200);
+  const evaluation = { dataset: randomDataset(model, a.images), preprocess: calibration.preprocess };
+  const job = (limit: number) => quantizeJob({ model, calibration, evaluation, batchSize: Math.min(a.batch, 50), calibrationLimit: 200, limit, workers: a.workers });
+  await job(Math.min(a.batch, 50)); // calibrates (kept for the run below)
+  const t0 = performance.now();
+  const r = await job(a.images);
+  const seconds = (performance.now() - t0) / 1000;
+  return { ips: r.images / seconds, seconds, extra: { calibrationReused: r.calibrationReused } };
+};
+
+/** The editor's "Quantize to N bits" job on the embedded sample (256 calibration, 500 test images): cold, then warm at other bits. */
+const sampleJob: Part = async () => {
+  const { quantizeWorkerJob } = await import('../src/worker/quantize-job');
+  const modelPath = path.join(__dirname, '../samples/resnet20_cifar10.onnx');
+  const ctx = { onProgress: () => undefined, checkCancelled: () => undefined };
+  const t0 = performance.now();
+  await quantizeWorkerJob({ modelPath, weightBits: 8, activationBits: 8, calibrationImages: 256, testImages: 500 }, ctx);
+  const t1 = performance.now();
+  await quantizeWorkerJob({ modelPath, weightBits: 4, activationBits: 4, calibrationImages: 256, testImages: 500 }, ctx);
+  const t2 = performance.now();
+  return { seconds: (t1 - t0) / 1000, extra: { warmSeconds: (t2 - t1) / 1000 } };
+};
+
+/** ImageNet-size job: calibrate + quantize + inspect on a.images images (the model's own random input). */
+const largeJob: Part = async (a) => {
+  const model = loadModel(a.model);
+  const split = calibrationSplit(a.model, model, a.images);
+  const t0 = performance.now();
+  const r = await quantizeJob({ model, calibration: split, evaluation: split, batchSize: a.batch, calibrationLimit: a.images, workers: a.workers });
+  return { seconds: (performance.now() - t0) / 1000, extra: { images: r.images, layers: r.layers.length } };
+};
+
 export const PARTS: Record<string, Part> = {
+  'job-throughput': jobThroughput,
+  'sample-job': sampleJob,
+  'large-job': largeJob,
   'ours-float': oursFloat,
   'ours-int': oursInt,
   'ort-float': ortFloat,
