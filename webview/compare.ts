@@ -68,8 +68,10 @@ export function compareSection(): HTMLElement {
         el('td', { class: `num${keeps(f.a, f.float)}` }, cls(f.a)), el('td', { class: `num${keeps(f.b, f.float)}` }, cls(f.b))));
       section.append(el('details', { class: 'flips', id: 'compare-flips' },
         el('summary', {}, `The ${d.flipped.length} flipped images${d.flipped.length > shown.length ? ` (first ${shown.length})` : ''}: top-1 class of the float model, A and B (green: keeps the float model's)`),
-        el('table', { class: 'flips-table', 'aria-label': 'Flipped images' },
-          el('thead', {}, el('tr', {}, ...['image (data order)', 'float', 'A', 'B'].map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows))));
+        // a scrolling region of its own (Tab reaches it, the arrow keys scroll it): up to 200 rows stay out of the page's way
+        el('div', { class: 'flips-scroll', tabindex: '0', role: 'region', 'aria-label': 'Flipped images, scrollable' },
+          el('table', { class: 'flips-table', 'aria-label': 'Flipped images' },
+            el('thead', {}, el('tr', {}, ...['image (data order)', 'float', 'A', 'B'].map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows)))));
     }
   }
   if (c.worstLayers.length) {

@@ -1,8 +1,9 @@
 // UI test: playwright-core drives Debian chromium against code-server with Quant Inspector loaded from the repo.
 // Opens the sample model, checks its dataflow graph (nodes, collapsible blocks), quantizes from the palette to 8 and
-// then 4 bits, checks the graph's SQNR colours and the local/accumulated toggle, hovers a layer for its error, cancels
-// a run, finds the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 (copied into the workspace), and saves
-// screenshots under test-results/.
+// then 4 bits, compares the two kept runs (Runs part, flipped decisions, ΔSQNR table and graph, plots of A and B),
+// checks the graph's SQNR colours and the local/accumulated toggle, hovers a layer for its error, cancels a run, finds
+// the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 (copied into the workspace), runs the sensitivity
+// analysis for the ranking plot, and saves screenshots under test-results/.
 // usage: node ui.js <baseUrl> <workspaceFolder> <outDir>
 const assert = require('assert');
 const fs = require('fs');
@@ -119,6 +120,13 @@ async function graphIntoView(ed) {
   await until(() => ed.locator('#graph').evaluate((e) => Math.abs(e.getBoundingClientRect().top) < 2), 'the graph to scroll into view');
 }
 
+/** Scrolls the editor's element `selector` to the top of the view (or as far as the page goes) and waits until it is there. */
+async function scrollToPart(ed, selector) {
+  await ed.locator(selector).evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await until(() => ed.locator(selector).evaluate((e) => Math.abs(e.getBoundingClientRect().top) < 2
+    || (e.getBoundingClientRect().top > 0 && Math.abs(window.scrollY + window.innerHeight - document.documentElement.scrollHeight) < 2)), `${selector} to scroll into view`);
+}
+
 async function quantize(bits) {
   await palette('Quant Inspector: Quantize to N bits');
   await answer('weight bits', String(bits));
@@ -193,6 +201,71 @@ async function quantize(bits) {
   }
   const acc = (s) => Number.parseFloat(s);
   assert.ok(acc(results[8].quantized) >= acc(results[4].quantized), 'W8A8 at least as accurate as W4A4');
+
+  // 2a. both runs are kept: the Runs part lists them newest first; pick A = W8A8, B = W4A4 and compare
+  const runRows = ed.locator('#runs table.runs tbody tr');
+  await until(async () => (await runRows.count()) === 2, 'two kept runs in the Runs part');
+  assert.match(await runRows.nth(0).locator('td.run-label').textContent(), /^W4A4 percentile per-channel/);
+  assert.match(await runRows.nth(1).locator('td.run-label').textContent(), /^W8A8 percentile per-channel/);
+  await ed.locator('#run-a-1').check(); // A: the W8A8 run (keyboard users: Tab to the radio, arrows within its group)
+  await ed.locator('#run-b-0').check();
+  await until(() => ed.locator('#run-a-1').isChecked(), 'run A picked');
+  await ed.locator('#btn-compare').click();
+  await ed.locator('#compare-title', { hasText: 'A W8A8 percentile per-channel → B W4A4 percentile per-channel' }).waitFor({ timeout: PATIENCE });
+  await ed.locator('#btn-compare[aria-pressed="true"]').waitFor({ timeout: PATIENCE });
+  const flippedText = await ed.locator('#cmp-flipped').textContent();
+  const [, flips, images] = flippedText.match(/^(\d+) of (\d+)$/) ?? [];
+  log(`comparison W8A8 → W4A4: ${flippedText} flipped; ${await ed.locator('#compare-flips-text').textContent()}`);
+  assert.strictEqual(Number(images), 200, 'decisions compared on the 200 test images');
+  assert.ok(Number(flips) > 0, 'W4A4 flips some of W8A8\'s decisions');
+  for (const side of ['a', 'b']) {
+    const [, right, wrong] = (await ed.locator(`#cmp-rw-${side}`).textContent()).match(/^(\d+) right · (\d+) wrong$/);
+    assert.strictEqual(Number(right) + Number(wrong), 200, `run ${side} right + wrong = images`);
+  }
+  assert.strictEqual(Number((await ed.locator('#cmp-rw-a').textContent()).match(/^\d+/)[0]), Math.round(acc(results[8].quantized) * 2), 'run A right = its accuracy × 200');
+  await ed.locator('#compare-flips summary').click();
+  assert.strictEqual(await ed.locator('#compare-flips tbody tr').count(), Math.min(200, Number(flips)), 'one row per flipped image');
+  // the layer table compares: accumulated and local SQNR of A → B with their change, scales A → B
+  const cmpRows = ed.locator('table.layers.compare tbody tr');
+  await until(async () => (await cmpRows.count()) === 20, 'the compared layer table');
+  const conv1Cells = await ed.locator('table.layers.compare tr[data-layer="/conv1/Conv"] td').allTextContents();
+  log('compared conv1:', JSON.stringify(conv1Cells));
+  assert.match(conv1Cells[3], /^W8A8 → W4A4$/);
+  assert.match(conv1Cells[4], /^-?\d+\.\d → -?\d+\.\d dB$/);
+  assert.match(conv1Cells[5], /^−\d+\.\d dB$/, 'W4A4 loses accumulated SQNR');
+  assert.match(conv1Cells[7], /^[+−]\d+\.\d dB$/, 'local SQNR change');
+  assert.match(conv1Cells[9], /→ .* ×\d+\.\d/, 'output scale A → B with its ratio');
+  // the graph is coloured by the change B − A
+  await ed.locator('#graph-legend', { hasText: 'Δ ≥ −1 dB' }).waitFor({ timeout: PATIENCE });
+  const deltaClasses = await graphClasses(ed);
+  assert.ok(Object.values(deltaClasses).filter((c) => c !== 'q-none').length >= 20, 'graph nodes coloured by ΔSQNR');
+  assert.match(await ed.locator('#graph-svg g.gnode[data-node="/conv1/Conv"] text.t3').textContent(), /Δ −\d+\.\d dB/);
+  await scrollToPart(ed, '#compare');
+  await mouseAway(ed);
+  await page.screenshot({ path: path.join(out, 'editor-compare.png') });
+  await scrollToPart(ed, '#layers');
+  await page.screenshot({ path: path.join(out, 'editor-compare-table.png') });
+  await graphIntoView(ed);
+  await mouseAway(ed);
+  await page.screenshot({ path: path.join(out, 'editor-compare-graph.png') });
+  // plots of A and B: SQNR across depth (values on hover in uPlot's legend; arrow keys move the cursor), accuracy vs bits
+  await ed.locator('#plot-sqnr canvas').waitFor({ timeout: PATIENCE });
+  await ed.locator('#plot-bits canvas').waitFor({ timeout: PATIENCE });
+  await scrollToPart(ed, '#plots');
+  await ed.locator('#plot-sqnr').focus();
+  await page.keyboard.press('ArrowRight');
+  await until(async () => /^#2 layer1\.0\.conv1: accumulated \(A\) -?\d+\.\d dB · local \(A\) .* accumulated \(B\) -?\d+\.\d dB/.test(await ed.locator('#plot-sqnr-readout').textContent()), 'the keyboard readout of layer 2');
+  const over = await ed.locator('#plot-sqnr .u-over').boundingBox();
+  await page.mouse.move(over.x + over.width * 0.55, over.y + over.height * 0.4);
+  const legendValue = ed.locator('#plot-sqnr .u-legend .u-series').nth(1).locator('.u-value');
+  await until(async () => /^-?\d+\.\d dB$/.test(await legendValue.textContent()), 'the hover value in the SQNR plot\'s legend');
+  log('plot legend on hover:', (await ed.locator('#plot-sqnr .u-legend').textContent()).replace(/\s+/g, ' '));
+  assert.deepEqual(await ed.locator('#plot-bits .u-legend .u-series th').allTextContents(), ['bits (weights = activations)', 'quantized accuracy', 'top-1 agreement', 'float accuracy']);
+  await page.screenshot({ path: path.join(out, 'editor-plots-compare.png') });
+  await ed.locator('#btn-compare').click();
+  await ed.locator('#btn-compare[aria-pressed="false"]').waitFor({ timeout: PATIENCE });
+  await ed.locator('table.layers:not(.compare) tbody tr').nth(19).waitFor({ timeout: PATIENCE });
+  log('comparison closed: the shown W4A4 run\'s table is back');
 
   // 2b. after the run the graph's nodes carry SQNR colours; the local / accumulated toggle recolours
   await ed.locator('#sqnr-accumulated[aria-pressed="true"]').waitFor({ timeout: PATIENCE });
@@ -271,12 +344,13 @@ async function quantize(bits) {
   log('graph click opened the layer details');
 
   // 5. cancel a run mid-calibration: the worker stops, the editor keeps the W4A4 results and stays usable
+  // (at 4 bits: the choice it leaves is what the sensitivity analysis of 7b runs at)
   await palette('Quant Inspector: Quantize to N bits');
-  await answer('weight bits', '8');
-  await answer('activation bits', '8');
+  await answer('weight bits', '4');
+  await answer('activation bits', '4');
   await answer('calibration data');
   await answer('calibration method');
-  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Quantize resnet20_cifar10.onnx to W8A8' });
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Quantize resnet20_cifar10.onnx to W4A4' });
   await toast.first().waitFor({ timeout: PATIENCE });
   await ed.locator('#busy-text').waitFor({ timeout: PATIENCE });
   await toast.first().hover();
@@ -349,7 +423,25 @@ async function quantize(bits) {
   await quickOpen('resnet20_cifar10.onnx');
   await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: PATIENCE });
   assert.strictEqual(await editorFrame().locator('#acc-quant').textContent(), results[4].quantized);
-  log('reopened: stored W4A4 results shown');
+  assert.strictEqual(await editorFrame().locator('#runs table.runs tbody tr').count(), 2, 'both runs still kept');
+  log('reopened: stored W4A4 results shown, both runs kept');
+
+  // 7b. sensitivity from the editor's toolbar (at the last choice, W4A4): the ranking plot joins the plots
+  const re = editorFrame();
+  await re.locator('#btn-sensitivity').click();
+  await re.locator('#plot-sensitivity canvas, #job-error').first().waitFor({ timeout: 300000 });
+  if (await re.locator('#job-error').count()) throw new Error(`sensitivity failed: ${await re.locator('#job-error').textContent()}`);
+  assert.deepEqual(await re.locator('#plot-sensitivity .u-legend .u-series th').allTextContents(), ['rank', 'Δacc (this layer alone)', 'logit SQNR (this layer alone)']);
+  await scrollToPart(re, '#plots');
+  const bar = await re.locator('#plot-sensitivity .u-over').boundingBox();
+  await page.mouse.move(bar.x + bar.width * 0.04, bar.y + bar.height * 0.5); // the most costly layer
+  const rankValue = re.locator('#plot-sensitivity .u-legend .u-series').nth(0).locator('.u-value');
+  await until(async () => /^#1 \S+/.test(await rankValue.textContent()), 'the hover value in the sensitivity plot\'s legend');
+  log('sensitivity plot legend on hover:', (await re.locator('#plot-sensitivity .u-legend').textContent()).replace(/\s+/g, ' '));
+  await page.screenshot({ path: path.join(out, 'editor-plots.png') });
+  await page.mouse.move(5, 400);
+  await re.locator('body').evaluate(() => window.scrollTo(0, 0));
+  await until(() => re.locator('body').evaluate(() => window.scrollY === 0), 'the editor to scroll to the top');
 
   // 8. the editor follows the theme (VS Code CSS variables): dark and high contrast
   const themes = {};
@@ -371,6 +463,9 @@ async function quantize(bits) {
     await page.screenshot({ path: path.join(out, file) });
   }
   log('themes (editor background):', JSON.stringify(themes));
+  // the plots are canvases: they redraw in the theme's colours (their axis text is drawn, not styled)
+  await scrollToPart(editorFrame(), '#plots');
+  await page.screenshot({ path: path.join(out, 'editor-plots-high-contrast.png') });
   const luminance = (rgb) => { const [r, g, b] = rgb.match(/\d+/g).map(Number); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
   assert.ok(luminance(themes['Dark Modern']) < 0.3, 'dark background in the dark theme');
   assert.strictEqual(luminance(themes['Dark High Contrast']), 0, 'black background in high contrast');
