@@ -32,7 +32,7 @@ export interface PoolOptions {
 
 interface Pending {
   id: number;
-  input: Tensor;
+  input: Tensor | object;
   resolve(v: unknown): void;
   reject(e: Error): void;
 }
@@ -122,8 +122,8 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Runs the task on one batch on the next free worker. */
-  run(input: Tensor): Promise<unknown> {
+  /** Runs the task on one batch (a tensor, or the task's own payload) on the next free worker. */
+  run(input: Tensor | object): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     return new Promise((resolve, reject) => {
@@ -152,10 +152,10 @@ export class WorkerPool {
    * Runs every batch, yielding results in batch order as soon as they are ready. At most 2 batches per worker
    * are in flight, so a long stream of batches is never held in memory at once.
    */
-  async *map(batches: Iterable<Tensor> | AsyncIterable<Tensor>): AsyncGenerator<{ index: number; output: unknown }> {
+  async *map(batches: Iterable<Tensor | object> | AsyncIterable<Tensor | object>): AsyncGenerator<{ index: number; output: unknown }> {
     const window: Promise<unknown>[] = [];
     let index = 0;
-    for await (const batch of batches as AsyncIterable<Tensor>) {
+    for await (const batch of batches as AsyncIterable<Tensor | object>) {
       const result = this.run(batch);
       result.catch(() => undefined); // rejections surface when awaited in order below
       window.push(result);

@@ -14,7 +14,8 @@ export interface InitMessage {
 export interface RunMessage {
   type: 'run';
   id: number;
-  input: Tensor;
+  /** A batch tensor, or a task's own structured-clonable payload (e.g. task 'inspect': { input, references }). */
+  input: Tensor | object;
 }
 
 export type ToWorker = InitMessage | RunMessage;

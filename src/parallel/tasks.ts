@@ -8,16 +8,16 @@ import type { Tensor } from '../graph/tensor';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel } from '../engine/int-engine';
 import type { QuantPlan } from '../engine/int-plan';
-import { measureBatch } from '../inspect/measure-batch';
+import { MeasureInput, measureBatch } from '../inspect/measure-batch';
 import { InputError } from '../util/errors';
 
-export type BatchFunction = (input: Tensor) => unknown;
+export type BatchFunction = (input: Tensor | object) => unknown;
 export type TaskFactory = (model: Model, config: unknown) => BatchFunction;
 
 /** Float logits of the batch. */
 const floatLogits: TaskFactory = (model) => {
   const fm = new FloatModel(model);
-  return (input) => fm.run(input);
+  return (input) => fm.run(input as Tensor);
 };
 
 /** Integer-engine logits (dequantized) of the batch; config: { plan } (share it with sharePlan). */
@@ -25,7 +25,7 @@ const intLogits: TaskFactory = (model, config) => {
   const plan = (config as { plan?: QuantPlan } | undefined)?.plan;
   if (!plan) throw new Error("pool task 'int' needs config.plan");
   const im = new IntModel(model, plan);
-  return (input) => im.run(input);
+  return (input) => im.run(input as Tensor);
 };
 
 /** The quantize job's measurement of a batch (src/inspect/measure-batch.ts); config: { plan, compared: value names }. */
@@ -35,7 +35,7 @@ const inspectBatch: TaskFactory = (model, config) => {
   const fm = new FloatModel(model);
   const im = new IntModel(model, plan);
   const wanted = new Set(compared);
-  return (input) => measureBatch(fm, im, wanted, input);
+  return (input) => measureBatch(fm, im, wanted, input as MeasureInput);
 };
 
 /** Built-in tasks; test-only tasks exercise failures. */
@@ -44,7 +44,7 @@ export const TASKS: Record<string, TaskFactory> = {
   int: intLogits,
   inspect: inspectBatch,
   'test-fail': () => (input) => {
-    throw new InputError(`test-fail: batch of ${input.dims[0]} rejected`);
+    throw new InputError(`test-fail: batch of ${(input as Tensor).dims[0]} rejected`);
   },
   'test-crash': () => () => process.exit(3),
   'test-buffer-kind': (model) => () => [...model.graph.initializers.values()].every((t) => t.data.buffer instanceof SharedArrayBuffer),

@@ -3,39 +3,13 @@
  * on the same data (the demo's W8A8 and W4A4, the editor's reruns, a what-if) calibrate once. The statistics do not
  * depend on bit widths; the key holds everything they do depend on. A few entries at most (most recent kept).
  */
-import * as crypto from 'crypto';
-import * as fs from 'fs';
 import type { Dataset, Preprocess } from '../data/types';
 import type { CalibrationStats, CalibratorOptions } from '../engine/quant-calibrate';
 import type { Model } from '../graph/ir';
+import { imagesDigest, modelIdentity } from './identity';
 
 const MAX_ENTRIES = 2;
 const entries = new Map<string, CalibrationStats>();
-
-const modelIds = new WeakMap<Model, number>();
-let nextModelId = 1;
-
-/** A model read from a file is known by the file (size, mtime) and its graph; one built in memory by its identity. */
-function modelIdentity(model: Model): unknown {
-  try {
-    const s = fs.statSync(model.path);
-    if (s.isFile()) return [model.path, s.size, s.mtimeMs, model.graph.inputs.map((i) => i.dims), model.graph.nodes.map((n) => `${n.opType}:${n.name}`)];
-  } catch {
-    /* not a file: identity below */
-  }
-  if (!modelIds.has(model)) modelIds.set(model, nextModelId++);
-  return ['memory', modelIds.get(model)];
-}
-
-/** The calibration images themselves (pixels and labels), so a key never confuses two data sets that share a name. */
-function imagesDigest(dataset: Dataset, images: number): string {
-  const h = crypto.createHash('sha1');
-  const n = Math.min(images, dataset.count);
-  const chunk = 256;
-  for (let start = 0; start < n; start += chunk) h.update(dataset.readPixels(start, Math.min(n, start + chunk)));
-  h.update(new Uint8Array(dataset.labels.buffer, dataset.labels.byteOffset, 4 * Math.min(n, dataset.labels.length)));
-  return `${n}:${dataset.channels}x${dataset.height}x${dataset.width}:${h.digest('hex')}`;
-}
 
 /** Everything the statistics depend on: the model and its input shape, the images, preprocessing, batching, observers. */
 export function calibrationKey(

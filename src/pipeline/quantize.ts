@@ -13,9 +13,10 @@ import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey } from './calibration-cache';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
-import { BatchMeasure, MeasureTotals, measureBatch } from '../inspect/measure-batch';
+import { BatchMeasure, MeasureInput, MeasureTotals, coversValues, measureBatch } from '../inspect/measure-batch';
+import { DEFAULT_REFERENCE_BUDGET_BYTES, keepReferences, keptReferences, referenceKey } from './reference-cache';
 import { WorkerPool, defaultWorkerCount } from '../parallel/pool';
-import type { Tensor } from '../graph/tensor';
+import { elementCount } from '../graph/tensor';
 import { logitsModel } from '../graph/logits';
 import { InputError } from '../util/errors';
 import { checkFiniteConstants } from '../util/finite';
@@ -41,6 +42,8 @@ export interface QuantizeJobOptions {
   exportPath?: string;
   /** Threads that evaluate test batches (default: one per core; 1 evaluates in this thread). */
   workers?: number;
+  /** Memory for the float side of the test images kept for the next run (default 512 MiB; 0 keeps none). */
+  referenceBudgetBytes?: number;
 }
 
 export interface QuantizeCallbacks {
@@ -83,6 +86,8 @@ export interface QuantizeResult {
   calibrationImages: number;
   /** True when the calibration statistics of an earlier run on the same model and images were reused. */
   calibrationReused: boolean;
+  /** Test images whose float pass an earlier run on the same images recorded (only the integer pass ran). */
+  floatPassReused: number;
   images: number;
   fp32: { accuracy: number | null };
   quantized: { accuracy: number | null; agreement: number | null };
@@ -176,7 +181,17 @@ export function buildQuantizedModel(
   return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images, calibrationReused: reused, softmax };
 }
 
-type Batch = ReturnType<typeof iterateBatches> extends Iterable<infer B> ? B : never;
+type Batch = (ReturnType<typeof iterateBatches> extends Iterable<infer B> ? B : never) & MeasureInput & { index: number };
+
+/** Bytes the float references of one image take: its logits and every compared value (float32). */
+function referenceBytesPerImage(prepared: PreparedModel, compared: ReadonlySet<string>): number {
+  let elements = 0;
+  for (const v of [...compared, prepared.outputName]) {
+    const dims = prepared.shapes.get(v);
+    if (dims && dims.length > 0) elements += elementCount(dims) / Math.max(1, dims[0]);
+  }
+  return Math.max(1, 4 * elements);
+}
 
 /** Measures batches in this thread, yielding to the event loop between them so a worker sees cancel messages. */
 async function* measureInThread(
@@ -184,7 +199,7 @@ async function* measureInThread(
 ): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
   for (const batch of batches) {
     checkCancelled?.();
-    yield { batch, measure: measureBatch(floatModel, intModel, compared, batch.input, checkCancelled) };
+    yield { batch, measure: measureBatch(floatModel, intModel, compared, batch, checkCancelled) };
     await new Promise((r) => setImmediate(r));
   }
 }
@@ -195,11 +210,11 @@ async function* measureInPool(
 ): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
   const pool = await WorkerPool.create(model, { workers, task: 'inspect', config: { plan, compared: [...compared] } });
   const sent: Batch[] = [];
-  function* inputs(): Generator<Tensor> {
+  function* inputs(): Generator<MeasureInput> {
     for (const batch of batches) {
       checkCancelled?.();
       sent.push(batch);
-      yield batch.input;
+      yield { input: batch.input, references: batch.references, record: batch.record };
     }
   }
   try {
@@ -225,19 +240,31 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
   const totals = new MeasureTotals();
-  let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0;
+  let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0, floatReused = 0;
   const predictions: QuantizeResult['predictions'] = { float: [], quantized: [] };
   const labelled = !job.evaluation?.dataset.unlabelled;
 
   if (job.evaluation) {
     const data = limited(job.evaluation, job.limit);
-    const batches = iterateBatches(data, batchSize, job.evaluation.preprocess);
-    const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.ceil(data.count / batchSize));
+    const refKey = referenceKey(prepared.model, data, job.evaluation.preprocess, data.count, batchSize);
+    const references = keptReferences(refKey);
+    const recordImages = Math.floor((job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES) / referenceBytesPerImage(prepared, wanted));
+    const batchCount = Math.ceil(data.count / batchSize);
+    const batches = (function* () {
+      let index = 0;
+      for (const b of iterateBatches(data, batchSize, job.evaluation!.preprocess)) {
+        const kept = references[index];
+        yield { ...b, index: index++, references: kept, record: !coversValues(kept, wanted) && b.start + b.labels.length <= recordImages };
+      }
+    })();
+    const workers = Math.min(job.workers ?? defaultWorkerCount(), batchCount);
     const measures = workers > 1
       ? measureInPool(prepared.model, plan, wanted, batches, workers, callbacks.checkCancelled)
       : measureInThread(floatModel, intModel, wanted, batches, callbacks.checkCancelled);
     for await (const { batch, measure } of measures) {
       totals.add(measure);
+      if (measure.recorded) references[batch.index] = measure.recorded;
+      else if (coversValues(batch.references, wanted)) floatReused += batch.labels.length;
       const n = batch.labels.length;
       const fp = argmaxRows(measure.floatLogits, n), qp = argmaxRows(measure.intLogits, n);
       for (let i = 0; i < n; i++) {
@@ -250,6 +277,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
       images += n;
       callbacks.onProgress?.(0.3 + (0.65 * images) / data.count, `evaluating ${images}/${data.count}`);
     }
+    keepReferences(refKey, references);
   }
   let exported: string | undefined;
   if (job.exportPath) {
@@ -265,6 +293,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     options: plan.options,
     calibrationImages,
     calibrationReused,
+    floatPassReused: floatReused,
     images,
     fp32: { accuracy: accuracy(fpCorrect) },
     quantized: { accuracy: accuracy(qCorrect), agreement: pct(agree) },

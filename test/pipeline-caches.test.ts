@@ -1,5 +1,6 @@
-// Calibration statistics are kept per model + images + observer options and reused across bit widths: a reused run
-// gives exactly the numbers of a fresh one, and different images under the same file name are never confused.
+// Calibration statistics (per model + images + observer options) and the float side of the test images are kept and
+// reused across bit widths: a reused run gives exactly the numbers of a fresh one, and different images under the
+// same file name are never confused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
@@ -8,13 +9,15 @@ import type { Dataset } from '../src/data/types';
 import { loadModel } from '../src/onnx/load';
 import { quantizeJob, type QuantizeResult } from '../src/pipeline/quantize';
 import { clearCalibrationCache } from '../src/pipeline/calibration-cache';
+import { clearReferenceCache } from '../src/pipeline/reference-cache';
 
 const SAMPLES = path.join(__dirname, '..', 'samples');
 const MODEL = path.join(SAMPLES, 'resnet20_cifar10.onnx');
 const pre = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
-function run(calib: Dataset, bits: number): Promise<QuantizeResult> {
+function run(calib: Dataset, bits: number, more: { referenceBudgetBytes?: number; workers?: number } = {}): Promise<QuantizeResult> {
   return quantizeJob({
+    ...more,
     model: loadModel(MODEL), // a fresh load each time, as the CLI does per command
     calibration: { dataset: calib, preprocess: pre },
     evaluation: { dataset: openDataset(path.join(SAMPLES, 'cifar10_test500.bin'), { limit: 60 }), preprocess: pre },
@@ -23,7 +26,7 @@ function run(calib: Dataset, bits: number): Promise<QuantizeResult> {
   });
 }
 
-const numbers = (r: QuantizeResult) => ({ agreement: r.quantized.agreement, logit: r.logitSqnrDb, layers: r.layers.map((l) => [l.outputScale, l.outputSqnrDb, l.maxAccumulator]) });
+const numbers = (r: QuantizeResult) => ({ agreement: r.quantized.agreement, predictions: r.predictions, fp32: r.fp32, logit: r.logitSqnrDb, layers: r.layers.map((l) => [l.outputScale, l.outputSqnrDb, l.maxAccumulator]) });
 
 test('calibration is reused across bit widths with the same numbers as a fresh calibration', async () => {
   const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 60 });
@@ -50,4 +53,25 @@ test('other images under the same file name, or another image count, calibrate a
   assert.equal(more.calibrationReused, false, 'one image more');
   const again = await run(openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 40 }), 8);
   assert.equal(again.calibrationReused, false, 'only the 2 most recent calibrations are kept');
+});
+
+test('the float pass of the test images is recorded once and reused (all of it, or the batches within the budget)', async () => {
+  const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 40 });
+  clearCalibrationCache();
+  clearReferenceCache();
+  const fresh4 = await run(calib(), 4, { workers: 1 });
+  assert.equal(fresh4.floatPassReused, 0);
+  clearReferenceCache();
+  await run(calib(), 8);
+  const w4 = await run(calib(), 4);
+  assert.equal(w4.floatPassReused, 60, 'every test image: the W8A8 run recorded the float side');
+  assert.deepEqual(numbers(w4), numbers(fresh4), 'pool + reused float side = one thread, fresh');
+  // a budget for one batch of 20 images (each holds ~188k floats of compared values): the rest runs float again
+  clearReferenceCache();
+  await run(calib(), 8, { referenceBudgetBytes: 20 * 800_000 });
+  const partial = await run(calib(), 4, { referenceBudgetBytes: 20 * 800_000 });
+  assert.equal(partial.floatPassReused, 20);
+  assert.deepEqual(numbers(partial), numbers(fresh4));
+  const none = await run(calib(), 4, { referenceBudgetBytes: 0 });
+  assert.equal(none.floatPassReused, 20, 'what was kept stays usable');
 });
