@@ -10,23 +10,26 @@ import { loadModel } from '../src/onnx/load';
 import { quantizeJob, type QuantizeResult } from '../src/pipeline/quantize';
 import { clearCalibrationCache } from '../src/pipeline/calibration-cache';
 import { clearReferenceCache } from '../src/pipeline/reference-cache';
+import { clearIncrementalState } from '../src/pipeline/incremental';
+import type { QuantOptions } from '../src/engine/int-plan';
 
 const SAMPLES = path.join(__dirname, '..', 'samples');
 const MODEL = path.join(SAMPLES, 'resnet20_cifar10.onnx');
 const pre = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
-function run(calib: Dataset, bits: number, more: { referenceBudgetBytes?: number; workers?: number } = {}): Promise<QuantizeResult> {
+function run(calib: Dataset, bits: number, more: { referenceBudgetBytes?: number; workers?: number; quant?: Partial<QuantOptions> } = {}): Promise<QuantizeResult> {
+  const { quant, ...rest } = more;
   return quantizeJob({
-    ...more,
+    ...rest,
     model: loadModel(MODEL), // a fresh load each time, as the CLI does per command
     calibration: { dataset: calib, preprocess: pre },
     evaluation: { dataset: openDataset(path.join(SAMPLES, 'cifar10_test500.bin'), { limit: 60 }), preprocess: pre },
-    quant: { weightBits: bits, activationBits: bits },
+    quant: { weightBits: bits, activationBits: bits, ...quant },
     batchSize: 20,
   });
 }
 
-const numbers = (r: QuantizeResult) => ({ agreement: r.quantized.agreement, predictions: r.predictions, fp32: r.fp32, logit: r.logitSqnrDb, layers: r.layers.map((l) => [l.outputScale, l.outputSqnrDb, l.maxAccumulator]) });
+const numbers = (r: QuantizeResult) => ({ agreement: r.quantized.agreement, predictions: r.predictions, fp32: r.fp32, logit: r.logitSqnrDb, layers: r.layers.map((l) => [l.weightBits, l.activationBits, l.outputScale, l.outputSqnrDb, l.maxAccumulator, l.accumulatorBound]), floatNodes: r.floatNodes });
 
 test('calibration is reused across bit widths with the same numbers as a fresh calibration', async () => {
   const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 60 });
@@ -74,4 +77,26 @@ test('the float pass of the test images is recorded once and reused (all of it, 
   assert.deepEqual(numbers(partial), numbers(fresh4));
   const none = await run(calib(), 4, { referenceBudgetBytes: 0 });
   assert.equal(none.floatPassReused, 20, 'what was kept stays usable');
+});
+
+test('a what-if (one layer to other bits, or kept in float) resumes both integer passes from a checkpoint, with the numbers of a fresh run', async () => {
+  const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 40 });
+  const whatIfs: Partial<QuantOptions>[] = [
+    { layerWeightBits: { '/layer3/layer3.0/conv2/Conv': 3 } },
+    { layerActivationBits: { '/layer2/layer2.2/conv1/Conv': 4 } },
+    { floatLayers: ['/layer3/layer3.2/conv1/Conv'] },
+  ];
+  for (const change of whatIfs) {
+    clearCalibrationCache();
+    clearReferenceCache();
+    clearIncrementalState();
+    const fresh = await run(calib(), 8, { quant: change });
+    assert.equal(fresh.resumedAt, undefined);
+    clearIncrementalState();
+    await run(calib(), 8);
+    const resumed = await run(calib(), 8, { quant: change });
+    assert.ok(resumed.resumedAt?.biasCorrection && resumed.resumedAt.evaluation, `${JSON.stringify(change)} resumed: ${JSON.stringify(resumed.resumedAt)}`);
+    assert.notEqual(resumed.resumedAt.evaluation, '/conv1/Conv', 'not from the start');
+    assert.deepEqual(numbers(resumed), numbers(fresh), JSON.stringify(change));
+  }
 });

@@ -37,10 +37,23 @@ export interface IntRunHooks {
   onAccumulator?(nodeName: string, maxAbsAccumulator: number): void;
   /** Float outputs of nodes left in float. */
   onFloat?(valueName: string, t: Tensor, node: Node): void;
+  /** Node indices before which the run reports a checkpoint (onCheckpoint), to be resumed there later. */
+  checkpoints?: ReadonlySet<number>;
+  onCheckpoint?(checkpoint: GraphCheckpoint): void;
   checkCancelled?(): void;
 }
 
-type Value = QTensor | Tensor;
+export type Value = QTensor | Tensor;
+
+/**
+ * A run paused just before node `at` (an index into the prepared nodes): the values still to be read then. A run of
+ * the same plan resumed there computes what the whole run would have, bit for bit; so does one of a plan that
+ * differs only from node `at` on. Values are never written after they are produced, so this holds references.
+ */
+export interface GraphCheckpoint {
+  at: number;
+  values: Map<string, Value>;
+}
 
 function isQ(v: Value): v is QTensor {
   return (v as QTensor).params !== undefined;
@@ -166,20 +179,20 @@ export class IntModel {
     return p;
   }
 
-  /** Runs a batch [N, ...] and returns the dequantized output (float logits). */
-  run(input: Tensor, hooks?: IntRunHooks): Tensor {
-    const out = this.runValue(input, hooks);
+  /** Runs a batch [N, ...] (from a checkpoint of it, when given) and returns the dequantized output (float logits). */
+  run(input: Tensor, hooks?: IntRunHooks, from?: GraphCheckpoint): Tensor {
+    const out = this.runValue(input, hooks, from);
     return isQ(out) ? dequantizeTensor(out) : out;
   }
 
   /** Runs a batch and returns the output as it is: codes when the last layer is quantized. */
-  runValue(input: Tensor, hooks?: IntRunHooks): Value {
-    return runIntGraph(this.preparedFor(input), this.plan, input, hooks);
+  runValue(input: Tensor, hooks?: IntRunHooks, from?: GraphCheckpoint): Value {
+    return runIntGraph(this.preparedFor(input), this.plan, input, hooks, from);
   }
 
   /** Runs a batch step by step, pausing before each conv / linear layer (see intGraphSteps). */
-  steps(input: Tensor, hooks?: IntRunHooks): Generator<LayerStep, Value, void> {
-    return intGraphSteps(this.preparedFor(input), this.plan, input, hooks);
+  steps(input: Tensor, hooks?: IntRunHooks, from?: GraphCheckpoint): Generator<LayerStep, Value, void> {
+    return intGraphSteps(this.preparedFor(input), this.plan, input, hooks, from);
   }
 
   private preparedFor(input: Tensor): PreparedModel {
@@ -198,8 +211,8 @@ export interface LayerStep {
 }
 
 /** Executes the plan over the prepared graph for one batch. */
-export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Tensor, hooks?: IntRunHooks): Value {
-  const steps = intGraphSteps(prepared, plan, input, hooks);
+export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Tensor, hooks?: IntRunHooks, from?: GraphCheckpoint): Value {
+  const steps = intGraphSteps(prepared, plan, input, hooks, from);
   let step = steps.next();
   while (!step.done) step = steps.next();
   return step.value;
@@ -209,16 +222,20 @@ export function runIntGraph(prepared: PreparedModel, plan: QuantPlan, input: Ten
  * The same execution, paused before each conv / linear layer: the caller may still change the layer (its bias)
  * before resuming. Several batches stepped in lockstep see each layer together (sequential bias correction).
  */
-export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: Tensor, hooks?: IntRunHooks): Generator<LayerStep, Value, void> {
+export function* intGraphSteps(
+  prepared: PreparedModel, plan: QuantPlan, input: Tensor, hooks?: IntRunHooks, from?: GraphCheckpoint,
+): Generator<LayerStep, Value, void> {
   const opset = defaultOpset(prepared.model);
-  const values = new Map<string, Value>([[prepared.inputName, input]]);
+  const start = from?.at ?? 0;
+  if (!Number.isInteger(start) || start < 0 || start > prepared.nodes.length) throw new Error(`checkpoint at node ${start} is outside the graph`);
+  const values = new Map<string, Value>(from ? from.values : [[prepared.inputName, input]]);
   const remaining = new Map<string, number>();
   // a table reads its region's source, which need not be among the end node's own inputs
   const reads = (n: Node): string[] => {
     const m = plan.modes.get(n.name);
     return m?.kind === 'lut' ? [...n.inputs, m.input] : m?.kind === 'concat-affine' ? [...n.inputs, ...m.inputs] : n.inputs;
   };
-  for (const n of prepared.nodes) for (const i of reads(n)) if (i) remaining.set(i, (remaining.get(i) ?? 0) + 1);
+  for (const n of prepared.nodes.slice(start)) for (const i of reads(n)) if (i) remaining.set(i, (remaining.get(i) ?? 0) + 1);
   remaining.set(prepared.outputName, (remaining.get(prepared.outputName) ?? 0) + 1);
 
   const get = (name: string, node: Node): Value => {
@@ -245,8 +262,10 @@ export function* intGraphSteps(prepared: PreparedModel, plan: QuantPlan, input: 
     hooks?.onQuantized?.(node.outputs[0], q, node);
   };
 
-  for (const node of prepared.nodes) {
+  for (let index = start; index < prepared.nodes.length; index++) {
+    const node = prepared.nodes[index];
     hooks?.checkCancelled?.();
+    if (hooks?.checkpoints?.has(index) && index !== start) hooks.onCheckpoint?.({ at: index, values: new Map(values) });
     const mode = plan.modes.get(node.name) ?? { kind: 'float' as const, reason: '' };
     const x = node.inputs[0];
     switch (mode.kind) {

@@ -4,7 +4,7 @@
  * the result is structured-clonable and merges in batch order.
  */
 import type { FloatModel } from '../engine/float-engine';
-import type { IntModel, QTensor } from '../engine/int-engine';
+import type { GraphCheckpoint, IntModel, QTensor, Value } from '../engine/int-engine';
 import type { Tensor } from '../graph/tensor';
 import { ErrorAccumulator, ErrorSums } from './metrics';
 
@@ -23,16 +23,28 @@ export interface MeasureInput {
   references?: FloatReferences;
   /** Return the float side of this batch (shared memory) for reuse. */
   record?: boolean;
+  /** Node indices where the integer pass records checkpoints (and starts a new segment of sums), ascending. */
+  checkpointsAt?: number[];
+  /** Resume the integer pass here (one of checkpointsAt): only the segments from there on are measured. */
+  from?: GraphCheckpoint;
+}
+
+/** What the integer pass emitted between two checkpoints: error sums per compared value, max |acc| per layer. */
+export interface Segment {
+  sums: Record<string, ErrorSums>;
+  maxAccumulators: Record<string, number>;
 }
 
 export interface BatchMeasure {
   /** Float and integer logits [N, classes] (the integer ones dequantized). */
   floatLogits: Tensor;
   intLogits: Tensor;
-  /** Per compared value: the error sums of its integer codes against the float value. */
-  sums: Record<string, ErrorSums>;
-  /** Per layer: the largest |int32 accumulator| of the batch. */
-  maxAccumulators: Record<string, number>;
+  /** Segment j covers nodes [c_j, c_j+1) with c_0 = 0 and c_j = checkpointsAt[j − 1]; from a resume, the first is skipped. */
+  segments: Segment[];
+  /** Index of the first segment measured (0, or the resume checkpoint's position + 1). */
+  firstSegment: number;
+  /** The checkpoints recorded after the start (codes in shared memory). */
+  checkpoints: GraphCheckpoint[];
   /** The float side of the batch, when asked to record it. */
   recorded?: FloatReferences;
 }
@@ -60,24 +72,50 @@ function floatReferences(floatModel: FloatModel, compared: ReadonlySet<string>, 
   return { logits: shared ? { ...logits, data: sharedCopy(logits.data as Float32Array) } : logits, values };
 }
 
+/** A checkpoint whose arrays live in SharedArrayBuffers (sent between threads without a copy). */
+export function shareCheckpoint(c: GraphCheckpoint): GraphCheckpoint {
+  const share = <T extends ArrayBufferView>(a: T): T => {
+    if (a.buffer instanceof SharedArrayBuffer) return a;
+    const copy = new (a.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
+    (copy as unknown as { set(x: T): void }).set(a);
+    return copy;
+  };
+  const values = new Map<string, Value>();
+  for (const [name, v] of c.values) values.set(name, 'codes' in v ? { ...v, codes: share(v.codes) } : { ...v, data: share(v.data) });
+  return { at: c.at, values };
+}
+
 export function measureBatch(floatModel: FloatModel, intModel: IntModel, compared: ReadonlySet<string>, job: MeasureInput, checkCancelled?: () => void): BatchMeasure {
   const reused = coversValues(job.references, compared) ? job.references : undefined;
   const float = reused ?? floatReferences(floatModel, compared, job.input, !!job.record, checkCancelled);
-  const errors = new Map<string, ErrorAccumulator>();
-  const maxAccumulators: Record<string, number> = {};
+  const at = job.checkpointsAt ?? [];
+  const firstSegment = job.from ? at.indexOf(job.from.at) + 1 : 0;
+  if (job.from && firstSegment === 0) throw new Error(`resume checkpoint at node ${job.from.at} is not among the checkpoints ${at.join(', ')}`);
+  const segments: { errors: Map<string, ErrorAccumulator>; maxAccumulators: Record<string, number> }[] = [];
+  const open = () => segments.push({ errors: new Map(), maxAccumulators: {} });
+  open();
+  const checkpoints: GraphCheckpoint[] = [];
   const intOut = intModel.run(job.input, {
     onQuantized: (name: string, q: QTensor) => {
       const r = compared.has(name) ? float.values[name] : undefined;
       if (!r) return;
+      const { errors } = segments[segments.length - 1];
       const e = errors.get(name) ?? errors.set(name, new ErrorAccumulator()).get(name)!;
       e.addCodes(r, q.codes, q.params.scale, q.params.zeroPoint);
     },
-    onAccumulator: (name: string, m: number) => { maxAccumulators[name] = Math.max(maxAccumulators[name] ?? 0, m); },
+    onAccumulator: (name: string, m: number) => {
+      const { maxAccumulators } = segments[segments.length - 1];
+      maxAccumulators[name] = Math.max(maxAccumulators[name] ?? 0, m);
+    },
+    checkpoints: new Set(at),
+    onCheckpoint: (c) => { checkpoints.push(shareCheckpoint(c)); open(); },
     checkCancelled,
-  });
-  const sums: Record<string, ErrorSums> = {};
-  for (const [name, e] of errors) sums[name] = e.state();
-  return { floatLogits: float.logits, intLogits: intOut, sums, maxAccumulators, ...(job.record && !reused ? { recorded: float } : {}) };
+  }, job.from);
+  return {
+    floatLogits: float.logits, intLogits: intOut, firstSegment, checkpoints,
+    segments: segments.map((g) => ({ sums: Object.fromEntries([...g.errors].map(([k, e]) => [k, e.state()])), maxAccumulators: g.maxAccumulators })),
+    ...(job.record && !reused ? { recorded: float } : {}),
+  };
 }
 
 /** Merges batch measures in order: error sums and max accumulators per name. */
@@ -86,13 +124,22 @@ export class MeasureTotals {
   readonly maxAccumulators = new Map<string, number>();
   readonly logitError = new ErrorAccumulator();
 
-  add(m: BatchMeasure): void {
-    for (const [name, s] of Object.entries(m.sums)) {
-      const e = this.errors.get(name);
-      if (e) e.merge(ErrorAccumulator.fromState(s));
-      else this.errors.set(name, ErrorAccumulator.fromState(s));
+  /** Adds a batch's segments (all of them: a resumed batch's earlier segments come from the run that recorded them). */
+  add(segments: readonly Segment[], floatLogits: Tensor, intLogits: Tensor): void {
+    const batch = new Map<string, ErrorAccumulator>();
+    for (const segment of segments) {
+      for (const [name, s] of Object.entries(segment.sums)) {
+        const e = batch.get(name);
+        if (e) e.merge(ErrorAccumulator.fromState(s));
+        else batch.set(name, ErrorAccumulator.fromState(s));
+      }
+      for (const [name, v] of Object.entries(segment.maxAccumulators)) this.maxAccumulators.set(name, Math.max(this.maxAccumulators.get(name) ?? 0, v));
     }
-    for (const [name, v] of Object.entries(m.maxAccumulators)) this.maxAccumulators.set(name, Math.max(this.maxAccumulators.get(name) ?? 0, v));
-    this.logitError.add(m.floatLogits.data as Float32Array, m.intLogits.data as Float32Array);
+    for (const [name, e] of batch) {
+      const total = this.errors.get(name);
+      if (total) total.merge(e);
+      else this.errors.set(name, e);
+    }
+    this.logitError.add(floatLogits.data as Float32Array, intLogits.data as Float32Array);
   }
 }

@@ -7,10 +7,11 @@ import { iterateBatches } from '../data/preprocess';
 import type { Dataset, Preprocess } from '../data/types';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel } from '../engine/int-engine';
-import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
-import { biasCorrectionImages, buildIntModel } from '../engine/bias-correction';
+import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQuantPlan, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
+import { biasCorrectionImages, correctBiasesSequentially } from '../engine/bias-correction';
 import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey } from './calibration-cache';
+import { EvaluationTrace, calibrationResume, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { BatchMeasure, MeasureInput, MeasureTotals, coversValues, measureBatch } from '../inspect/measure-batch';
@@ -88,6 +89,8 @@ export interface QuantizeResult {
   calibrationReused: boolean;
   /** Test images whose float pass an earlier run on the same images recorded (only the integer pass ran). */
   floatPassReused: number;
+  /** Where the integer passes resumed from an earlier run's checkpoint (its plan agreed with this one up to there). */
+  resumedAt?: { biasCorrection?: string; evaluation?: string };
   images: number;
   fp32: { accuracy: number | null };
   quantized: { accuracy: number | null; agreement: number | null };
@@ -122,8 +125,10 @@ export function calibrateModel(
   limit: number, callbacks: QuantizeCallbacks = {},
 ): { stats: CalibrationStats; reused: boolean } {
   const data = limited(split, limit);
+  quantizableLayers(prepared, options); // names in the per-layer choices exist
   const observers = {
-    sampledLayers: new Set(quantizableLayers(prepared, options).map((l) => l.name)),
+    // every candidate layer, also those kept in float: a what-if that moves a layer to float reuses the statistics
+    sampledLayers: new Set(quantizableLayers(prepared, { ...options, floatLayers: [] }).map((l) => l.name)),
     keepSamples: options.weightMethod === 'output',
     keepMeans: options.biasCorrection,
     meanImages: biasCorrectionImages(prepared, data.count, options.activationBits),
@@ -167,7 +172,7 @@ export function floatIslands(prepared: PreparedModel, plan: QuantPlan): FloatNod
 export function buildQuantizedModel(
   model: Model, calibration: DataSplit, quant: Partial<QuantOptions> = {}, batchSize = 50,
   calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
-): { plan: QuantPlan; intModel: IntModel; floatModel: FloatModel; calibrationImages: number; calibrationReused: boolean; softmax?: string } {
+): BuiltModel {
   const options = checkQuantOptions({ ...DEFAULT_QUANT_OPTIONS, ...quant });
   const { model: logits, softmax } = logitsModel(model);
   const floatModel = new FloatModel(logits);
@@ -176,9 +181,32 @@ export function buildQuantizedModel(
   checkFiniteConstants(prepared); // NaN/Inf weights would give NaN scales: name the initializer instead
   const { stats, reused } = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
   if (reused) callbacks.onProgress?.(1, `calibration of ${stats.images} images reused`);
-  if (options.biasCorrection) callbacks.onProgress?.(1, `bias correction on ${stats.meanBatches.reduce((n, b) => n + b.dims[0], 0)} calibration images`);
-  const intModel = buildIntModel(prepared, stats, options, callbacks.checkCancelled);
-  return { plan: intModel.plan, intModel, floatModel, calibrationImages: stats.images, calibrationReused: reused, softmax };
+  const intModel = new IntModel(prepared.model, buildQuantPlan(prepared, stats, options), prepared);
+  let resumedAt: string | undefined;
+  if (options.biasCorrection) {
+    // the sequential pass resumes where the last plan on these statistics stops agreeing with this one
+    const at = checkpointNodes(prepared);
+    const resume = calibrationResume(prepared, stats, intModel.plan, at);
+    if (resume) resumedAt = prepared.nodes[resume.from[0].at].name;
+    const images = stats.meanBatches.reduce((n, b) => n + b.dims[0], 0);
+    callbacks.onProgress?.(1, `bias correction on ${images} calibration images${resumedAt ? ` from ${resumedAt} on` : ''}`);
+    const record = { at: new Set(at), checkpoints: stats.meanBatches.map((_, i) => [...(resume?.kept[i] ?? [])]) };
+    correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, callbacks.checkCancelled, resume, record);
+    keepCalibrationTrace({ stats, plan: intModel.plan, checkpoints: record.checkpoints });
+  }
+  return { plan: intModel.plan, intModel, floatModel, stats, calibrationImages: stats.images, calibrationReused: reused, biasCorrectionResumedAt: resumedAt, softmax };
+}
+
+export interface BuiltModel {
+  plan: QuantPlan;
+  intModel: IntModel;
+  floatModel: FloatModel;
+  stats: CalibrationStats;
+  calibrationImages: number;
+  calibrationReused: boolean;
+  /** The layer the bias correction pass resumed at (an earlier run's plan agreed up to it), when it did. */
+  biasCorrectionResumedAt?: string;
+  softmax?: string;
 }
 
 type Batch = (ReturnType<typeof iterateBatches> extends Iterable<infer B> ? B : never) & MeasureInput & { index: number };
@@ -214,7 +242,7 @@ async function* measureInPool(
     for (const batch of batches) {
       checkCancelled?.();
       sent.push(batch);
-      yield { input: batch.input, references: batch.references, record: batch.record };
+      yield { input: batch.input, references: batch.references, record: batch.record, checkpointsAt: batch.checkpointsAt, from: batch.from };
     }
   }
   try {
@@ -231,7 +259,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
   const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
-  const { plan, intModel, floatModel, calibrationImages, calibrationReused, softmax } = buildQuantizedModel(
+  const { plan, intModel, floatModel, stats, calibrationImages, calibrationReused, biasCorrectionResumedAt, softmax } = buildQuantizedModel(
     job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
@@ -241,6 +269,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const wanted = new Set(compared.values());
   const totals = new MeasureTotals();
   let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0, floatReused = 0;
+  let evaluationResumedAt: string | undefined;
   const predictions: QuantizeResult['predictions'] = { float: [], quantized: [] };
   const labelled = !job.evaluation?.dataset.unlabelled;
 
@@ -248,13 +277,20 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     const data = limited(job.evaluation, job.limit);
     const refKey = referenceKey(prepared.model, data, job.evaluation.preprocess, data.count, batchSize);
     const references = keptReferences(refKey);
-    const recordImages = Math.floor((job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES) / referenceBytesPerImage(prepared, wanted));
+    // what is kept for the next run (float side, checkpoints) stays within the budget: the first batches first
+    const keptImages = Math.floor((job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES) / referenceBytesPerImage(prepared, wanted));
+    const at = checkpointNodes(prepared);
+    const resume = evaluationResume(refKey, prepared, stats, plan, at);
+    if (resume) evaluationResumedAt = prepared.nodes[resume.at].name;
+    const trace: EvaluationTrace = { key: refKey, stats, plan, batches: [] };
     const batchCount = Math.ceil(data.count / batchSize);
     const batches = (function* () {
       let index = 0;
       for (const b of iterateBatches(data, batchSize, job.evaluation!.preprocess)) {
         const kept = references[index];
-        yield { ...b, index: index++, references: kept, record: !coversValues(kept, wanted) && b.start + b.labels.length <= recordImages };
+        const within = b.start + b.labels.length <= keptImages;
+        const from = resume?.trace.batches[index]?.checkpoints.find((c) => c.at === resume.at);
+        yield { ...b, index: index++, references: kept, record: !coversValues(kept, wanted) && within, checkpointsAt: within || from ? at : [], from };
       }
     })();
     const workers = Math.min(job.workers ?? defaultWorkerCount(), batchCount);
@@ -262,7 +298,12 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
       ? measureInPool(prepared.model, plan, wanted, batches, workers, callbacks.checkCancelled)
       : measureInThread(floatModel, intModel, wanted, batches, callbacks.checkCancelled);
     for await (const { batch, measure } of measures) {
-      totals.add(measure);
+      // a resumed batch: the segments before the checkpoint (and the checkpoints up to it) are the earlier run's
+      const earlier = batch.from ? resume!.trace.batches[batch.index] : undefined;
+      const segments = earlier ? [...earlier.segments.slice(0, measure.firstSegment), ...measure.segments] : measure.segments;
+      const checkpoints = earlier ? [...earlier.checkpoints.filter((c) => c.at <= batch.from!.at), ...measure.checkpoints] : measure.checkpoints;
+      totals.add(segments, measure.floatLogits, measure.intLogits);
+      trace.batches[batch.index] = { checkpoints, segments };
       if (measure.recorded) references[batch.index] = measure.recorded;
       else if (coversValues(batch.references, wanted)) floatReused += batch.labels.length;
       const n = batch.labels.length;
@@ -278,6 +319,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
       callbacks.onProgress?.(0.3 + (0.65 * images) / data.count, `evaluating ${images}/${data.count}`);
     }
     keepReferences(refKey, references);
+    keepEvaluationTrace(trace);
   }
   let exported: string | undefined;
   if (job.exportPath) {
@@ -294,6 +336,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     calibrationImages,
     calibrationReused,
     floatPassReused: floatReused,
+    ...(biasCorrectionResumedAt || evaluationResumedAt ? { resumedAt: { biasCorrection: biasCorrectionResumedAt, evaluation: evaluationResumedAt } } : {}),
     images,
     fp32: { accuracy: accuracy(fpCorrect) },
     quantized: { accuracy: accuracy(qCorrect), agreement: pct(agree) },

@@ -16,7 +16,8 @@ import type { PreparedModel } from '../engine/types';
 import { loadModel } from '../onnx/load';
 import { limitsFromSettings } from '../onnx/limits';
 import { quantizeJob, type QuantizeResult } from '../pipeline/quantize';
-import type { QuantPlan } from '../engine/int-plan';
+import type { QuantOptions, QuantPlan } from '../engine/int-plan';
+import { imagesDigest, modelIdentity } from '../pipeline/identity';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { asFloat32 } from '../graph/tensor';
 import { InputError } from '../util/errors';
@@ -69,14 +70,37 @@ function weightHistogram(model: Model, layerName: string) {
 }
 
 const HISTOGRAM_IMAGES = 32;
+type ActivationHistograms = Map<string, { low: number; high: number; counts: number[] }>;
+/** The float histograms of the last model + calibration data (they do not depend on the bits: a what-if reuses them). */
+let keptHistograms: { key: string; histograms: ActivationHistograms } | undefined;
 
 /** Float output (before the activation) of every layer on a few calibration images, as 64-bin histograms. */
-function activationHistograms(model: Model, calibrationPath: string, pre: Preprocess) {
+function activationHistograms(model: Model, calibrationPath: string, pre: Preprocess): ActivationHistograms {
   const data = openForJob(model, calibrationPath, HISTOGRAM_IMAGES).dataset;
+  const key = JSON.stringify([modelIdentity(model), imagesDigest(data, data.count), pre]);
+  if (keptHistograms?.key === key) return keptHistograms.histograms;
   const floatModel = new FloatModel(model);
   const layers = listLayers(floatModel.getPrepared(data.count));
   const pass = floatLayerPass(floatModel, layers, data, pre, data.count);
-  return new Map(pass.layers.map((l) => [l.layer, { low: l.outputHistogram.low, high: l.outputHistogram.high, counts: l.outputHistogram.counts }]));
+  const histograms: ActivationHistograms = new Map(pass.layers.map((l) => [l.layer, { low: l.outputHistogram.low, high: l.outputHistogram.high, counts: Array.from(l.outputHistogram.counts) }]));
+  keptHistograms = { key, histograms };
+  return histograms;
+}
+
+/** Per-layer choices of a what-if: option 'layerWeightBits' / 'layerActivationBits' ({ name: bits }) and 'floatLayers' (names). */
+export function layerChoices(options: Record<string, unknown>): Pick<QuantOptions, 'layerWeightBits' | 'layerActivationBits' | 'floatLayers'> {
+  const bitsMap = (k: string): Record<string, number> => {
+    const v = options[k];
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) throw new InputError(`option '${k}' must map layer names to bits, got ${JSON.stringify(v)}`);
+    for (const [name, bits] of Object.entries(v)) {
+      if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 2 || bits > 16) throw new InputError(`option '${k}': layer '${name}' bits must be a whole number from 2 to 16, got ${JSON.stringify(bits)}`);
+    }
+    return { ...(v as Record<string, number>) };
+  };
+  const floats = options.floatLayers;
+  if (floats !== undefined && (!Array.isArray(floats) || !floats.every((f) => typeof f === 'string'))) throw new InputError(`option 'floatLayers' must be a list of layer names, got ${JSON.stringify(floats)}`);
+  return { layerWeightBits: bitsMap('layerWeightBits'), layerActivationBits: bitsMap('layerActivationBits'), floatLayers: [...((floats as string[] | undefined) ?? [])] };
 }
 
 const GRAPH_IMAGES = 32;
@@ -225,6 +249,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
         activationBits: int(options, 'activationBits', 2, 16) ?? 8,
         perChannel: granularity === 'per-channel',
         method,
+        ...layerChoices(options),
       },
       calibrationLimit: calibrationImages,
       limit: testImages,
