@@ -66,8 +66,7 @@ export function allocCodes(p: QuantParams, size: number): Codes {
 }
 
 function quantizeTensor(t: Tensor, p: QuantParams): QTensor {
-  const codes = allocCodes(p, t.data.length);
-  codes.set(quantizeArray(t.data as Float32Array, p)); // q = clamp(round(x/s) + z, qmin, qmax)
+  const codes = quantizeArray(t.data as Float32Array, p, allocCodes(p, t.data.length)); // q = clamp(round(x/s) + z, qmin, qmax)
   return { dims: [...t.dims], codes, params: p };
 }
 

@@ -52,7 +52,7 @@ export interface QuantizeCallbacks {
   /** Throws CancelledError to stop. */
   checkCancelled?(): void;
   /** Receives the integer plan once built (the extension derives each layer's integer dataflow from it). */
-  onPlan?(plan: QuantPlan, prepared: PreparedModel): void;
+  onPlan?(plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): void;
 }
 
 export interface LayerReport {
@@ -264,7 +264,7 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
   const prepared = floatModel.getPrepared(Math.min(batchSize, job.calibration.dataset.count));
-  callbacks.onPlan?.(plan, prepared);
+  callbacks.onPlan?.(plan, prepared, stats);
   const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
   const totals = new MeasureTotals();

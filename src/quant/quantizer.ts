@@ -87,9 +87,17 @@ export function activationParams(min: number, max: number, bits: number): QuantP
 }
 
 /** Quantizes a whole array: q = clamp(round(x / s) + z, qmin, qmax). */
-export function quantizeArray(x: ArrayLike<number>, p: QuantParams, out: Int32Array = new Int32Array(x.length)): Int32Array {
-  const inv = 1 / p.scale;
-  for (let i = 0; i < x.length; i++) out[i] = clampInt(roundHalfEven(x[i] * inv) + p.zeroPoint, p.qmin, p.qmax);
+export function quantizeArray<T extends Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array = Int32Array>(
+  x: ArrayLike<number>, p: QuantParams, out: T = new Int32Array(x.length) as T,
+): T {
+  const inv = 1 / p.scale, z = p.zeroPoint, qmin = p.qmin, qmax = p.qmax;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] * inv;
+    let r = Math.round(v); // half up; r − v is exact, and 0.5 exactly on a tie: then round half to even
+    if (r - v === 0.5 && r % 2 !== 0) r -= 1;
+    const q = r + z;
+    out[i] = q < qmin ? qmin : q > qmax ? qmax : q;
+  }
   return out;
 }
 

@@ -17,6 +17,8 @@ import { loadModel } from '../onnx/load';
 import { limitsFromSettings } from '../onnx/limits';
 import { quantizeJob, type QuantizeResult } from '../pipeline/quantize';
 import type { QuantOptions, QuantPlan } from '../engine/int-plan';
+import { firstChangedNode } from '../engine/plan-diff';
+import type { CalibrationStats } from '../engine/quant-calibrate';
 import { imagesDigest, modelIdentity } from '../pipeline/identity';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { asFloat32 } from '../graph/tensor';
@@ -128,7 +130,14 @@ const finite = (db: number): number | undefined => (Number.isFinite(db) ? db : u
  * the ReLU after it (a conv, a residual Add: their scale comes from the activation's output) is compared after the
  * clamp, as the job's layer table does, so its raw output is not measured against the unclamped float value.
  */
-export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, checkCancelled?: () => void): GraphErrors {
+export function graphErrors(
+  plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, checkCancelled?: () => void, earlier?: EarlierGraphErrors,
+): GraphErrors {
+  const index = new Map(prepared.nodes.map((n, i) => [n.name, i]));
+  // nodes before the first one the plans run differently have the earlier run's errors: not measured again
+  const settled = (name: string) => earlier !== undefined && (index.get(name) ?? Infinity) < earlier.firstChanged;
+  const producer = new Map(prepared.nodes.flatMap((n) => n.outputs.map((o) => [o, n.name] as const)));
+  const settledValue = (v: string) => earlier !== undefined && (producer.has(v) ? settled(producer.get(v)!) : v === prepared.inputName);
   const count = Math.min(data.count, GRAPH_IMAGES);
   const subset: Dataset = { ...data, count, labels: data.labels.subarray(0, count) };
   const floatModel = new FloatModel(prepared.model);
@@ -149,6 +158,7 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
     const inSegment = new Set<string>();
     for (const layer of plan.layers) {
       const segment = layerSegment(fp, plan, layer);
+      if (segment.every((n) => settled(n.name))) { segment.forEach((n) => inSegment.add(n.name)); continue; }
       const input = values.get(segment[0].inputs[0]);
       const ref = values.get(segment[segment.length - 1].outputs[0]);
       if (!input || !ref) continue;
@@ -164,7 +174,7 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
     }
     for (const node of fp.nodes) {
       const mode = plan.modes.get(node.name);
-      if (!mode || inSegment.has(node.name) || ['layer', 'float', 'fused'].includes(mode.kind)) continue;
+      if (!mode || inSegment.has(node.name) || settled(node.name) || ['layer', 'float', 'fused'].includes(mode.kind)) continue;
       // one flowing input (a table reads its region's source): the engine's own code path on a one-node graph
       const reads = mode.kind === 'lut' ? [mode.input] : node.inputs.filter((i) => i && !fp.constants.has(i));
       const input = reads.length === 1 ? values.get(reads[0]) : undefined;
@@ -179,8 +189,8 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
       }
     }
     intModel.run(batch.input, {
-      onQuantized: (name, q) => { if (!compared.has(name)) add(accumulated, name, values.get(name)?.data, dequantizeTensor(q).data); },
-      onFloat: (name, t) => add(accumulated, name, values.get(name)?.data, t.data),
+      onQuantized: (name, q) => { if (!compared.has(name) && !settledValue(name)) add(accumulated, name, values.get(name)?.data, dequantizeTensor(q).data); },
+      onFloat: (name, t) => { if (!settledValue(name)) add(accumulated, name, values.get(name)?.data, t.data); },
       checkCancelled,
     });
     images += batch.input.dims[0];
@@ -188,6 +198,7 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
   const out: GraphErrors = { values: {}, nodes: {}, images };
   for (const [name, p] of plan.valueParams) out.values[name] = { bits: p.bits, scale: p.scale, zeroPoint: p.zeroPoint };
   for (const [name, a] of accumulated) (out.values[name] ??= {}).sqnrDb = finite(a.result().sqnrDb);
+  if (earlier) for (const [name, v] of Object.entries(earlier.errors.values)) if (settledValue(name) && out.values[name] && v.sqnrDb !== undefined) out.values[name].sqnrDb = v.sqnrDb;
   for (const node of prepared.nodes) {
     const mode = plan.modes.get(node.name);
     if (!mode) continue;
@@ -197,10 +208,19 @@ export function graphErrors(plan: QuantPlan, prepared: PreparedModel, data: Data
       ...(mode.kind === 'fused' ? { into: mode.into } : {}),
       ...(compared.has(node.outputs[0]) ? { compared: compared.get(node.outputs[0]) } : {}),
       ...(local.has(node.name) ? { localSqnrDb: finite(local.get(node.name)!.result().sqnrDb) } : {}),
+      ...(settled(node.name) && earlier!.errors.nodes[node.name]?.localSqnrDb !== undefined ? { localSqnrDb: earlier!.errors.nodes[node.name].localSqnrDb } : {}),
     };
   }
   return out;
 }
+
+/** The errors of the last run on the same model, calibration and images, and where its plan stops agreeing with this one. */
+export interface EarlierGraphErrors {
+  errors: GraphErrors;
+  firstChanged: number;
+}
+
+let lastGraph: { key: string; stats: CalibrationStats; plan: QuantPlan; errors: GraphErrors } | undefined;
 
 /**
  * Values whose codes already hold the clamp of the one activation that reads them (the same rule as the job's
@@ -238,7 +258,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   ctx.onProgress(0.01, 'opening data');
   const { model, dataset: calibration } = openForJob(loaded, calibrationPath, calibrationImages);
   const evaluation = testPath ? openForJob(model, testPath, testImages).dataset : undefined;
-  let planned: { plan: QuantPlan; prepared: PreparedModel } | undefined;
+  let planned: { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   const result: QuantizeResult = await quantizeJob(
     {
       model,
@@ -255,15 +275,22 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
       limit: testImages,
       exportPath: str(options, 'outputPath'),
     },
-    { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (plan, prepared) => (planned = { plan, prepared }) },
+    { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (plan, prepared, stats) => (planned = { plan, prepared, stats }) },
   );
   ctx.onProgress(0.97, 'activation histograms');
   const activations = activationHistograms(model, calibrationPath, pre);
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
-  const p = planned as { plan: QuantPlan; prepared: PreparedModel } | undefined;
+  const p = planned as { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
   ctx.onProgress(0.98, 'per-node error');
-  const graph = p && options.skipEvaluation !== true ? graphErrors(p.plan, p.prepared, evaluation ?? calibration, pre, ctx.checkCancelled) : undefined;
+  let graph: GraphErrors | undefined;
+  if (p && options.skipEvaluation !== true) {
+    const graphData = evaluation ?? calibration;
+    const key = JSON.stringify([modelIdentity(p.prepared.model), imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
+    const earlier = lastGraph?.key === key && lastGraph.stats === p.stats ? { errors: lastGraph.errors, firstChanged: firstChangedNode(p.prepared, lastGraph.plan, p.plan) } : undefined;
+    graph = graphErrors(p.plan, p.prepared, graphData, pre, ctx.checkCancelled, earlier);
+    lastGraph = { key, stats: p.stats, plan: p.plan, errors: graph };
+  }
   return {
     ...result,
     ...(graph ? { graph } : {}),
