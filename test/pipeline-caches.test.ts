@@ -100,3 +100,22 @@ test('a what-if (one layer to other bits, or kept in float) resumes both integer
     assert.deepEqual(numbers(resumed), numbers(fresh), JSON.stringify(change));
   }
 });
+
+test('the bias correction pass on the worker pool gives the biases of the single-thread pass, bit for bit', async () => {
+  const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 50 }); // 3 batches of 20, 20, 10
+  const fresh = async (workers: number) => {
+    clearCalibrationCache();
+    clearReferenceCache();
+    clearIncrementalState();
+    let biases: number[][] = [];
+    const r = await quantizeJob({
+      model: loadModel(MODEL), calibration: { dataset: calib(), preprocess: pre }, batchSize: 20, workers, quant: { weightBits: 6, activationBits: 8 },
+      evaluation: { dataset: openDataset(path.join(SAMPLES, 'cifar10_test500.bin'), { limit: 60 }), preprocess: pre },
+    }, { onPlan: (plan) => { biases = plan.layers.map((l) => Array.from(l.bias)); } });
+    return { numbers: numbers(r), biases: () => biases };
+  };
+  const one = await fresh(1), two = await fresh(2);
+  assert.deepEqual(two.numbers, one.numbers);
+  assert.deepEqual(two.biases(), one.biases());
+  assert.ok(one.biases().some((b) => b.some((v) => v !== 0)));
+});

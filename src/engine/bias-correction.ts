@@ -9,7 +9,7 @@
  */
 import { elementCount, type Tensor } from '../graph/tensor';
 import { GraphCheckpoint, IntModel, LayerStep } from './int-engine';
-import { buildQuantPlan, correctLayerBias, QuantOptions, QuantPlan } from './int-plan';
+import { buildQuantPlan, correctLayerBias, QuantLayer, QuantOptions, QuantPlan } from './int-plan';
 import { CalibrationStats, ColumnMeans, inputColumnMeans } from './quant-calibrate';
 import type { PreparedModel } from './types';
 
@@ -43,9 +43,120 @@ export interface BiasCorrectionRecord {
   checkpoints: GraphCheckpoint[][];
 }
 
+/** A bias just corrected, for the copies of the plan in other threads. */
+export interface BiasUpdate {
+  layer: string;
+  bias: Int32Array;
+  accumulatorBound: number;
+}
+
+/** Where one thread's batches paused (a layer), with the column means of their inputs there when asked for. */
+export interface ShardStep {
+  node: string;
+  means: { index: number; means: Float64Array[]; count: number }[];
+}
+
+export interface ShardBatch {
+  /** Position of the batch among all the pass's batches (means pool in this order). */
+  index: number;
+  input: Tensor;
+  from?: GraphCheckpoint;
+}
+
+/** One thread's batches of the lockstep pass: stepped together from layer to layer, recording checkpoints. */
+export class LockstepShard {
+  private readonly runs: Generator<LayerStep, unknown, void>[];
+  private readonly layers: Map<string, QuantLayer>;
+  readonly checkpoints: GraphCheckpoint[][];
+
+  constructor(
+    private readonly intModel: IntModel, private readonly batches: readonly ShardBatch[], private readonly needMeans: ReadonlySet<string>,
+    recordAt: ReadonlySet<number> = new Set(), checkCancelled?: () => void,
+  ) {
+    this.layers = new Map(intModel.plan.layers.map((l) => [l.name, l]));
+    this.checkpoints = batches.map(() => []);
+    this.runs = batches.map((b, i) => intModel.steps(b.input, {
+      checkCancelled, checkpoints: recordAt, onCheckpoint: (c) => this.checkpoints[i].push(c),
+    }, b.from));
+  }
+
+  /** Takes the bias corrected for the layer the batches paused at, then runs every batch on to its next layer. */
+  advance(update?: BiasUpdate): ShardStep | undefined {
+    if (update) {
+      const layer = this.layers.get(update.layer);
+      if (!layer) throw new Error(`bias update for unknown layer '${update.layer}'`);
+      if (layer.bias !== update.bias) layer.bias.set(update.bias);
+      layer.accumulatorBound = update.accumulatorBound;
+    }
+    const states = this.runs.map((r) => r.next());
+    if (states.some((st) => st.done !== states[0].done)) throw new Error('lockstep batches went out of step');
+    if (states.length === 0 || states[0].done) return undefined;
+    const steps = states.map((st) => st.value as LayerStep);
+    const { node } = steps[0];
+    const means = this.needMeans.has(node.name)
+      ? steps.map(({ layer, x }, i) => ({ index: this.batches[i].index, ...inputColumnMeans(node, { dims: x.dims, data: x.codes }, layer.weightDims, x.params) }))
+      : [];
+    return { node: node.name, means };
+  }
+}
+
 /**
- * Rewrites the int32 biases of `intModel.plan` in place. `batches` are the calibration images whose float mean
- * input columns `floatMeans` holds (per layer name, as the Calibrator computes them).
+ * Gives the plan's layers before `resume.firstChanged` the earlier plan's corrected biases (their correction is the
+ * same) and returns their names: the pass leaves them as they are.
+ */
+export function takeEarlierBiases(prepared: PreparedModel, plan: QuantPlan, resume: BiasCorrectionResume | undefined): Set<string> {
+  const unchanged = new Set<string>();
+  if (!resume) return unchanged;
+  const index = new Map(prepared.nodes.map((n, i) => [n.name, i]));
+  const before = new Map(resume.previous.layers.map((l) => [l.name, l]));
+  for (const layer of plan.layers) {
+    const old = before.get(layer.name);
+    if (old && (index.get(layer.name) ?? Infinity) < resume.firstChanged) {
+      layer.bias.set(old.bias);
+      layer.accumulatorBound = old.accumulatorBound; // follows the bias
+      unchanged.add(layer.name);
+    }
+  }
+  return unchanged;
+}
+
+/** Layers whose input means the pass needs: those with float means that it corrects. */
+export function layersToCorrect(floatMeans: ReadonlyMap<string, Float64Array[]>, unchanged: ReadonlySet<string>): Set<string> {
+  return new Set([...floatMeans.keys()].filter((name) => !unchanged.has(name)));
+}
+
+/**
+ * The lockstep pass's decisions: receives every shard's step (all paused at one layer), corrects that layer's bias
+ * from the pooled means of all batches (in batch order) and yields the update for the shards to take before moving on.
+ */
+export function* lockstepCorrections(
+  prepared: PreparedModel, plan: QuantPlan, floatMeans: ReadonlyMap<string, Float64Array[]>, unchanged: ReadonlySet<string>,
+): Generator<BiasUpdate | undefined, void, (ShardStep | undefined)[]> {
+  const nodes = new Map(prepared.nodes.map((n) => [n.name, n]));
+  const layers = new Map(plan.layers.map((l) => [l.name, l]));
+  let update: BiasUpdate | undefined;
+  for (;;) {
+    const steps = yield update;
+    if (steps.every((st) => st === undefined)) return;
+    if (steps.some((st) => st === undefined || st.node !== steps[0]!.node)) throw new Error('lockstep shards went out of step');
+    const name = steps[0]!.node;
+    const means = floatMeans.get(name);
+    update = undefined;
+    if (!means || unchanged.has(name)) continue;
+    let pooled: ColumnMeans | undefined;
+    for (const batch of steps.flatMap((st) => st!.means).sort((a, b) => a.index - b.index)) {
+      pooled ??= new ColumnMeans(batch.means.length, batch.means[0].length);
+      pooled.add(batch);
+    }
+    const layer = layers.get(name)!;
+    correctLayerBias(prepared, nodes.get(name)!, layer, means, pooled!.result());
+    update = { layer: name, bias: layer.bias, accumulatorBound: layer.accumulatorBound };
+  }
+}
+
+/**
+ * Rewrites the int32 biases of `intModel.plan` in place, in this thread. `batches` are the calibration images whose
+ * float mean input columns `floatMeans` holds (per layer name, as the Calibrator computes them).
  */
 export function correctBiasesSequentially(
   intModel: IntModel, batches: readonly Tensor[], floatMeans: ReadonlyMap<string, Float64Array[]>, checkCancelled?: () => void,
@@ -53,42 +164,13 @@ export function correctBiasesSequentially(
 ): void {
   if (batches.length === 0) return;
   const prepared = intModel.getPrepared(batches[0].dims[0]);
-  const index = new Map(prepared.nodes.map((n, i) => [n.name, i]));
-  const unchanged = new Set<string>();
-  if (resume) {
-    const before = new Map(resume.previous.layers.map((l) => [l.name, l]));
-    for (const layer of intModel.plan.layers) {
-      const old = before.get(layer.name);
-      if (old && (index.get(layer.name) ?? Infinity) < resume.firstChanged) {
-        layer.bias.set(old.bias);
-        layer.accumulatorBound = old.accumulatorBound; // follows the bias
-        unchanged.add(layer.name);
-      }
-    }
-  }
-  const runs = batches.map((b, i) => intModel.steps(b, {
-    checkCancelled,
-    ...(record ? { checkpoints: record.at, onCheckpoint: (c: GraphCheckpoint) => record.checkpoints[i].push(c) } : {}),
-  }, resume?.from[i]));
-  let states = runs.map((r) => r.next());
-  while (!states[0].done) {
-    const steps = states.map((s) => s.value as LayerStep);
-    const { node, layer } = steps[0];
-    const means = floatMeans.get(node.name);
-    if (means && !unchanged.has(node.name)) correctLayerBias(prepared, node, layer, means, pooledInputMeans(steps));
-    states = runs.map((r) => r.next());
-  }
-}
-
-/** E[x̂] per group over every batch. */
-function pooledInputMeans(steps: readonly LayerStep[]): Float64Array[] {
-  let pooled: ColumnMeans | undefined;
-  for (const { node, layer, x } of steps) {
-    const batch = inputColumnMeans(node, { dims: x.dims, data: x.codes }, layer.weightDims, x.params);
-    pooled ??= new ColumnMeans(batch.means.length, batch.means[0].length);
-    pooled.add(batch);
-  }
-  return pooled!.result();
+  const unchanged = takeEarlierBiases(prepared, intModel.plan, resume);
+  const shard = new LockstepShard(intModel, batches.map((input, index) => ({ index, input, from: resume?.from[index] })),
+    layersToCorrect(floatMeans, unchanged), record?.at, checkCancelled);
+  const decisions = lockstepCorrections(prepared, intModel.plan, floatMeans, unchanged);
+  let decision = decisions.next(undefined as never);
+  while (!decision.done) decision = decisions.next([shard.advance(decision.value)]);
+  if (record) shard.checkpoints.forEach((cs, i) => record.checkpoints[i].push(...cs));
 }
 
 /**

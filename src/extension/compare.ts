@@ -5,6 +5,7 @@
  * dB, B / A for scales), so comparing W8A8 (A) with W4A4 (B) shows what the 4 bits cost.
  */
 import { unpackClasses, type LayerResult, type QuantRun } from './results';
+import { hasLayerChoices } from './whatif';
 
 /** The test images a run was scored on: the data set and how many images (from its predictions when it has them). */
 export function testImagesOf(run: QuantRun): { data?: string; images: number } {
@@ -208,10 +209,13 @@ export interface BitsPoint {
   runs: number;
 }
 
-/** One point per bit setting and family, the newest run of each, sorted by bits (fewest first). */
+/**
+ * One point per bit setting and family, the newest run of each, sorted by bits (fewest first). What-if runs (with
+ * per-layer choices) have no one bit setting and are left out.
+ */
 export function accuracyByBits(runs: readonly QuantRun[]): BitsPoint[] {
   const points = new Map<string, BitsPoint>();
-  const newestFirst = [...runs].sort((x, y) => (y.finishedAt ?? '').localeCompare(x.finishedAt ?? ''));
+  const newestFirst = runs.filter((r) => !hasLayerChoices(r.settings)).sort((x, y) => (y.finishedAt ?? '').localeCompare(x.finishedAt ?? ''));
   for (const r of newestFirst) {
     const family = `${r.settings.method} ${r.settings.granularity}`;
     const key = `${r.settings.weightBits}/${r.settings.activationBits}/${family}`;

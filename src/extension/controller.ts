@@ -12,6 +12,7 @@ import { isInsideFolders } from './messages';
 import { accuracyDrop, bitsLabel, formatSigned, quantRunFrom, type LayerResult, type QuantRun, type RunSettings, type SensitivityEntry } from './results';
 import { inputShapeFor, preprocessingFor, readSettings } from './settings';
 import type { ResultStore } from './store';
+import { applyLayerChanges, choicesLabel, hasLayerChoices, sameLayerChoices, type LayerChange } from './whatif';
 
 export interface View {
   modelPath: string;
@@ -164,7 +165,7 @@ export class Controller {
       this.statusBar.tooltip = `${path.basename(this.activeModel)}: run Quantize to N bits`;
     } else {
       const drop = accuracyDrop(run);
-      this.statusBar.text = `$(circuit-board) ${bitsLabel(run.settings.weightBits, run.settings.activationBits)} · Δacc ${formatSigned(drop)} pts`;
+      this.statusBar.text = `$(circuit-board) ${bitsLabel(run.settings.weightBits, run.settings.activationBits)}${hasLayerChoices(run.settings) ? '+' : ''} · Δacc ${formatSigned(drop)} pts`;
       this.statusBar.tooltip = `${path.basename(run.modelPath)}: float ${run.fp32Accuracy?.toFixed(2) ?? '—'}% → quantized ${run.quantizedAccuracy?.toFixed(2) ?? '—'}% (${run.settings.method}, ${run.settings.granularity})`;
     }
     this.statusBar.command = 'quantInspector.quantize';
@@ -228,11 +229,38 @@ export class Controller {
     }
   }
 
-  async quantize(modelPath: string, settings: RunSettings): Promise<QuantRun | undefined> {
+  /** The model's conv / linear layer names in model order (labels and per-layer maps list them so). */
+  layerOrder(modelPath: string): string[] {
+    return (this.summaries.get(modelPath)?.layers ?? this.store.run(modelPath)?.layers ?? []).map((l) => l.name);
+  }
+
+  /**
+   * A what-if from the editor: the kept run `baseId` again with the per-layer changes (its settings, data and
+   * image counts, plus per-layer weight / activation bits and layers kept in float). The result is kept as a run
+   * like any other, with `whatIfOf` naming its base; the editor shows it at once, compared with the base.
+   */
+  async whatIf(modelPath: string, baseId: string, changes: readonly LayerChange[]): Promise<QuantRun | undefined> {
+    const base = this.store.runs(modelPath).find((r) => r.id === baseId);
+    if (!base) {
+      void vscode.window.showWarningMessage('Quant Inspector: the run this what-if starts from is no longer kept.');
+      return undefined;
+    }
+    const order = this.layerOrder(modelPath);
+    const settings = applyLayerChanges(base.settings, changes, order);
+    if (sameLayerChoices(settings, base.settings)) {
+      void vscode.window.showInformationMessage('Quant Inspector: the what-if changes nothing of the shown run.');
+      return undefined;
+    }
+    const what = hasLayerChoices(settings) ? choicesLabel(settings, order) : 'no per-layer choices';
+    this.log(`what-if of run ${base.id} (${base.label}): ${what}`);
+    return this.quantize(modelPath, settings, { title: `What-if on ${path.basename(modelPath)}: ${bitsLabel(settings.weightBits, settings.activationBits)} + ${what}`, whatIfOf: base });
+  }
+
+  async quantize(modelPath: string, settings: RunSettings, opts: { title?: string; whatIfOf?: QuantRun } = {}): Promise<QuantRun | undefined> {
     const s = readSettings(vscode.Uri.file(modelPath));
     const pre = preprocessingFor(s, modelPath);
     const started = Date.now();
-    const raw = await this.runJob<unknown>(modelPath, 'quantize', `Quantize ${path.basename(modelPath)} to ${bitsLabel(settings.weightBits, settings.activationBits)}`, {
+    const raw = await this.runJob<unknown>(modelPath, 'quantize', opts.title ?? `Quantize ${path.basename(modelPath)} to ${bitsLabel(settings.weightBits, settings.activationBits)}`, {
       modelPath,
       ...settings,
       mean: pre.mean,
@@ -241,11 +269,14 @@ export class Controller {
       maxTensorElements: s.maxTensorElements,
     });
     if (raw === undefined) return undefined;
-    const run = quantRunFrom(raw, modelPath, settings, (Date.now() - started) / 1000);
+    const run = quantRunFrom(raw, modelPath, settings, (Date.now() - started) / 1000, this.layerOrder(modelPath));
+    if (opts.whatIfOf) run.whatIfOf = { id: opts.whatIfOf.id!, label: opts.whatIfOf.label ?? '' };
     const sens = this.store.sensitivity(modelPath);
     if (sens) for (const l of run.layers) l.deltaAccuracy = sens.find((e) => e.layer === l.name)?.deltaAccuracy;
     const stored = await this.store.addRun(modelPath, run);
-    this.log(`kept run ${stored.id} (${stored.label}); ${this.store.runs(modelPath).length} runs kept for ${path.basename(modelPath)}`);
+    const reuse = stored.reuse;
+    const resumed = reuse?.resumedAt?.evaluation ?? reuse?.resumedAt?.biasCorrection;
+    this.log(`kept run ${stored.id} (${stored.label}) in ${stored.seconds.toFixed(1)} s${resumed ? `, resumed from ${resumed}` : ''}${reuse?.calibrationReused ? ', calibration reused' : ''}; ${this.store.runs(modelPath).length} runs kept for ${path.basename(modelPath)}`);
     this.afterResults(modelPath);
     return stored;
   }

@@ -47,6 +47,9 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider<M
         case 'removeRun':
           await this.controller.removeRun(modelPath, msg.id);
           break;
+        case 'whatIf':
+          await this.controller.whatIf(modelPath, msg.baseRun, msg.changes);
+          break;
       }
     });
     panel.onDidChangeViewState(() => {

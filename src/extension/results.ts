@@ -1,4 +1,5 @@
 /** Quantization results as the extension keeps and shows them: validated from the job's JSON, then pure formatting. */
+import { choicesLabel, hasLayerChoices, type LayerChoices } from './whatif';
 
 export interface HistogramView {
   low: number;
@@ -48,7 +49,8 @@ export interface GraphErrorsView {
   images: number;
 }
 
-export interface RunSettings {
+/** What a run was made with; a what-if adds per-layer choices (src/extension/whatif.ts), absent on other runs. */
+export interface RunSettings extends LayerChoices {
   weightBits: number;
   activationBits: number;
   method: string;
@@ -63,6 +65,17 @@ export interface RunSettings {
 export interface PredictionsView {
   float: string;
   quantized: string;
+}
+
+/** How much of an earlier run's work the worker reused (a what-if that changes only some layers runs from a checkpoint). */
+export interface ReuseView {
+  /** The node the integer passes resumed from (the plans agreed up to there). */
+  resumedAt?: { biasCorrection?: string; evaluation?: string };
+  calibrationReused?: boolean;
+  /** Test images whose float pass an earlier run recorded. */
+  floatPassReused?: number;
+  /** The job's own time in the worker's pipeline, s (the run's `seconds` is the whole job as the editor waited for it). */
+  pipelineSeconds?: number;
 }
 
 export interface QuantRun {
@@ -90,6 +103,9 @@ export interface QuantRun {
   layers: LayerResult[];
   finishedAt: string;
   seconds: number;
+  /** The run a what-if was made from (its settings plus per-layer choices), as it was named then. */
+  whatIfOf?: { id: string; label: string };
+  reuse?: ReuseView;
 }
 
 export interface SensitivityEntry {
@@ -228,9 +244,30 @@ export function predictionsFrom(raw: unknown): PredictionsView | undefined {
   return float !== undefined && quantized !== undefined ? { float, quantized } : undefined;
 }
 
-/** How a run is listed and named in comparisons: 'W8A8 percentile per-channel'. */
-export function runLabel(settings: Pick<RunSettings, 'weightBits' | 'activationBits' | 'method' | 'granularity'>): string {
-  return [bitsLabel(settings.weightBits, settings.activationBits), settings.method, settings.granularity].filter(Boolean).join(' ');
+/**
+ * How a run is listed and named in comparisons: 'W8A8 percentile per-channel', and with per-layer choices
+ * 'W8A8 percentile per-channel + what-if: layer2.1.conv1 W4, layer3.2.conv2 float' (layers in `order`, the model's).
+ */
+export function runLabel(settings: Pick<RunSettings, 'weightBits' | 'activationBits' | 'method' | 'granularity' | keyof LayerChoices>, order?: readonly string[]): string {
+  const base = [bitsLabel(settings.weightBits, settings.activationBits), settings.method, settings.granularity].filter(Boolean).join(' ');
+  return hasLayerChoices(settings) ? `${base} + what-if: ${choicesLabel(settings, order)}` : base;
+}
+
+/** The job's account of what it reused from the run before it; undefined when it says nothing. */
+export function reuseFrom(raw: unknown): ReuseView | undefined {
+  const o = obj(raw);
+  if (!o) return undefined;
+  const at = obj(o.resumedAt);
+  const name = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 1024 ? v : undefined);
+  const resumedAt = at && (name(at.biasCorrection) || name(at.evaluation)) ? { biasCorrection: name(at.biasCorrection), evaluation: name(at.evaluation) } : undefined;
+  const out: ReuseView = {};
+  if (resumedAt) out.resumedAt = resumedAt;
+  if (typeof o.calibrationReused === 'boolean') out.calibrationReused = o.calibrationReused;
+  const fp = num(o.floatPassReused);
+  if (fp !== undefined && fp >= 0) out.floatPassReused = fp;
+  const sec = num(o.seconds);
+  if (sec !== undefined && sec >= 0) out.pipelineSeconds = sec;
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** A fresh run id: time and a random part (two runs in the same millisecond still differ). */
@@ -239,12 +276,13 @@ export function newRunId(now = Date.now()): string {
 }
 
 /** Builds the stored run from the quantize job's `{fp32:{accuracy}, quantized:{accuracy, agreement}, layers:[...]}`. */
-export function quantRunFrom(raw: unknown, modelPath: string, settings: RunSettings, seconds: number): QuantRun {
+export function quantRunFrom(raw: unknown, modelPath: string, settings: RunSettings, seconds: number, order?: readonly string[]): QuantRun {
   const o = obj(raw) ?? {};
   const layers = Array.isArray(o.layers) ? o.layers.flatMap((l) => layerResultFrom(l) ?? []) : [];
+  const reuse = reuseFrom(o);
   return {
     id: newRunId(),
-    label: runLabel(settings),
+    label: runLabel(settings, order),
     modelPath,
     settings,
     fp32Accuracy: num(obj(o.fp32)?.accuracy),
@@ -261,6 +299,7 @@ export function quantRunFrom(raw: unknown, modelPath: string, settings: RunSetti
     layers,
     finishedAt: new Date().toISOString(),
     seconds,
+    ...(reuse ? { reuse } : {}),
   };
 }
 

@@ -40,6 +40,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   busy?: Pending;
+  /** Messages for this worker only (runOn), sent before the shared queue's. */
+  own: Pending[];
 }
 
 export function defaultWorkerCount(): number {
@@ -94,7 +96,7 @@ export class WorkerPool {
     const ready: Promise<void>[] = [];
     for (let i = 0; i < size; i++) {
       const worker = new Worker(entry.script, { eval: entry.eval });
-      const slot: Slot = { worker };
+      const slot: Slot = { worker, own: [] };
       pool.slots.push(slot);
       ready.push(new Promise<void>((resolve, reject) => {
         const onInit = (msg: FromWorker): void => {
@@ -128,6 +130,21 @@ export class WorkerPool {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, input, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Runs the task on one payload on worker `index` (0 ≤ index < size), after that worker's earlier ones: for tasks
+   * that keep state between messages (the lockstep bias correction holds its batches in the worker).
+   */
+  runOn(index: number, input: Tensor | object): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    const slot = this.slots[index];
+    if (!slot) return Promise.reject(new Error(`worker ${index} is not in this pool of ${this.size}`));
+    return new Promise((resolve, reject) => {
+      slot.own.push({ id: this.nextId++, input, resolve, reject });
       this.dispatch();
     });
   }
@@ -170,6 +187,7 @@ export class WorkerPool {
     this.closed = true;
     const err = new Error('worker pool closed');
     for (const p of this.queue.splice(0)) p.reject(err);
+    for (const s of this.slots) for (const p of s.own.splice(0)) p.reject(err);
     await Promise.all(this.slots.map(async (s) => {
       s.busy?.reject(err);
       s.busy = undefined;
@@ -184,8 +202,8 @@ export class WorkerPool {
 
   private dispatch(): void {
     for (const slot of this.slots) {
-      if (slot.busy || this.queue.length === 0) continue;
-      const job = this.queue.shift()!;
+      if (slot.busy || (slot.own.length === 0 && this.queue.length === 0)) continue;
+      const job = slot.own.shift() ?? this.queue.shift()!;
       slot.busy = job;
       slot.worker.ref(); // keep the process alive while a batch is in flight
       slot.worker.postMessage({ type: 'run', id: job.id, input: job.input } satisfies ToWorker);
@@ -208,6 +226,7 @@ export class WorkerPool {
     slot.busy?.reject(e);
     slot.busy = undefined;
     for (const p of this.queue.splice(0)) p.reject(e);
+    for (const s of this.slots) for (const p of s.own.splice(0)) p.reject(e);
     void this.close();
   }
 }

@@ -8,7 +8,8 @@ import type { Tensor } from '../graph/tensor';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel } from '../engine/int-engine';
 import type { QuantPlan } from '../engine/int-plan';
-import { MeasureInput, measureBatch } from '../inspect/measure-batch';
+import { MeasureInput, measureBatch, shareCheckpoint } from '../inspect/measure-batch';
+import { BiasUpdate, LockstepShard, ShardBatch } from '../engine/bias-correction';
 import { InputError } from '../util/errors';
 
 export type BatchFunction = (input: Tensor | object) => unknown;
@@ -28,21 +29,52 @@ const intLogits: TaskFactory = (model, config) => {
   return (input) => im.run(input as Tensor);
 };
 
-/** The quantize job's measurement of a batch (src/inspect/measure-batch.ts); config: { plan, compared: value names }. */
-const inspectBatch: TaskFactory = (model, config) => {
+/**
+ * The quantize job's work in a worker, on its copy of the plan; config: { plan, compared: value names }.
+ * Payloads: { op: 'lockstep-start', batches, needMeans, recordAt } and { op: 'lockstep-advance', update } (this
+ * worker's share of the bias correction pass, kept between messages), { op: 'lockstep-checkpoints' } (what it
+ * recorded), and { op: 'measure', ...MeasureInput } (one test batch, src/inspect/measure-batch.ts).
+ */
+const quantizeJobTask: TaskFactory = (model, config) => {
   const { plan, compared } = (config ?? {}) as { plan?: QuantPlan; compared?: string[] };
-  if (!plan || !compared) throw new Error("pool task 'inspect' needs config.plan and config.compared");
+  if (!plan || !compared) throw new Error("pool task 'quantize' needs config.plan and config.compared");
   const fm = new FloatModel(model);
   const im = new IntModel(model, plan);
   const wanted = new Set(compared);
-  return (input) => measureBatch(fm, im, wanted, input as MeasureInput);
+  let shard: LockstepShard | undefined;
+  return (payload) => {
+    const p = payload as QuantizeTaskPayload;
+    switch (p.op) {
+      case 'lockstep-start':
+        shard = new LockstepShard(im, p.batches, new Set(p.needMeans), new Set(p.recordAt));
+        return shard.advance();
+      case 'lockstep-advance':
+        if (!shard) throw new Error('lockstep-advance before lockstep-start');
+        return shard.advance(p.update);
+      case 'lockstep-checkpoints': {
+        const recorded = shard?.checkpoints.map((cs) => cs.map(shareCheckpoint)) ?? [];
+        shard = undefined;
+        return recorded;
+      }
+      case 'measure':
+        return measureBatch(fm, im, wanted, p);
+      default:
+        throw new Error(`pool task 'quantize': unknown op ${JSON.stringify((p as { op?: unknown }).op)}`);
+    }
+  };
 };
+
+export type QuantizeTaskPayload =
+  | { op: 'lockstep-start'; batches: ShardBatch[]; needMeans: string[]; recordAt: number[] }
+  | { op: 'lockstep-advance'; update?: BiasUpdate }
+  | { op: 'lockstep-checkpoints' }
+  | ({ op: 'measure' } & MeasureInput);
 
 /** Built-in tasks; test-only tasks exercise failures. */
 export const TASKS: Record<string, TaskFactory> = {
   float: floatLogits,
   int: intLogits,
-  inspect: inspectBatch,
+  quantize: quantizeJobTask,
   'test-fail': () => (input) => {
     throw new InputError(`test-fail: batch of ${(input as Tensor).dims[0]} rejected`);
   },

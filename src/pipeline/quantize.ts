@@ -8,7 +8,9 @@ import type { Dataset, Preprocess } from '../data/types';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel } from '../engine/int-engine';
 import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQuantPlan, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
-import { biasCorrectionImages, correctBiasesSequentially } from '../engine/bias-correction';
+import { ShardBatch, ShardStep, biasCorrectionImages, correctBiasesSequentially, layersToCorrect, lockstepCorrections, takeEarlierBiases } from '../engine/bias-correction';
+import type { QuantizeTaskPayload } from '../parallel/tasks';
+import type { GraphCheckpoint } from '../engine/int-engine';
 import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey } from './calibration-cache';
 import { EvaluationTrace, calibrationResume, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
@@ -168,11 +170,20 @@ export function floatIslands(prepared: PreparedModel, plan: QuantPlan): FloatNod
   return islands;
 }
 
-/** Builds the quantized model from calibration data: returns the plan and the runnable integer model. */
-export function buildQuantizedModel(
-  model: Model, calibration: DataSplit, quant: Partial<QuantOptions> = {}, batchSize = 50,
-  calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
-): BuiltModel {
+/** Calibration and the integer plan, before bias correction. */
+interface Planned {
+  options: QuantOptions;
+  floatModel: FloatModel;
+  prepared: PreparedModel;
+  stats: CalibrationStats;
+  calibrationReused: boolean;
+  intModel: IntModel;
+  softmax?: string;
+}
+
+function planQuantization(
+  model: Model, calibration: DataSplit, quant: Partial<QuantOptions>, batchSize: number, calibrationLimit: number, callbacks: QuantizeCallbacks,
+): Planned {
   const options = checkQuantOptions({ ...DEFAULT_QUANT_OPTIONS, ...quant });
   const { model: logits, softmax } = logitsModel(model);
   const floatModel = new FloatModel(logits);
@@ -182,19 +193,74 @@ export function buildQuantizedModel(
   const { stats, reused } = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
   if (reused) callbacks.onProgress?.(1, `calibration of ${stats.images} images reused`);
   const intModel = new IntModel(prepared.model, buildQuantPlan(prepared, stats, options), prepared);
+  return { options, floatModel, prepared, stats, calibrationReused: reused, intModel, softmax };
+}
+
+/**
+ * The bias-correction pass to run: it resumes where the last plan on these statistics stops agreeing with this
+ * one (the layers before keep that plan's corrected biases, taken here), and records checkpoints for the next run.
+ */
+function biasPass(p: Planned, callbacks: QuantizeCallbacks) {
+  const at = checkpointNodes(p.prepared);
+  const resume = calibrationResume(p.prepared, p.stats, p.intModel.plan, at);
+  const unchanged = takeEarlierBiases(p.prepared, p.intModel.plan, resume);
+  const resumedAt = resume ? p.prepared.nodes[resume.from[0].at].name : undefined;
+  const images = p.stats.meanBatches.reduce((n, b) => n + b.dims[0], 0);
+  callbacks.onProgress?.(1, `bias correction on ${images} calibration images${resumedAt ? ` from ${resumedAt} on` : ''}`);
+  const record = { at: new Set(at), checkpoints: p.stats.meanBatches.map((_, i) => [...(resume?.kept[i] ?? [])]) };
+  return { at, resume, unchanged, resumedAt, record };
+}
+
+/** Builds the quantized model from calibration data (in this thread): returns the plan and the runnable integer model. */
+export function buildQuantizedModel(
+  model: Model, calibration: DataSplit, quant: Partial<QuantOptions> = {}, batchSize = 50,
+  calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
+): BuiltModel {
+  const p = planQuantization(model, calibration, quant, batchSize, calibrationLimit, callbacks);
   let resumedAt: string | undefined;
-  if (options.biasCorrection) {
-    // the sequential pass resumes where the last plan on these statistics stops agreeing with this one
-    const at = checkpointNodes(prepared);
-    const resume = calibrationResume(prepared, stats, intModel.plan, at);
-    if (resume) resumedAt = prepared.nodes[resume.from[0].at].name;
-    const images = stats.meanBatches.reduce((n, b) => n + b.dims[0], 0);
-    callbacks.onProgress?.(1, `bias correction on ${images} calibration images${resumedAt ? ` from ${resumedAt} on` : ''}`);
-    const record = { at: new Set(at), checkpoints: stats.meanBatches.map((_, i) => [...(resume?.kept[i] ?? [])]) };
-    correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, callbacks.checkCancelled, resume, record);
-    keepCalibrationTrace({ stats, plan: intModel.plan, checkpoints: record.checkpoints });
+  if (p.options.biasCorrection) {
+    const pass = biasPass(p, callbacks);
+    resumedAt = pass.resumedAt;
+    correctBiasesSequentially(p.intModel, p.stats.meanBatches, p.stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
+    keepCalibrationTrace({ stats: p.stats, plan: p.intModel.plan, checkpoints: pass.record.checkpoints });
   }
-  return { plan: intModel.plan, intModel, floatModel, stats, calibrationImages: stats.images, calibrationReused: reused, biasCorrectionResumedAt: resumedAt, softmax };
+  return built(p, resumedAt);
+}
+
+function built(p: Planned, resumedAt: string | undefined): BuiltModel {
+  return {
+    plan: p.intModel.plan, intModel: p.intModel, floatModel: p.floatModel, stats: p.stats, calibrationImages: p.stats.images,
+    calibrationReused: p.calibrationReused, biasCorrectionResumedAt: resumedAt, softmax: p.softmax,
+  };
+}
+
+/**
+ * The bias-correction pass on the pool: each worker steps its share of the calibration batches (balanced by images)
+ * from layer to layer; this thread pools their input means in batch order, corrects each bias and sends it back.
+ */
+async function correctBiasesInPool(pool: WorkerPool, p: Planned, pass: ReturnType<typeof biasPass>, checkCancelled?: () => void): Promise<void> {
+  const shards: ShardBatch[][] = Array.from({ length: pool.size }, () => []);
+  const images = shards.map(() => 0);
+  p.stats.meanBatches.forEach((input, index) => {
+    const w = images.indexOf(Math.min(...images));
+    shards[w].push({ index, input, from: pass.resume?.from[index] });
+    images[w] += input.dims[0];
+  });
+  const active = shards.flatMap((batches, worker) => (batches.length ? [{ batches, worker }] : []));
+  const needMeans = [...layersToCorrect(p.stats.inputMeans, pass.unchanged)];
+  const decisions = lockstepCorrections(p.prepared, p.intModel.plan, p.stats.inputMeans, pass.unchanged);
+  let decision = decisions.next(undefined as never);
+  let started = false;
+  while (!decision.done) {
+    checkCancelled?.();
+    const update = decision.value;
+    const payload = (batches: ShardBatch[]): QuantizeTaskPayload => (started ? { op: 'lockstep-advance', update } : { op: 'lockstep-start', batches, needMeans, recordAt: pass.at });
+    const steps = await Promise.all(active.map(({ batches, worker }) => pool.runOn(worker, payload(batches))));
+    started = true;
+    decision = decisions.next(steps as (ShardStep | undefined)[]);
+  }
+  const recorded = await Promise.all(active.map(({ worker }) => pool.runOn(worker, { op: 'lockstep-checkpoints' } satisfies QuantizeTaskPayload)));
+  active.forEach(({ batches }, k) => batches.forEach((b, j) => pass.record.checkpoints[b.index].push(...(recorded[k] as GraphCheckpoint[][])[j])));
 }
 
 export interface BuiltModel {
@@ -232,26 +298,19 @@ async function* measureInThread(
   }
 }
 
-/** Measures batches on a pool of worker threads (one per core), in batch order; the pool is closed at the end. */
-async function* measureInPool(
-  model: Model, plan: QuantPlan, compared: ReadonlySet<string>, batches: Iterable<Batch>, workers: number, checkCancelled?: () => void,
-): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
-  const pool = await WorkerPool.create(model, { workers, task: 'inspect', config: { plan, compared: [...compared] } });
+/** Measures batches on the pool's worker threads, in batch order. */
+async function* measureInPool(pool: WorkerPool, batches: Iterable<Batch>, checkCancelled?: () => void): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
   const sent: Batch[] = [];
-  function* inputs(): Generator<MeasureInput> {
+  function* payloads(): Generator<QuantizeTaskPayload> {
     for (const batch of batches) {
       checkCancelled?.();
       sent.push(batch);
-      yield { input: batch.input, references: batch.references, record: batch.record, checkpointsAt: batch.checkpointsAt, from: batch.from };
+      yield { op: 'measure', input: batch.input, references: batch.references, record: batch.record, checkpointsAt: batch.checkpointsAt, from: batch.from };
     }
   }
-  try {
-    for await (const { output } of pool.map(inputs())) {
-      checkCancelled?.();
-      yield { batch: sent.shift()!, measure: output as BatchMeasure };
-    }
-  } finally {
-    await pool.close();
+  for await (const { output } of pool.map(payloads())) {
+    checkCancelled?.();
+    yield { batch: sent.shift()!, measure: output as BatchMeasure };
   }
 }
 
@@ -259,11 +318,42 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
   const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
-  const { plan, intModel, floatModel, stats, calibrationImages, calibrationReused, biasCorrectionResumedAt, softmax } = buildQuantizedModel(
-    job.model, job.calibration, job.quant, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
+  const planned = planQuantization(
+    job.model, job.calibration, job.quant ?? {}, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
     { ...callbacks, onProgress: progress(0, 0.3) },
   );
-  const prepared = floatModel.getPrepared(Math.min(batchSize, job.calibration.dataset.count));
+  const { intModel, floatModel, stats, prepared } = planned;
+  const plan = intModel.plan;
+  const pass = planned.options.biasCorrection ? biasPass(planned, { onProgress: progress(0, 0.3) }) : undefined;
+  const evalBatches = job.evaluation ? Math.ceil(Math.min(job.limit ?? Infinity, job.evaluation.dataset.count) / batchSize) : 0;
+  const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.max(evalBatches, stats.meanBatches.length));
+  // one pool for the bias correction pass and the evaluation: its workers' plans take every corrected bias
+  const pool = workers > 1 ? await WorkerPool.create(prepared.model, { workers, task: 'quantize', config: { plan, compared: [...comparedValues(prepared, plan)] } }) : undefined;
+  try {
+    return await quantizeWithPlan(job, callbacks, planned, pass, pool, started, batchSize);
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** The values whose float and integer versions the layer metrics compare (one per layer). */
+function comparedValues(prepared: PreparedModel, plan: QuantPlan): Set<string> {
+  return new Set(plan.layers.map((l) => comparedValue(prepared, plan, l.name)));
+}
+
+async function quantizeWithPlan(
+  job: QuantizeJobOptions, callbacks: QuantizeCallbacks, planned: Planned, pass: ReturnType<typeof biasPass> | undefined,
+  pool: WorkerPool | undefined, started: number, batchSize: number,
+): Promise<QuantizeResult> {
+  const { intModel, floatModel, stats, prepared, calibrationReused, softmax } = planned;
+  const plan = intModel.plan;
+  const calibrationImages = stats.images;
+  if (pass) {
+    if (pool) await correctBiasesInPool(pool, planned, pass, callbacks.checkCancelled);
+    else correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
+    keepCalibrationTrace({ stats, plan, checkpoints: pass.record.checkpoints });
+  }
+  const biasCorrectionResumedAt = pass?.resumedAt;
   callbacks.onPlan?.(plan, prepared, stats);
   const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
@@ -293,9 +383,8 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
         yield { ...b, index: index++, references: kept, record: !coversValues(kept, wanted) && within, checkpointsAt: within || from ? at : [], from };
       }
     })();
-    const workers = Math.min(job.workers ?? defaultWorkerCount(), batchCount);
-    const measures = workers > 1
-      ? measureInPool(prepared.model, plan, wanted, batches, workers, callbacks.checkCancelled)
+    const measures = pool && batchCount > 1
+      ? measureInPool(pool, batches, callbacks.checkCancelled)
       : measureInThread(floatModel, intModel, wanted, batches, callbacks.checkCancelled);
     for await (const { batch, measure } of measures) {
       // a resumed batch: the segments before the checkpoint (and the checkpoints up to it) are the earlier run's
