@@ -10,6 +10,7 @@ import { el } from './dom';
 import { labelOf, whenOf } from './runs';
 import { actions, comparing, fmt, moduleName, page } from './state';
 import { attachTooltip } from './tooltip';
+import { layerBits } from './whatif';
 
 let cached: { key: string; value: RunComparison } | undefined;
 
@@ -93,7 +94,7 @@ function deltaCell(db: number | undefined): HTMLTableCellElement {
 
 /** A layer's comparison tooltip: A and B side by side. */
 export function deltaTooltip(d: LayerDelta): (Node | string)[] {
-  const line = (side: string, r: typeof d.a) => (r ? `${side} ${bitsLabel(r.weightBits, r.activationBits)}: accumulated ${formatDb(r.outputSqnrDb)}, local ${formatDb(r.localSqnrDb)}` : `${side}: not in this run`);
+  const line = (side: string, r: typeof d.a) => (r ? `${side} ${bitsLabel(r.weightBits, r.activationBits)}: accumulated ${formatDb(r.outputSqnrDb)}, local ${formatDb(r.localSqnrDb)}` : `${side}: kept in float or not in this run`);
   return [el('strong', {}, moduleName(d.name)), el('br'), line('A', d.a), el('br'), line('B', d.b), el('br'),
     `Δ accumulated ${formatDeltaDb(d.outputSqnrDb)} · Δ local ${formatDeltaDb(d.localSqnrDb)} · output scale ${formatRatio(d.outputScale)}`];
 }
@@ -107,13 +108,13 @@ export function compareTable(onRowKey: (e: KeyboardEvent, row: HTMLElement, laye
   const body = el('tbody');
   c.layers.forEach((d, i) => {
     const l = s.layers[i];
-    const bits = (r: typeof d.a) => (r ? bitsLabel(r.weightBits, r.activationBits) : '—');
+    const bits = (run: QuantRun, r: typeof d.a) => layerBits(run, l.name, r).text;
     const w = d.weightScale;
     const row = el('tr', { tabindex: '0', 'data-layer': l.name, class: selected === l.name ? 'selected' : '', 'aria-selected': String(selected === l.name) },
       el('td', { class: 'num' }, String(i + 1)),
       el('td', { class: 'lname' }, moduleName(l.name)),
       el('td', {}, l.op),
-      el('td', { class: 'num' }, arrow(bits(d.a), bits(d.b))),
+      el('td', { class: `num${layerBits(c.b, l.name, d.b).choice ? ' choice' : ''}` }, arrow(bits(c.a, d.a), bits(c.b, d.b))),
       el('td', { class: 'num' }, dbPair(d.a?.outputSqnrDb, d.b?.outputSqnrDb)),
       deltaCell(d.outputSqnrDb),
       el('td', { class: 'num' }, dbPair(d.a?.localSqnrDb, d.b?.localSqnrDb)),

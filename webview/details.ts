@@ -3,6 +3,7 @@ import { bitsLabel, formatDb, formatSigned, type HistogramView } from '../src/ex
 import { custom, el, svg } from './dom';
 import { nodeError } from './graph-model';
 import { fmt, moduleName, page, resultOf, vscode } from './state';
+import { layerBits, whatIfControls } from './whatif';
 
 function histogramSvg(title: string, h: HistogramView): SVGSVGElement {
   const w = 320;
@@ -58,11 +59,19 @@ export function details(): HTMLElement {
     if (r.outputCosine !== undefined) rows.push(['output cosine', r.outputCosine.toFixed(5)]);
     if (r.maxAccumulator !== undefined) rows.push(['largest |accumulator|', `${r.maxAccumulator} (${Math.ceil(Math.log2(r.maxAccumulator + 1)) + 1} bits of 32)`]);
     if (r.deltaAccuracy !== undefined) rows.push(['Δacc (this layer alone)', `${formatSigned(r.deltaAccuracy)} pts`]);
+  } else if (page.model!.run && layerBits(page.model!.run, name, r).float) {
+    rows.push(['bits', 'float: this run kept the layer in float (a what-if choice); its input is dequantized, its output quantized again']);
   }
+  const run = page.model!.run;
+  if (run && layerBits(run, name, r).choice && !layerBits(run, name, r).float) rows.push(['what-if choice', `this run chose ${bitsLabel(r?.weightBits ?? 0, r?.activationBits ?? 0)} for this layer (the others: ${bitsLabel(run.settings.weightBits, run.settings.activationBits)})`]);
   const charts = el('div', { class: 'charts' });
   if (r?.weightHistogram) charts.append(el('figure', {}, histogramSvg('weights', r.weightHistogram), el('figcaption', {}, 'weights (log counts)')));
   if (r?.activationHistogram) charts.append(el('figure', {}, histogramSvg('output activations', r.activationHistogram), el('figcaption', {}, 'output activations (log counts)')));
-  section.append(el('h2', { id: 'details-title' }, `Layer ${moduleName(name)}`), el('div', { class: 'toolbar' }, reveal), kvTable(rows), charts);
+  const whatIf = run
+    ? el('div', { class: 'toolbar whatif-details-bar', id: 'details-whatif' }, el('span', { class: 'muted' }, 'What-if for this layer:'), whatIfControls(name, 'details'),
+      el('span', { class: 'muted' }, 'then Apply in the what-if bar (or Enter here)'))
+    : undefined;
+  section.append(el('h2', { id: 'details-title' }, `Layer ${moduleName(name)}`), el('div', { class: 'toolbar' }, reveal), whatIf ?? '', kvTable(rows), charts);
   if (r?.dataflow?.length) {
     section.append(
       el('h3', {}, 'Integer dataflow'),

@@ -13,6 +13,7 @@ import {
 } from './graph-model';
 import { actions, comparing, fmt, moduleName, page, resultOf, saveState, type GraphViewState } from './state';
 import { attachTooltip, hideTooltip } from './tooltip';
+import { pendingItems } from './whatif';
 
 /** Expanding everything beyond this many boxes would make the layout slow and the page heavy. */
 const MAX_EXPANDED = 1500;
@@ -221,6 +222,8 @@ function nodeTooltip(n: VNode, overlay: Overlay, err: NodeError | undefined, wor
     return lines;
   }
   const r = node.layer ? resultOf(node.name) : undefined;
+  const pending = node.layer ? pendingItems().find((p) => p.layer === node.name) : undefined;
+  if (pending) lines.push(`what-if (pending): ${pending.text}`, el('br'));
   if (r) {
     lines.push(layerErrorLine(r), el('br'), `local SQNR ${formatDb(r.localSqnrDb)} (this layer alone)`);
   } else if (!overlay.run) {
@@ -281,6 +284,7 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     ...titles.map((t) => ({ x: t.x, y: t.y, title: t.el })),
   ].sort((a, b) => a.x - b.x || a.y - b.y);
   const selected = page.state.selected;
+  const pending = new Map(pendingItems().map((p) => [p.layer, p.text]));
   for (const item of items) {
     if ('title' in item) { root.append(item.title); continue; }
     const n = item.n;
@@ -290,7 +294,7 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     const cls = !overlay.run || n.kind === 'input' || n.kind === 'output' ? 'q-none' : n.kind === 'block' ? overlay.classOf(worst) : overlay.classOf(err?.db, err?.float);
     const isSelected = selected !== undefined && (n.node?.name === selected || !!n.members?.includes(selected));
     const g = svg('g', {
-      class: `gnode kind-${n.kind} ${cls}${n.node?.layer ? ' layer' : ''}${isSelected ? ' selected' : ''}`,
+      class: `gnode kind-${n.kind} ${cls}${n.node?.layer ? ' layer' : ''}${isSelected ? ' selected' : ''}${n.node && pending.has(n.node.name) ? ' whatif-pending' : ''}`,
       transform: `translate(${(b.x - b.width / 2).toFixed(1)},${(b.y - b.height / 2).toFixed(1)})`,
       tabindex: '0', role: 'button', 'data-id': n.id,
       'aria-label': ariaLabel(n, err, worst, overlay),

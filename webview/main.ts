@@ -16,6 +16,7 @@ import { plotsSection, watchTheme } from './plots';
 import { runsSection } from './runs';
 import { layerTable } from './table';
 import { hideTooltip } from './tooltip';
+import { refreshWhatIf, whatIfSection } from './whatif';
 
 provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeProgressRing(), vsCodeBadge(), vsCodeDivider(), vsCodeTag());
 
@@ -28,7 +29,8 @@ function render(): void {
   app.replaceChildren();
   app.append(header(), busyBar());
   if (model.error) app.append(el('p', { class: 'error', role: 'alert', id: 'load-error' }, model.error));
-  if (model.summary) app.append(accuracyCards(), runsSection(), compareSection(), plotsSection(), graphSection(), layerTable(), details(), sensitivitySection());
+  if (model.summary) app.append(accuracyCards(), runsSection(), compareSection(), plotsSection(), graphSection(), whatIfSection(), layerTable(), details(), sensitivitySection());
+  else document.body.classList.remove('has-whatif');
   window.scrollTo(0, page.state.scrollY ?? 0);
 }
 
@@ -60,7 +62,12 @@ window.addEventListener('message', (e: MessageEvent) => {
       const runs = Array.isArray(m.runs) ? (m.runs as QuantRun[]) : run ? [run] : [];
       // a new run (or a removed shown one) brings the page back to the newest; a reload keeps the user's choice
       const newest = runs[0]?.id;
-      if (page.model && page.model.runs[0]?.id !== newest) saveState({ shownRun: undefined });
+      const arrived = !!page.model && page.model.runs[0]?.id !== newest;
+      if (arrived) saveState({ shownRun: undefined });
+      // a what-if that just arrived is compared with the run it was made from (A = base, B = what-if) at once
+      const base = arrived ? runs[0]?.whatIfOf?.id : undefined;
+      const whatIfArrived = !!base && runs.some((r) => r.id === base);
+      if (whatIfArrived) saveState({ compare: { a: base, b: newest, on: true }, whatIf: undefined });
       page.model = {
         fileName: String(m.fileName ?? ''),
         modelPath: String(m.modelPath ?? ''),
@@ -74,13 +81,17 @@ window.addEventListener('message', (e: MessageEvent) => {
         busy: typeof m.busy === 'string' ? m.busy : undefined,
       };
       render();
+      if (whatIfArrived) document.getElementById('accuracy')?.scrollIntoView({ block: 'start' });
       break;
     }
-    case 'busy':
+    case 'busy': {
       if (!page.model) return;
+      const was = page.model.busy;
       page.model.busy = m.busy ? String(m.message ?? 'working') : undefined;
       document.getElementById('busy')?.replaceWith(busyBar());
+      if (!was !== !page.model.busy) refreshWhatIf(); // Apply is disabled while a job runs
       break;
+    }
     case 'error':
       if (!page.model) return;
       document.getElementById('job-error')?.remove();

@@ -32,6 +32,8 @@ export interface ViewState {
   shownRun?: string;
   /** The two runs picked in the Runs part (ids) and whether the table, graph and plots compare them. */
   compare?: { a?: string; b?: string; on?: boolean };
+  /** The what-if's pending per-layer choices against the shown run (webview/whatif.ts), by ONNX layer name. */
+  whatIf?: Record<string, { weightBits?: number; activationBits?: number; float?: boolean }>;
 }
 
 export interface Model {

@@ -9,7 +9,7 @@ import type { JobKind } from '../worker/protocol';
 import type { ModelSummary } from '../worker/summary';
 import { forwardLocationFromMetadata, mapLayersToCode, parsePythonClasses, type LayerLocation, type SourceFile } from './codemap';
 import { isInsideFolders } from './messages';
-import { accuracyDrop, bitsLabel, formatSigned, quantRunFrom, type LayerResult, type QuantRun, type RunSettings, type SensitivityEntry } from './results';
+import { accuracyDrop, bitsLabel, formatSigned, quantizeJobOptions, quantRunFrom, type LayerResult, type QuantRun, type RunSettings, type SensitivityEntry } from './results';
 import { inputShapeFor, preprocessingFor, readSettings } from './settings';
 import type { ResultStore } from './store';
 import { applyLayerChanges, choicesLabel, hasLayerChoices, sameLayerChoices, type LayerChange } from './whatif';
@@ -260,14 +260,12 @@ export class Controller {
     const s = readSettings(vscode.Uri.file(modelPath));
     const pre = preprocessingFor(s, modelPath);
     const started = Date.now();
-    const raw = await this.runJob<unknown>(modelPath, 'quantize', opts.title ?? `Quantize ${path.basename(modelPath)} to ${bitsLabel(settings.weightBits, settings.activationBits)}`, {
-      modelPath,
-      ...settings,
+    const raw = await this.runJob<unknown>(modelPath, 'quantize', opts.title ?? `Quantize ${path.basename(modelPath)} to ${bitsLabel(settings.weightBits, settings.activationBits)}`, quantizeJobOptions(modelPath, settings, {
       mean: pre.mean,
       std: pre.std,
       maxModelSizeMB: s.maxModelSizeMB,
       maxTensorElements: s.maxTensorElements,
-    });
+    }));
     if (raw === undefined) return undefined;
     const run = quantRunFrom(raw, modelPath, settings, (Date.now() - started) / 1000, this.layerOrder(modelPath));
     if (opts.whatIfOf) run.whatIfOf = { id: opts.whatIfOf.id!, label: opts.whatIfOf.label ?? '' };

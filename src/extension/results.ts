@@ -270,6 +270,14 @@ export function reuseFrom(raw: unknown): ReuseView | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
+/**
+ * The quantize job's options for a run's settings (src/worker/quantize-job.ts reads them): the settings as they are —
+ * a what-if's layerWeightBits / layerActivationBits / floatLayers included — and the preprocessing and limits.
+ */
+export function quantizeJobOptions(modelPath: string, settings: RunSettings, extra: { mean?: number[]; std?: number[]; maxModelSizeMB?: number; maxTensorElements?: number }): Record<string, unknown> {
+  return { modelPath, ...settings, ...extra };
+}
+
 /** A fresh run id: time and a random part (two runs in the same millisecond still differ). */
 export function newRunId(now = Date.now()): string {
   return `${now.toString(36)}-${Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, '0')}`;
