@@ -131,6 +131,10 @@ function main(): void {
   summary.sampleJob = sample;
   log(sample.skipped ? `"Quantize to N bits" on the sample: skipped (${sample.skipped})`
     : `"Quantize to N bits" on the sample (256 calibration, 500 test images, with the editor's histograms and graph errors): ${fmt(sample.seconds, 2)} s first, ${fmt(sample.extra?.warmSeconds as number, 2)} s at other bits (calibration reused)`);
+  const whatIf = runPart('what-if', MODELS[0], workers, 0);
+  summary.whatIf = whatIf;
+  log(whatIf.skipped ? `what-if on the sample: skipped (${whatIf.skipped})`
+    : `what-if on the sample (one layer's bits or float changed, 500 test images): ${(whatIf.extra?.each as number[]).map((x) => fmt(x, 2)).join(' / ')} s (early → late layer, + a float layer; goal ≤ 1 s)`);
   const demo = timeDemo();
   summary.demoSeconds = demo;
   log(demo === undefined ? 'demo: skipped (dist/cli.js not built: npm run build)' : `npm run demo (qinspect demo, info + eval + W8A8 + W4A4): ${fmt(demo, 1)} s wall`);

@@ -229,6 +229,31 @@ const sampleJob: Part = async () => {
   return { seconds: (t1 - t0) / 1000, extra: { warmSeconds: (t2 - t1) / 1000 } };
 };
 
+/**
+ * The editor's what-if on the sample (500 test images): after a W8A8 run, per-layer changes — one layer's weights to
+ * 4 bits early, mid and late in the network, a layer kept in float — each run against the previous one.
+ */
+const whatIf: Part = async () => {
+  const { quantizeWorkerJob } = await import('../src/worker/quantize-job');
+  const modelPath = path.join(__dirname, '../samples/resnet20_cifar10.onnx');
+  const ctx = { onProgress: () => undefined, checkCancelled: () => undefined };
+  const base = { modelPath, weightBits: 8, activationBits: 8, calibrationImages: 256, testImages: 500 };
+  await quantizeWorkerJob(base, ctx);
+  const edits: Record<string, unknown>[] = [
+    { layerWeightBits: { '/layer1/layer1.1/conv2/Conv': 4 } },
+    { layerWeightBits: { '/layer1/layer1.1/conv2/Conv': 4, '/layer2/layer2.1/conv1/Conv': 4 } },
+    { layerWeightBits: { '/layer1/layer1.1/conv2/Conv': 4, '/layer2/layer2.1/conv1/Conv': 4, '/layer3/layer3.1/conv2/Conv': 4 } },
+    { layerWeightBits: { '/layer1/layer1.1/conv2/Conv': 4, '/layer2/layer2.1/conv1/Conv': 4, '/layer3/layer3.1/conv2/Conv': 4 }, floatLayers: ['/layer3/layer3.2/conv2/Conv'] },
+  ];
+  const seconds: number[] = [];
+  for (const edit of edits) {
+    const t = performance.now();
+    await quantizeWorkerJob({ ...base, ...edit }, ctx);
+    seconds.push((performance.now() - t) / 1000);
+  }
+  return { seconds: Math.max(...seconds), extra: { each: seconds } };
+};
+
 /** ImageNet-size job: calibrate + quantize + inspect on a.images images (the model's own random input). */
 const largeJob: Part = async (a) => {
   const model = loadModel(a.model);
@@ -241,6 +266,7 @@ const largeJob: Part = async (a) => {
 export const PARTS: Record<string, Part> = {
   'job-throughput': jobThroughput,
   'sample-job': sampleJob,
+  'what-if': whatIf,
   'large-job': largeJob,
   'ours-float': oursFloat,
   'ours-int': oursInt,

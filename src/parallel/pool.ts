@@ -166,17 +166,17 @@ export class WorkerPool {
   }
 
   /**
-   * Runs every batch, yielding results in batch order as soon as they are ready. At most 2 batches per worker
-   * are in flight, so a long stream of batches is never held in memory at once.
+   * Runs every batch, yielding results in batch order as soon as they are ready. At most `inFlightPerWorker`
+   * batches per worker (default 2) are in flight, so a long stream of batches is never held in memory at once.
    */
-  async *map(batches: Iterable<Tensor | object> | AsyncIterable<Tensor | object>): AsyncGenerator<{ index: number; output: unknown }> {
+  async *map(batches: Iterable<Tensor | object> | AsyncIterable<Tensor | object>, inFlightPerWorker = 2): AsyncGenerator<{ index: number; output: unknown }> {
     const window: Promise<unknown>[] = [];
     let index = 0;
     for await (const batch of batches as AsyncIterable<Tensor | object>) {
       const result = this.run(batch);
       result.catch(() => undefined); // rejections surface when awaited in order below
       window.push(result);
-      if (window.length >= 2 * this.size) yield { index: index++, output: await window.shift()! };
+      if (window.length >= inFlightPerWorker * this.size) yield { index: index++, output: await window.shift()! };
     }
     while (window.length) yield { index: index++, output: await window.shift()! };
   }

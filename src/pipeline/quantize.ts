@@ -55,6 +55,11 @@ export interface QuantizeCallbacks {
   checkCancelled?(): void;
   /** Receives the integer plan once built (the extension derives each layer's integer dataflow from it). */
   onPlan?(plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): void;
+  /**
+   * Runs in this thread while the pool's workers evaluate the first test batches (work that needs the final plan,
+   * such as the editor's per-node errors, overlaps the evaluation instead of following it).
+   */
+  whileEvaluating?(plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): void;
 }
 
 export interface LayerReport {
@@ -308,7 +313,7 @@ async function* measureInPool(pool: WorkerPool, batches: Iterable<Batch>, checkC
       yield { op: 'measure', input: batch.input, references: batch.references, record: batch.record, checkpointsAt: batch.checkpointsAt, from: batch.from };
     }
   }
-  for await (const { output } of pool.map(payloads())) {
+  for await (const { output } of pool.map(payloads(), 4)) {
     checkCancelled?.();
     yield { batch: sent.shift()!, measure: output as BatchMeasure };
   }
@@ -386,7 +391,12 @@ async function quantizeWithPlan(
     const measures = pool && batchCount > 1
       ? measureInPool(pool, batches, callbacks.checkCancelled)
       : measureInThread(floatModel, intModel, wanted, batches, callbacks.checkCancelled);
+    let overlapped = !callbacks.whileEvaluating;
     for await (const { batch, measure } of measures) {
+      if (!overlapped) { // the first batches are with the workers: do the caller's work now
+        overlapped = true;
+        callbacks.whileEvaluating!(plan, prepared, stats);
+      }
       // a resumed batch: the segments before the checkpoint (and the checkpoints up to it) are the earlier run's
       const earlier = batch.from ? resume!.trace.batches[batch.index] : undefined;
       const segments = earlier ? [...earlier.segments.slice(0, measure.firstSegment), ...measure.segments] : measure.segments;
@@ -410,6 +420,7 @@ async function quantizeWithPlan(
     keepReferences(refKey, references);
     keepEvaluationTrace(trace);
   }
+  if (callbacks.whileEvaluating && images === 0) callbacks.whileEvaluating(plan, prepared, stats);
   let exported: string | undefined;
   if (job.exportPath) {
     const { exportQdq } = await import('../onnx/export');

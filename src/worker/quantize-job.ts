@@ -259,6 +259,17 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const { model, dataset: calibration } = openForJob(loaded, calibrationPath, calibrationImages);
   const evaluation = testPath ? openForJob(model, testPath, testImages).dataset : undefined;
   let planned: { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
+  let graph: GraphErrors | undefined;
+  /** Per-node errors of the final plan on a few images; nodes before the first the last run's plan differs at keep its values. */
+  const graphErrorsOf = (plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): GraphErrors => {
+    ctx.onProgress(0.96, 'per-node error');
+    const graphData = evaluation ?? calibration;
+    const key = JSON.stringify([modelIdentity(prepared.model), imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
+    const earlier = lastGraph?.key === key && lastGraph.stats === stats ? { errors: lastGraph.errors, firstChanged: firstChangedNode(prepared, lastGraph.plan, plan) } : undefined;
+    const errors = graphErrors(plan, prepared, graphData, pre, ctx.checkCancelled, earlier);
+    lastGraph = { key, stats, plan, errors };
+    return errors;
+  };
   const result: QuantizeResult = await quantizeJob(
     {
       model,
@@ -275,22 +286,19 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
       limit: testImages,
       exportPath: str(options, 'outputPath'),
     },
-    { onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled, onPlan: (plan, prepared, stats) => (planned = { plan, prepared, stats }) },
+    {
+      onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled,
+      onPlan: (plan, prepared, stats) => (planned = { plan, prepared, stats }),
+      // per-node errors on a few images need only the final plan: computed while the workers evaluate
+      whileEvaluating: (plan, prepared, stats) => { if (options.skipEvaluation !== true) graph = graphErrorsOf(plan, prepared, stats); },
+    },
   );
   ctx.onProgress(0.97, 'activation histograms');
   const activations = activationHistograms(model, calibrationPath, pre);
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
   const p = planned as { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
-  ctx.onProgress(0.98, 'per-node error');
-  let graph: GraphErrors | undefined;
-  if (p && options.skipEvaluation !== true) {
-    const graphData = evaluation ?? calibration;
-    const key = JSON.stringify([modelIdentity(p.prepared.model), imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
-    const earlier = lastGraph?.key === key && lastGraph.stats === p.stats ? { errors: lastGraph.errors, firstChanged: firstChangedNode(p.prepared, lastGraph.plan, p.plan) } : undefined;
-    graph = graphErrors(p.plan, p.prepared, graphData, pre, ctx.checkCancelled, earlier);
-    lastGraph = { key, stats: p.stats, plan: p.plan, errors: graph };
-  }
+  if (p && options.skipEvaluation !== true && !graph) graph = graphErrorsOf(p.plan, p.prepared, p.stats);
   return {
     ...result,
     ...(graph ? { graph } : {}),
