@@ -33,8 +33,11 @@ function argValue(name: string): string | undefined {
 }
 
 /** Runs one measurement in a fresh process (this same script with --part) and parses its last JSON line. */
-function runPart(part: string, model: BenchModel, workers: number, images: number): PartResult {
-  const args = [...process.execArgv, __filename.endsWith('.ts') ? __filename : process.argv[1], '--part', part,
+/** Node flag that makes V8 accept relaxed SIMD (VS Code's Electron has it on by default; Node 20 does not). */
+const RELAXED = '--experimental-wasm-relaxed-simd';
+
+function runPart(part: string, model: BenchModel, workers: number, images: number, nodeFlags: string[] = []): PartResult {
+  const args = [...nodeFlags, ...process.execArgv, __filename.endsWith('.ts') ? __filename : process.argv[1], '--part', part,
     '--model', model.file, '--batch', String(model.batch), '--images', String(images), '--workers', String(workers)];
   const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   const lines = (r.stdout ?? '').trim().split('\n');
@@ -90,6 +93,8 @@ function main(): void {
     const ort = runPart('ort-float', m, workers, images);
     const ortQ = runPart('ort-quant', m, workers, images);
     const float1 = m.scale ? undefined : runPart('ours-float', m, 1, Math.round(images / 3));
+    const relaxedFloat = m.scale ? undefined : runPart('ours-float', m, workers, images, [RELAXED]);
+    const relaxedInt = m.scale ? undefined : runPart('ours-int', m, workers, images, [RELAXED]);
     const entry = {
       oursFloatIps: float.ips, oursFloatIps1Thread: float1?.ips, oursIntIps: int.ips, ortFloatIps: ort.ips, ortQuantIps: ortQ.ips,
       floatRatio: float.ips && ort.ips ? float.ips / ort.ips : undefined,
@@ -98,12 +103,18 @@ function main(): void {
       skipped: Object.fromEntries(Object.entries({ oursFloat: float, oursInt: int, ortFloat: ort, ortQuant: ortQ })
         .filter(([, r]) => r.skipped).map(([k, r]) => [k, r.skipped])),
       extra: { ...float.extra, ...int.extra, ortQuantVsOrtFloat: ortQ.ips && ort.ips ? ortQ.ips / ort.ips : undefined },
+      relaxed: relaxedFloat && relaxedInt ? {
+        oursFloatIps: relaxedFloat.ips, oursIntIps: relaxedInt.ips,
+        floatRatio: relaxedFloat.ips && ort.ips ? relaxedFloat.ips / ort.ips : undefined,
+        intRatio: relaxedInt.ips && ort.ips ? relaxedInt.ips / ort.ips : undefined,
+      } : undefined,
     };
     (summary.models as Record<string, unknown>)[m.key] = entry;
     const row = `${m.key.padEnd(23)} | ${fmt(float.ips).padStart(10)} | ${fmt(int.ips).padStart(8)} | ${fmt(ort.ips).padStart(9)} | ${fmt(ortQ.ips).padStart(9)} | ${fmt(entry.floatRatio, 3).padStart(9)} | ${fmt(entry.intRatio, 3).padStart(7)} | ${fmt(float.peakRssMB)} / ${fmt(int.peakRssMB)} / ${fmt(ort.peakRssMB)}`;
     rows.push(row);
     log(row);
     for (const [k, why] of Object.entries(entry.skipped)) log(`  ${k}: skipped (${why})`);
+    if (entry.relaxed) log(`  with relaxed SIMD (${RELAXED}): float ${fmt(entry.relaxed.oursFloatIps)} images/s (${fmt(entry.relaxed.floatRatio, 3)}× ort), int ${fmt(entry.relaxed.oursIntIps)} (${fmt(entry.relaxed.intRatio, 3)}× ort)`);
   }
   for (const [k, m] of Object.entries(summary.models as Record<string, { extra?: Record<string, number>; peakRssMB?: Record<string, number> }>)) {
     const e = m.extra ?? {};

@@ -8,7 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
-import { KernelArena, WasmMemoryFull, kernelArena, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
+import { KernelArena, WasmMemoryFull, kernelArena, relaxedSimdInUse, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
 
@@ -74,7 +74,7 @@ export function tryIgemmWasm(
   return inArena((arena) => igemmWasm(arena, M, N, K, A, za, B, zb, C, opts));
 }
 
-export { releaseKernelArena, setWasmMemoryLimit, wasmAvailable };
+export { releaseKernelArena, relaxedSimdInUse, setWasmMemoryLimit, wasmAvailable };
 export { qconvFitsWasm };
 export type { AddRescaleArgs, IntCodes, QConvArgs, Rounding };
 export type { ConvGeometry, IgemmWasmOptions, Int8Codes, SgemmWasmOptions };

@@ -2,7 +2,7 @@
  * One instance of the SIMD kernel module per thread, with a stack-like arena over its memory:
  * packed constant weights stay resident at the bottom (keyed by the weight array), per-call scratch above them.
  */
-import { KERNELS_WASM_BASE64 } from './generated/kernels-wasm';
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from './generated/kernels-wasm';
 
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -74,15 +74,32 @@ export function setWasmMemoryLimit(bytes: number | undefined): void {
 
 let compiled: WebAssembly.Module | undefined;
 let unsupportedReason: string | undefined;
+let relaxedInUse = false;
+
+/**
+ * Relaxed SIMD (fused multiply-add in the float kernels) where the host validates the relaxed twin module (VS Code's
+ * Electron does; Node 20 with --experimental-wasm-relaxed-simd). QINSPECT_RELAXED_SIMD=0 keeps the plain SIMD module.
+ */
+function relaxedWanted(): boolean {
+  return process.env.QINSPECT_RELAXED_SIMD !== '0';
+}
 
 function compileModule(): WebAssembly.Module | undefined {
   if (compiled || unsupportedReason) return compiled;
   try {
-    compiled = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    const relaxed = Buffer.from(KERNELS_RELAXED_WASM_BASE64, 'base64');
+    relaxedInUse = relaxedWanted() && WebAssembly.validate(relaxed);
+    compiled = new WebAssembly.Module(relaxedInUse ? relaxed : Buffer.from(KERNELS_WASM_BASE64, 'base64'));
   } catch (e) {
     unsupportedReason = e instanceof Error ? e.message : String(e);
   }
   return compiled;
+}
+
+/** True when the kernels of this thread use relaxed SIMD (the float kernels' results may then differ in the last bit). */
+export function relaxedSimdInUse(): boolean {
+  compileModule();
+  return relaxedInUse;
 }
 
 /** True when this runtime can run the SIMD module (Node ≥ 16.4 / any current VS Code). */

@@ -51,6 +51,13 @@ export function packB_f32(b: usize, ldb: i32, n: i32, k0: i32, kc: i32, dst: usi
   }
 }
 
+/** a·b + c, 4 lanes: one fused multiply-add where the host has relaxed SIMD (this build's twin), else mul then add. */
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 /**
  * C = A·B over packed operands for one K block. c has row stride ldc and must hold ceil(M/4)*4 rows and
  * ceil(N/8)*8 columns (padding is scratch). first: start from bias (or 0); last: apply clamp [lo, hi].
@@ -96,13 +103,13 @@ export function gemm_f32_block(
         const b0 = v128.load(pB);
         const b1 = v128.load(pB, 16);
         let x = v128.load32_splat(pA);
-        a00 = f32x4.add(a00, f32x4.mul(x, b0)); a01 = f32x4.add(a01, f32x4.mul(x, b1));
+        a00 = madd(x, b0, a00); a01 = madd(x, b1, a01);
         x = v128.load32_splat(pA, 4);
-        a10 = f32x4.add(a10, f32x4.mul(x, b0)); a11 = f32x4.add(a11, f32x4.mul(x, b1));
+        a10 = madd(x, b0, a10); a11 = madd(x, b1, a11);
         x = v128.load32_splat(pA, 8);
-        a20 = f32x4.add(a20, f32x4.mul(x, b0)); a21 = f32x4.add(a21, f32x4.mul(x, b1));
+        a20 = madd(x, b0, a20); a21 = madd(x, b1, a21);
         x = v128.load32_splat(pA, 12);
-        a30 = f32x4.add(a30, f32x4.mul(x, b0)); a31 = f32x4.add(a31, f32x4.mul(x, b1));
+        a30 = madd(x, b0, a30); a31 = madd(x, b1, a31);
         pA += 16;
         pB += 32;
       }
@@ -398,26 +405,26 @@ export function depthwise_f32(
             const o = <usize>(ox * sw) * 4;
             let acc = vb;
             if (sw == 1) {
-              acc = f32x4.add(acc, f32x4.mul(w0, v128.load(r0 + o))); acc = f32x4.add(acc, f32x4.mul(w1, v128.load(r0 + o, 4)));
-              acc = f32x4.add(acc, f32x4.mul(w2, v128.load(r0 + o, 8)));
-              acc = f32x4.add(acc, f32x4.mul(w3, v128.load(r1 + o))); acc = f32x4.add(acc, f32x4.mul(w4, v128.load(r1 + o, 4)));
-              acc = f32x4.add(acc, f32x4.mul(w5, v128.load(r1 + o, 8)));
-              acc = f32x4.add(acc, f32x4.mul(w6, v128.load(r2 + o))); acc = f32x4.add(acc, f32x4.mul(w7, v128.load(r2 + o, 4)));
-              acc = f32x4.add(acc, f32x4.mul(w8, v128.load(r2 + o, 8)));
+              acc = madd(w0, v128.load(r0 + o), acc); acc = madd(w1, v128.load(r0 + o, 4), acc);
+              acc = madd(w2, v128.load(r0 + o, 8), acc);
+              acc = madd(w3, v128.load(r1 + o), acc); acc = madd(w4, v128.load(r1 + o, 4), acc);
+              acc = madd(w5, v128.load(r1 + o, 8), acc);
+              acc = madd(w6, v128.load(r2 + o), acc); acc = madd(w7, v128.load(r2 + o, 4), acc);
+              acc = madd(w8, v128.load(r2 + o, 8), acc);
             } else {
               // stride 2: inputs 2·ox + kx; even lanes of [x0..x7] and of [x1..x8]
               let a = v128.load(r0 + o), b = v128.load(r0 + o, 16), c = v128.load(r0 + o, 32);
-              acc = f32x4.add(acc, f32x4.mul(w0, v128.shuffle<f32>(a, b, 0, 2, 4, 6)));
-              acc = f32x4.add(acc, f32x4.mul(w1, v128.shuffle<f32>(a, b, 1, 3, 5, 7)));
-              acc = f32x4.add(acc, f32x4.mul(w2, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4)));
+              acc = madd(w0, v128.shuffle<f32>(a, b, 0, 2, 4, 6), acc);
+              acc = madd(w1, v128.shuffle<f32>(a, b, 1, 3, 5, 7), acc);
+              acc = madd(w2, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4), acc);
               a = v128.load(r1 + o); b = v128.load(r1 + o, 16); c = v128.load(r1 + o, 32);
-              acc = f32x4.add(acc, f32x4.mul(w3, v128.shuffle<f32>(a, b, 0, 2, 4, 6)));
-              acc = f32x4.add(acc, f32x4.mul(w4, v128.shuffle<f32>(a, b, 1, 3, 5, 7)));
-              acc = f32x4.add(acc, f32x4.mul(w5, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4)));
+              acc = madd(w3, v128.shuffle<f32>(a, b, 0, 2, 4, 6), acc);
+              acc = madd(w4, v128.shuffle<f32>(a, b, 1, 3, 5, 7), acc);
+              acc = madd(w5, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4), acc);
               a = v128.load(r2 + o); b = v128.load(r2 + o, 16); c = v128.load(r2 + o, 32);
-              acc = f32x4.add(acc, f32x4.mul(w6, v128.shuffle<f32>(a, b, 0, 2, 4, 6)));
-              acc = f32x4.add(acc, f32x4.mul(w7, v128.shuffle<f32>(a, b, 1, 3, 5, 7)));
-              acc = f32x4.add(acc, f32x4.mul(w8, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4)));
+              acc = madd(w6, v128.shuffle<f32>(a, b, 0, 2, 4, 6), acc);
+              acc = madd(w7, v128.shuffle<f32>(a, b, 1, 3, 5, 7), acc);
+              acc = madd(w8, v128.shuffle<f32>(v128.shuffle<f32>(a, b, 2, 4, 6, 6), c, 0, 1, 2, 4), acc);
             }
             v128.store(yr + <usize>ox * 4, f32x4.min(f32x4.max(acc, vlo), vhi));
           }
@@ -428,7 +435,7 @@ export function depthwise_f32(
               const pr = pad + <usize>((oy * sh + ky * dh) * wp + ox) * 4;
               for (let kx = 0; kx < kw; kx++) {
                 const wv = v128.load32_splat(wc + <usize>(ky * kw + kx) * 4);
-                acc = f32x4.add(acc, f32x4.mul(wv, v128.load(pr + <usize>(kx * dw) * 4)));
+                acc = madd(wv, v128.load(pr + <usize>(kx * dw) * 4), acc);
               }
             }
             v128.store(yr + <usize>ox * 4, f32x4.min(f32x4.max(acc, vlo), vhi));
