@@ -966,6 +966,7 @@ def write_index(entries):
 
 
 def main():
+    global OUT, N_TEST
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", help=f"models to build (default all): {', '.join(MODELS)}")
     ap.add_argument("--epochs", type=int, default=1)
@@ -973,7 +974,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads (default 2; 1 is faster when another process is busy on a 2-core box)")
     ap.add_argument("--no-ort", action="store_true", help="skip the onnxruntime-node cross-check")
+    ap.add_argument("--test-count", type=int, default=None,
+                    help=f"score on this many test images (default {N_TEST}; 10000: the whole Fashion-MNIST test set)")
+    ap.add_argument("--out", type=Path, default=None, help=f"write here instead of {OUT}")
     args = ap.parse_args()
+    if args.out is not None:
+        OUT = args.out
+    if args.test_count is not None:
+        N_TEST = args.test_count
     unknown = [n for n in args.names if n not in MODELS]
     if unknown:
         ap.error(f"unknown model(s) {unknown}; known: {list(MODELS)}")
