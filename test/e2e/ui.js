@@ -3,7 +3,8 @@
 // then 4 bits, compares the two kept runs (Runs part, flipped decisions, ΔSQNR table and graph, plots of A and B),
 // checks the graph's SQNR colours and the local/accumulated toggle, hovers a layer for its error, cancels a run, finds
 // the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 (copied into the workspace), runs the sensitivity
-// analysis for the ranking plot, and saves screenshots under test-results/.
+// analysis for the ranking plot, makes two what-ifs from the W8A8 run (per-layer bits and a float layer through the
+// table's and the details' controls, compared with their base), and saves screenshots under test-results/.
 // usage: node ui.js <baseUrl> <workspaceFolder> <outDir>
 const assert = require('assert');
 const fs = require('fs');
@@ -125,6 +126,13 @@ async function scrollToPart(ed, selector) {
   await ed.locator(selector).evaluate((e) => e.scrollIntoView({ block: 'start' }));
   await until(() => ed.locator(selector).evaluate((e) => Math.abs(e.getBoundingClientRect().top) < 2
     || (e.getBoundingClientRect().top > 0 && Math.abs(window.scrollY + window.innerHeight - document.documentElement.scrollHeight) < 2)), `${selector} to scroll into view`);
+}
+
+/** A layer click reveals its model code in a second editor group: waits for it and closes that group (a wider editor). */
+async function closeCodeBeside() {
+  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ timeout: PATIENCE });
+  await palette('View: Close Editors in Other Groups');
+  await page.locator('.tab', { hasText: 'resnet_cifar.py' }).first().waitFor({ state: 'detached', timeout: PATIENCE });
 }
 
 async function quantize(bits) {
@@ -344,12 +352,14 @@ async function quantize(bits) {
   log('graph click opened the layer details');
 
   // 5. cancel a run mid-calibration: the worker stops, the editor keeps the W4A4 results and stays usable
-  // (at 4 bits: the choice it leaves is what the sensitivity analysis of 7b runs at)
+  // (at 4 bits: the choice it leaves is what the sensitivity analysis of 7b runs at; with the MSE method, whose
+  // calibration the worker has not kept: W4A4 percentile again would resume from the last run's checkpoints and end
+  // in well under a second, before the toast's Cancel could be pressed)
   await palette('Quant Inspector: Quantize to N bits');
   await answer('weight bits', '4');
   await answer('activation bits', '4');
   await answer('calibration data');
-  await answer('calibration method');
+  await answer('calibration method', 'mse');
   const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Quantize resnet20_cifar10.onnx to W4A4' });
   await toast.first().waitFor({ timeout: PATIENCE });
   await ed.locator('#busy-text').waitFor({ timeout: PATIENCE });
@@ -426,7 +436,7 @@ async function quantize(bits) {
   assert.strictEqual(await editorFrame().locator('#runs table.runs tbody tr').count(), 2, 'both runs still kept');
   log('reopened: stored W4A4 results shown, both runs kept');
 
-  // 7b. sensitivity from the editor's toolbar (at the last choice, W4A4): the ranking plot joins the plots
+  // 7b. sensitivity from the editor's toolbar (at the last choice, W4A4 mse): the ranking plot joins the plots
   const re = editorFrame();
   await re.locator('#btn-sensitivity').click();
   await re.locator('#plot-sensitivity canvas, #job-error').first().waitFor({ timeout: 300000 });
@@ -440,6 +450,91 @@ async function quantize(bits) {
   log('sensitivity plot legend on hover:', (await re.locator('#plot-sensitivity .u-legend').textContent()).replace(/\s+/g, ' '));
   await page.screenshot({ path: path.join(out, 'editor-plots.png') });
   await page.mouse.move(5, 400);
+  await re.locator('body').evaluate(() => window.scrollTo(0, 0));
+  await until(() => re.locator('body').evaluate(() => window.scrollY === 0), 'the editor to scroll to the top');
+
+  // 7c. what-if from the W8A8 run: layer2.1.conv1's weights at 4 bits (the table row's W select) and layer3.2.conv2 kept
+  // in float (the float box in its details), Apply; the result is a kept run compared with its base at once
+  const CONV1_21 = '/layer2/layer2.1/conv1/Conv', CONV2_32 = '/layer3/layer3.2/conv2/Conv', CONV2_30 = '/layer3/layer3.0/conv2/Conv';
+  await re.locator('#runs table.runs tbody tr', { hasText: /^W8A8 percentile per-channel/ }).locator('vscode-button', { hasText: 'Show' }).click();
+  await re.locator('#run-setting', { hasText: 'W8A8' }).waitFor({ timeout: PATIENCE });
+  await re.locator('#whatif-hint').waitFor({ timeout: PATIENCE });
+  await scrollToPart(re, '#layers');
+  const rowW = re.locator(`table.layers:not(.compare) tr[data-layer="${CONV1_21}"] select[data-whatif-field="weightBits"]`);
+  assert.strictEqual(await rowW.inputValue(), '8', 'the row\'s W select starts at the shown run\'s bits');
+  await rowW.selectOption('4');
+  await re.locator(`#whatif-list li[data-layer="${CONV1_21}"]`, { hasText: 'layer2.1.conv1: W4' }).waitFor({ timeout: PATIENCE });
+  await re.locator(`table.layers tr[data-layer="${CONV2_32}"] td.lname`).click();
+  await re.locator('#details-title', { hasText: 'layer3.2.conv2' }).waitFor({ timeout: PATIENCE });
+  await closeCodeBeside();
+  await re.locator('#details-whatif input[data-whatif-field="float"]').check();
+  await re.locator(`#whatif-list li[data-layer="${CONV2_32}"]`, { hasText: 'layer3.2.conv2: float' }).waitFor({ timeout: PATIENCE });
+  // every copy of a layer's controls shows the same pending choice; the graph marks the pending layers
+  await until(() => re.locator(`table.layers tr[data-layer="${CONV2_32}"] input[data-whatif-field="float"]`).isChecked(), 'the row\'s float box to follow the details');
+  assert.ok(await re.locator(`table.layers tr[data-layer="${CONV2_32}"] select[data-whatif-field="weightBits"]`).isDisabled(), 'bits of a float layer are disabled');
+  assert.strictEqual(await re.locator('#graph-svg g.gnode.whatif-pending').count(), 2, 'two pending layers marked in the graph');
+  assert.deepEqual(await re.locator('#whatif-list li').allTextContents(), ['layer2.1.conv1: W4✕', 'layer3.2.conv2: float✕']);
+  await mouseAway(re);
+  await scrollToPart(re, '#layers');
+  await page.screenshot({ path: path.join(out, 'editor-whatif-pending.png') });
+  const keptBefore = await re.locator('#runs table.runs tbody tr').count();
+  await re.locator('#btn-whatif-apply').click();
+  await re.locator('#busy-text', { hasText: 'What-if on resnet20_cifar10.onnx' }).waitFor({ timeout: PATIENCE });
+  await until(async () => (await re.locator('#runs table.runs tbody tr').count()) === keptBefore + 1 || (await re.locator('#job-error').count()), 'the what-if run');
+  if (await re.locator('#job-error').count()) throw new Error(`what-if failed: ${await re.locator('#job-error').textContent()}`);
+  const whatIfLabel = 'W8A8 percentile per-channel + what-if: layer2.1.conv1 W4, layer3.2.conv2 float';
+  assert.strictEqual((await re.locator('#runs table.runs tbody tr').nth(0).locator('td.run-label').textContent()).replace(/newest$/, ''), whatIfLabel, 'the what-if is the newest kept run');
+  await re.locator('#compare-title', { hasText: `A W8A8 percentile per-channel → B ${whatIfLabel}` }).waitFor({ timeout: PATIENCE });
+  await re.locator('#btn-compare[aria-pressed="true"]').waitFor({ timeout: PATIENCE });
+  await re.locator('#run-setting', { hasText: 'W8A8 · per-channel · percentile + 2 layer choices' }).waitFor({ timeout: PATIENCE });
+  assert.strictEqual(await re.locator('#whatif-list').count(), 0, 'the applied changes are no longer pending');
+  const timing = await re.locator('#whatif-timing').textContent();
+  const whatIf1 = {
+    timing, acc: await re.locator('#cmp-acc').textContent(), agree: await re.locator('#cmp-agree').textContent(),
+    flipped: await re.locator('#cmp-flipped').textContent(), sqnr: await re.locator('#cmp-sqnr').textContent(),
+  };
+  log('what-if 1:', JSON.stringify(whatIf1));
+  assert.match(timing, /^what-if in \d+\.\d s(, resumed from \S+.*|, not resumed \(a full run\))( · calibration reused)?/);
+  assert.match(whatIf1.flipped, /^\d+ of 200$/, 'decisions compared with the base on the 200 test images');
+  assert.match(whatIf1.acc, /^\d+\.\d\d % → \d+\.\d\d %$/);
+  const cmpBits = async (layer) => (await re.locator(`table.layers.compare tr[data-layer="${layer}"] td`).nth(3).textContent());
+  assert.strictEqual(await cmpBits(CONV1_21), 'W8A8 → W4A8');
+  assert.strictEqual(await cmpBits(CONV2_32), 'W8A8 → float');
+  assert.strictEqual(await cmpBits('/conv1/Conv'), 'W8A8 → W8A8');
+  assert.match(await re.locator(`table.layers.compare tr[data-layer="${CONV1_21}"] td`).nth(5).textContent(), /^[+−]\d+\.\d dB$/, 'ΔSQNR of the W4 layer');
+  await mouseAway(re);
+  await scrollToPart(re, '#accuracy');
+  await page.screenshot({ path: path.join(out, 'editor-whatif.png') });
+  await scrollToPart(re, '#layers');
+  await page.screenshot({ path: path.join(out, 'editor-whatif-table.png') });
+  // the shown what-if's own table: the chosen bits marked, the float layer named
+  await re.locator('#btn-compare').click();
+  await re.locator('table.layers:not(.compare) tbody tr').nth(19).waitFor({ timeout: PATIENCE });
+  const ownBits = async (layer) => (await re.locator(`table.layers:not(.compare) tr[data-layer="${layer}"] td.bits`).textContent());
+  assert.strictEqual(await ownBits(CONV1_21), 'W4A8 ✎');
+  assert.strictEqual(await ownBits(CONV2_32), 'float');
+  assert.strictEqual(await ownBits('/conv1/Conv'), 'W8A8');
+  await re.locator('#layers-choices', { hasText: 'layer2.1.conv1 W4, layer3.2.conv2 float' }).waitFor({ timeout: PATIENCE });
+  // a what-if of the what-if, from the keyboard: layer3.0.conv2's activations at 6 bits in its row, Enter applies;
+  // the worker resumes from its checkpoints (the plans agree up to that layer)
+  const rowA = re.locator(`table.layers:not(.compare) tr[data-layer="${CONV2_30}"] select[data-whatif-field="activationBits"]`);
+  await rowA.selectOption('6');
+  await re.locator(`#whatif-list li[data-layer="${CONV2_30}"]`, { hasText: 'layer3.0.conv2: A6' }).waitFor({ timeout: PATIENCE });
+  await rowA.focus();
+  await page.keyboard.press('Enter');
+  await until(async () => (await re.locator('#runs table.runs tbody tr').count()) === keptBefore + 2 || (await re.locator('#job-error').count()), 'the second what-if run');
+  if (await re.locator('#job-error').count()) throw new Error(`what-if 2 failed: ${await re.locator('#job-error').textContent()}`);
+  const whatIf2Label = 'W8A8 percentile per-channel + what-if: layer2.1.conv1 W4, layer3.0.conv2 A6, layer3.2.conv2 float';
+  await re.locator('#compare-title', { hasText: `A ${whatIfLabel} → B ${whatIf2Label}` }).waitFor({ timeout: PATIENCE });
+  const timing2 = await re.locator('#whatif-timing').textContent();
+  log('what-if 2:', timing2, '·', await re.locator('#cmp-flipped').textContent(), 'flipped');
+  assert.match(timing2, /^what-if in \d+\.\d s, resumed from \S+/, 'the second what-if resumed from a checkpoint');
+  assert.strictEqual(await cmpBits(CONV2_30), 'W8A8 → W8A6');
+  await mouseAway(re);
+  await scrollToPart(re, '#accuracy');
+  await page.screenshot({ path: path.join(out, 'editor-whatif-resumed.png') });
+  results.whatIf = [whatIf1, { timing: timing2 }];
+  log('what-if: two runs kept with their labels, each compared with its base');
   await re.locator('body').evaluate(() => window.scrollTo(0, 0));
   await until(() => re.locator('body').evaluate(() => window.scrollY === 0), 'the editor to scroll to the top');
 
