@@ -23,6 +23,8 @@ export interface CliContext {
   progress(label: string, total: number): Progress;
   json: boolean;
   debug: boolean;
+  /** More jobs on the same model and images follow in this process (the demo): keep what they can reuse. */
+  moreRunsFollow?: boolean;
 }
 
 export interface Command {

@@ -8,6 +8,7 @@ import type { QuantPlan } from '../engine/int-plan';
 import { firstChangedNode } from '../engine/plan-diff';
 import type { CalibrationStats } from '../engine/quant-calibrate';
 import type { PreparedModel } from '../engine/types';
+import { elementCount } from '../graph/tensor';
 import type { Segment } from '../inspect/measure-batch';
 
 /** Checkpoints per pass: more resume closer to the change, each costs the codes live there. */
@@ -21,6 +22,29 @@ export function checkpointNodes(prepared: PreparedModel): number[] {
   const count = Math.min(MAX_CHECKPOINTS, layers.length - 1);
   for (let k = 1; k <= count; k++) picks.add(layers[Math.round((k * (layers.length - 1)) / count)]);
   return [...picks].sort((a, b) => a - b);
+}
+
+/**
+ * Bytes one image's checkpoints hold (an upper bound: a value live at two checkpoints is counted twice): at each
+ * checkpoint, the values produced before it and read at or after it, as codes (1 byte up to 8 bits, else 4) or floats.
+ */
+export function checkpointBytesPerImage(prepared: PreparedModel, plan: QuantPlan, at: readonly number[]): number {
+  const lastRead = new Map<string, number>();
+  prepared.nodes.forEach((n, i) => n.inputs.forEach((v) => { if (v) lastRead.set(v, i); }));
+  lastRead.set(prepared.outputName, prepared.nodes.length);
+  const produced = new Map<string, number>([[prepared.inputName, -1]]);
+  prepared.nodes.forEach((n, i) => n.outputs.forEach((v) => { if (v) produced.set(v, i); }));
+  let bytes = 0;
+  for (const c of at) {
+    for (const [v, p] of produced) {
+      if (p >= c || (lastRead.get(v) ?? -1) < c || prepared.constants.has(v)) continue;
+      const dims = prepared.shapes.get(v);
+      if (!dims || dims.length === 0) continue;
+      const params = plan.valueParams.get(v);
+      bytes += (elementCount(dims) / Math.max(1, dims[0])) * (params ? (params.bits <= 8 ? 1 : 4) : 4);
+    }
+  }
+  return bytes;
 }
 
 /** The latest checkpoint at or before node `firstChanged` (undefined: start from the beginning). */

@@ -13,7 +13,7 @@ import type { QuantizeTaskPayload } from '../parallel/tasks';
 import type { GraphCheckpoint } from '../engine/int-engine';
 import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey } from './calibration-cache';
-import { EvaluationTrace, calibrationResume, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
+import { EvaluationTrace, calibrationResume, checkpointBytesPerImage, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { BatchMeasure, MeasureInput, MeasureTotals, coversValues, measureBatch } from '../inspect/measure-batch';
@@ -45,7 +45,7 @@ export interface QuantizeJobOptions {
   exportPath?: string;
   /** Threads that evaluate test batches (default: one per core; 1 evaluates in this thread). */
   workers?: number;
-  /** Memory for the float side of the test images kept for the next run (default 512 MiB; 0 keeps none). */
+  /** Memory for the float side of the test images kept for the next run (default 384 MiB: the sample's 500 test images fit; 0 keeps none); the calibration checkpoints get as much again. */
   referenceBudgetBytes?: number;
 }
 
@@ -205,12 +205,14 @@ function planQuantization(
  * The bias-correction pass to run: it resumes where the last plan on these statistics stops agreeing with this
  * one (the layers before keep that plan's corrected biases, taken here), and records checkpoints for the next run.
  */
-function biasPass(p: Planned, callbacks: QuantizeCallbacks) {
-  const at = checkpointNodes(p.prepared);
+function biasPass(p: Planned, callbacks: QuantizeCallbacks, budgetBytes: number) {
+  const images = p.stats.meanBatches.reduce((n, b) => n + b.dims[0], 0);
+  const candidates = checkpointNodes(p.prepared);
+  // checkpoints of every calibration image, or none (a what-if then reruns the whole pass)
+  const at = images * checkpointBytesPerImage(p.prepared, p.intModel.plan, candidates) <= budgetBytes ? candidates : [];
   const resume = calibrationResume(p.prepared, p.stats, p.intModel.plan, at);
   const unchanged = takeEarlierBiases(p.prepared, p.intModel.plan, resume);
   const resumedAt = resume ? p.prepared.nodes[resume.from[0].at].name : undefined;
-  const images = p.stats.meanBatches.reduce((n, b) => n + b.dims[0], 0);
   callbacks.onProgress?.(1, `bias correction on ${images} calibration images${resumedAt ? ` from ${resumedAt} on` : ''}`);
   const record = { at: new Set(at), checkpoints: p.stats.meanBatches.map((_, i) => [...(resume?.kept[i] ?? [])]) };
   return { at, resume, unchanged, resumedAt, record };
@@ -224,7 +226,7 @@ export function buildQuantizedModel(
   const p = planQuantization(model, calibration, quant, batchSize, calibrationLimit, callbacks);
   let resumedAt: string | undefined;
   if (p.options.biasCorrection) {
-    const pass = biasPass(p, callbacks);
+    const pass = biasPass(p, callbacks, DEFAULT_REFERENCE_BUDGET_BYTES);
     resumedAt = pass.resumedAt;
     correctBiasesSequentially(p.intModel, p.stats.meanBatches, p.stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
     keepCalibrationTrace({ stats: p.stats, plan: p.intModel.plan, checkpoints: pass.record.checkpoints });
@@ -329,7 +331,8 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   );
   const { intModel, floatModel, stats, prepared } = planned;
   const plan = intModel.plan;
-  const pass = planned.options.biasCorrection ? biasPass(planned, { onProgress: progress(0, 0.3) }) : undefined;
+  const budget = job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES;
+  const pass = planned.options.biasCorrection ? biasPass(planned, { onProgress: progress(0, 0.3) }, budget) : undefined;
   const evalBatches = job.evaluation ? Math.ceil(Math.min(job.limit ?? Infinity, job.evaluation.dataset.count) / batchSize) : 0;
   const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.max(evalBatches, stats.meanBatches.length));
   // one pool for the bias correction pass and the evaluation: its workers' plans take every corrected bias
@@ -373,8 +376,9 @@ async function quantizeWithPlan(
     const refKey = referenceKey(prepared.model, data, job.evaluation.preprocess, data.count, batchSize);
     const references = keptReferences(refKey);
     // what is kept for the next run (float side, checkpoints) stays within the budget: the first batches first
-    const keptImages = Math.floor((job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES) / referenceBytesPerImage(prepared, wanted));
     const at = checkpointNodes(prepared);
+    const keptImages = Math.floor((job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES)
+      / (referenceBytesPerImage(prepared, wanted) + checkpointBytesPerImage(prepared, plan, at)));
     const resume = evaluationResume(refKey, prepared, stats, plan, at);
     if (resume) evaluationResumedAt = prepared.nodes[resume.at].name;
     const trace: EvaluationTrace = { key: refKey, stats, plan, batches: [] };

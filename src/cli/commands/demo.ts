@@ -42,9 +42,10 @@ export const DEMO_STEPS: DemoStep[] = [
 
 export async function runDemo(ctx: CliContext, steps: readonly DemoStep[] = DEMO_STEPS): Promise<void> {
   const model = displayPath(path.join(samplesDir(), SAMPLE_MODEL));
+  const session = { ...ctx, moreRunsFollow: true }; // W4A4 reuses what W8A8 computed on the same images
   for (const step of steps) {
     if (!ctx.json) ctx.out(`\n== ${step.title} ==`);
-    await step.run(model, ctx);
+    await step.run(model, session);
   }
 }
 
