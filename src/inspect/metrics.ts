@@ -16,6 +16,10 @@ export interface ErrorMetrics {
   signalPower: number;
 }
 
+function sameLength(a: number, b: number): void {
+  if (a !== b) throw new Error(`metrics: tensors differ in size (${a} vs ${b})`);
+}
+
 /** The sums an ErrorAccumulator keeps. */
 export interface ErrorSums { count: number; sumRef2: number; sumTest2: number; sumCross: number; sumErr2: number; maxAbs: number }
 
@@ -29,9 +33,7 @@ export class ErrorAccumulator {
   private maxAbs = 0;
 
   add(reference: ArrayLike<number>, test: ArrayLike<number>): this {
-    if (reference.length !== test.length) {
-      throw new Error(`metrics: tensors differ in size (${reference.length} vs ${test.length})`);
-    }
+    sameLength(reference.length, test.length);
     let r2 = 0, t2 = 0, rt = 0, e2 = 0, maxAbs = this.maxAbs;
     for (let i = 0; i < reference.length; i++) {
       const r = reference[i], t = test[i], e = r - t;
@@ -39,17 +41,12 @@ export class ErrorAccumulator {
       const a = Math.abs(e);
       if (a > maxAbs) maxAbs = a;
     }
-    this.count += reference.length;
-    this.sumRef2 += r2; this.sumTest2 += t2; this.sumCross += rt; this.sumErr2 += e2;
-    this.maxAbs = maxAbs;
-    return this;
+    return this.take(reference.length, r2, t2, rt, e2, maxAbs);
   }
 
   /** add() of a reference against integer codes, dequantized on the fly: test = fround(s·(q − z)). */
   addCodes(reference: ArrayLike<number>, codes: ArrayLike<number>, scale: number, zeroPoint: number): this {
-    if (reference.length !== codes.length) {
-      throw new Error(`metrics: tensors differ in size (${reference.length} vs ${codes.length})`);
-    }
+    sameLength(reference.length, codes.length);
     let r2 = 0, t2 = 0, rt = 0, e2 = 0, maxAbs = this.maxAbs;
     for (let i = 0; i < reference.length; i++) {
       const r = reference[i], t = Math.fround(scale * (codes[i] - zeroPoint)), e = r - t;
@@ -57,7 +54,12 @@ export class ErrorAccumulator {
       const a = Math.abs(e);
       if (a > maxAbs) maxAbs = a;
     }
-    this.count += reference.length;
+    return this.take(reference.length, r2, t2, rt, e2, maxAbs);
+  }
+
+  /** Adds one tensor's sums (the loops above stay separate: one call per element would cost more than the loop). */
+  private take(count: number, r2: number, t2: number, rt: number, e2: number, maxAbs: number): this {
+    this.count += count;
     this.sumRef2 += r2; this.sumTest2 += t2; this.sumCross += rt; this.sumErr2 += e2;
     this.maxAbs = maxAbs;
     return this;
