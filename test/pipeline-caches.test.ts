@@ -119,3 +119,15 @@ test('the bias correction pass on the worker pool gives the biases of the single
   assert.deepEqual(two.biases(), one.biases());
   assert.ok(one.biases().some((b) => b.some((v) => v !== 0)));
 });
+
+test('a model edited in memory (same file) calibrates afresh', async () => {
+  clearCalibrationCache();
+  const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 20 });
+  const job = (model: ReturnType<typeof loadModel>) => quantizeJob({ model, calibration: { dataset: calib(), preprocess: pre }, batchSize: 20 });
+  assert.equal((await job(loadModel(MODEL))).calibrationReused, false);
+  assert.equal((await job(loadModel(MODEL))).calibrationReused, true, 'the same file, loaded again');
+  const edited = loadModel(MODEL);
+  const w = edited.graph.initializers.get(edited.graph.nodes.find((n) => n.opType === 'Conv')!.inputs[1])!;
+  (w.data as Float32Array)[0] += 0.5;
+  assert.equal((await job(edited)).calibrationReused, false, 'one weight changed');
+});

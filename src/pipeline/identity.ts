@@ -1,22 +1,26 @@
-/** What the pipeline's caches key on: a model (its file, or its identity in memory) and the images a run reads. */
+/** What the pipeline's caches key on: a model's content and the images a run reads. */
 import * as crypto from 'crypto';
-import * as fs from 'fs';
 import type { Dataset } from '../data/types';
 import type { Model } from '../graph/ir';
 
-const modelIds = new WeakMap<Model, number>();
-let nextModelId = 1;
-
-/** A model read from a file is known by the file (size, mtime) and its graph; one built in memory by its identity. */
-export function modelIdentity(model: Model): unknown {
-  try {
-    const s = fs.statSync(model.path);
-    if (s.isFile()) return [model.path, s.size, s.mtimeMs, model.graph.inputs.map((i) => i.dims), model.graph.nodes.map((n) => `${n.opType}:${n.name}`)];
-  } catch {
-    /* not a file: identity below */
+/**
+ * A model by its content: the digest of its graph (nodes with their attributes, inputs and outputs) and of every
+ * initializer's name, shape and data. A model edited in memory, or a file rewritten in place, never matches its past.
+ */
+export function modelIdentity(model: Model): string {
+  const h = crypto.createHash('sha1');
+  const g = model.graph;
+  h.update(JSON.stringify([g.inputs.map((i) => [i.name, i.dims]), g.outputs.map((o) => o.name)]));
+  h.update(JSON.stringify(g.nodes.map((n) => [n.opType, n.domain, n.name, n.inputs, n.outputs, n.attributes]), (_k, v) => {
+    if (ArrayBuffer.isView(v)) { h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)); return `${v.constructor.name}[${v.byteLength}]`; }
+    if (v instanceof Map) return [...v]; // a subgraph's initializers
+    return typeof v === 'bigint' ? v.toString() : v;
+  }));
+  for (const [name, t] of g.initializers) {
+    h.update(`${name}:${t.dtype}:${t.dims.join('x')};`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   }
-  if (!modelIds.has(model)) modelIds.set(model, nextModelId++);
-  return ['memory', modelIds.get(model)];
+  return h.digest('hex');
 }
 
 /** The calibration images themselves (pixels and labels), so a key never confuses two data sets that share a name. */
