@@ -11,6 +11,54 @@ export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'per
 
 export const DEFAULT_BINS = 2048;
 
+/** One batch's min, max, moments and exact zeros. */
+export interface BatchStats { min: number; max: number; sum: number; sumSquares: number; zeros: number; count: number }
+
+/** How a histogram's bins move when its range grows: bin b → shiftBins + ⌊b / factor⌋, or bin 0 → zeroBin at the first range. */
+export type GrowthStep = { kind: 'merge'; factor: number; shiftBins: number } | { kind: 'first-range'; zeroBin: number };
+
+/** Min, max, Σx, Σx² and zeros of a batch; NaN or ±Inf is rejected as bad model output. */
+export function batchStats(values: ArrayLike<number>): BatchStats {
+  let mn = Infinity, mx = -Infinity, s = 0, s2 = 0, zeros = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === 0) zeros++;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    s += v; s2 += v * v;
+  }
+  if (values.length > 0 && (!Number.isFinite(mn) || !Number.isFinite(mx) || Number.isNaN(s))) {
+    throw new InputError('calibration saw NaN or infinite activations: the model or the data produce non-finite values');
+  }
+  return { min: mn, max: mx, sum: s, sumSquares: s2, zeros, count: values.length };
+}
+
+/** Moves a histogram's counts as the step says (counts are whole numbers: exact in any order). */
+export function applyGrowth(hist: Float64Array, step: GrowthStep): void {
+  if (step.kind === 'first-range') {
+    const zeros = hist[0];
+    hist[0] = 0;
+    if (zeros > 0) hist[step.zeroBin] += zeros;
+    return;
+  }
+  const old = Float64Array.from(hist);
+  hist.fill(0);
+  for (let b = 0; b < hist.length; b++) if (old[b] > 0) hist[step.shiftBins + Math.floor(b / step.factor)] += old[b];
+}
+
+/** Counts values into hist's bins over [lo, hi) (all into bin 0 while the range is empty). */
+export function binInto(values: ArrayLike<number>, lo: number, hi: number, hist: Float64Array): void {
+  const bins = hist.length;
+  const width = (hi - lo) / bins;
+  if (width <= 0) { hist[0] += values.length; return; }
+  const inv = 1 / width, last = bins - 1;
+  for (let i = 0; i < values.length; i++) {
+    let b = Math.floor((values[i] - lo) * inv);
+    if (b > last) b = last; else if (b < 0) b = 0;
+    hist[b]++;
+  }
+}
+
 /** Histogram over [lo, hi) with `bins` equal bins; the range only grows (by whole multiples), merging bins. */
 export class StreamingObserver {
   min = Infinity;
@@ -30,31 +78,25 @@ export class StreamingObserver {
 
   /** Adds a batch of values (NaN is rejected as bad model output). */
   observe(values: ArrayLike<number>): this {
-    let mn = Infinity, mx = -Infinity, s = 0, s2 = 0, zeros = 0;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v === 0) zeros++;
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
-      s += v; s2 += v * v;
-    }
-    if (values.length === 0) return this;
-    if (!Number.isFinite(mn) || !Number.isFinite(mx) || Number.isNaN(s)) {
-      throw new InputError('calibration saw NaN or infinite activations: the model or the data produce non-finite values');
-    }
-    this.min = Math.min(this.min, mn);
-    this.max = Math.max(this.max, mx);
-    this.count += values.length; this.zeros += zeros; this.sum += s; this.sumSquares += s2;
-    this.growRange(Math.min(mn, 0), Math.max(mx, 0));
-    const width = (this.hi - this.lo) / this.bins;
-    if (width <= 0) { this.hist[this.binOf(0)] += values.length; return this; }
-    const inv = 1 / width, last = this.bins - 1, lo = this.lo;
-    for (let i = 0; i < values.length; i++) {
-      let b = Math.floor((values[i] - lo) * inv);
-      if (b > last) b = last; else if (b < 0) b = 0;
-      this.hist[b]++;
-    }
+    const stats = batchStats(values);
+    if (stats.count === 0) return this;
+    const step = this.addStats(stats);
+    if (step) applyGrowth(this.hist, step);
+    binInto(values, this.lo, this.hi, this.hist);
     return this;
+  }
+
+  /**
+   * The statistics part of observe(): min/max, moments and zeros of a batch, and the range grown to cover it.
+   * Returns how the histogram's bins move (applyGrowth) when the range grew; the batch's values then go into the
+   * bins of the new [lo, hi) (binInto). A batch observed elsewhere replays exactly through these two.
+   */
+  addStats(b: BatchStats): GrowthStep | undefined {
+    if (b.count === 0) return undefined;
+    this.min = Math.min(this.min, b.min);
+    this.max = Math.max(this.max, b.max);
+    this.count += b.count; this.zeros += b.zeros; this.sum += b.sum; this.sumSquares += b.sumSquares;
+    return this.growRange(Math.min(b.min, 0), Math.max(b.max, 0));
   }
 
   private binOf(x: number): number {
@@ -64,16 +106,13 @@ export class StreamingObserver {
   }
 
   /** Widens [lo, hi) to cover [mn, mx]: the bin width grows by a power of 2 and old bins merge exactly into new ones. */
-  private growRange(mn: number, mx: number): void {
+  private growRange(mn: number, mx: number): GrowthStep | undefined {
     if (this.hi === this.lo) {
-      if (mx === mn) return;
-      const zeros = this.hist[0]; // earlier all-zero batches sit in bin 0: re-place them at 0
-      this.hist[0] = 0;
+      if (mx === mn) return undefined;
       this.lo = mn; this.hi = mx;
-      if (zeros > 0) this.hist[this.binOf(0)] += zeros;
-      return;
+      return { kind: 'first-range', zeroBin: this.binOf(0) }; // earlier all-zero batches sat in bin 0: re-place them at 0
     }
-    if (mn >= this.lo && mx <= this.hi) return;
+    if (mn >= this.lo && mx <= this.hi) return undefined;
     const width = (this.hi - this.lo) / this.bins;
     let factor = 2, shiftBins = 0;
     for (;; factor *= 2) {
@@ -81,12 +120,10 @@ export class StreamingObserver {
       shiftBins = mn < this.lo ? Math.ceil((this.lo - mn) / w) : 0;
       if (this.lo - shiftBins * w + this.bins * w >= mx && shiftBins + Math.ceil(this.bins / factor) <= this.bins) break;
     }
-    const old = Float64Array.from(this.hist);
-    this.hist.fill(0);
-    for (let b = 0; b < this.bins; b++) if (old[b] > 0) this.hist[shiftBins + Math.floor(b / factor)] += old[b];
     const newWidth = width * factor;
     this.lo -= shiftBins * newWidth;
     this.hi = this.lo + this.bins * newWidth;
+    return { kind: 'merge', factor, shiftBins };
   }
 
   mean(): number {
