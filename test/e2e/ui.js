@@ -2,7 +2,8 @@
 // Opens the sample model, checks its dataflow graph (nodes, collapsible blocks), quantizes from the palette to 8 and
 // then 4 bits, compares the two kept runs (Runs part, flipped decisions, ΔSQNR table and graph, plots of A and B),
 // checks the graph's SQNR colours and the local/accumulated toggle, hovers a layer for its error, cancels a run, finds
-// the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 (copied into the workspace), runs the sensitivity
+// the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 and the repository's googlenet fixture (inception
+// blocks joined by Concat; both copied into the workspace), runs the sensitivity
 // analysis for the ranking plot, makes two what-ifs from the W8A8 run (per-layer bits and a float layer through the
 // table's and the details' controls, compared with their base), and saves screenshots under test-results/.
 // usage: node ui.js <baseUrl> <workspaceFolder> <outDir>
@@ -25,6 +26,13 @@ for (const [from, to] of [
 ]) fs.copyFileSync(path.join(shared, from), path.join(folder, to));
 fs.writeFileSync(path.join(folder, 'fmnist_mobilenetv2.qinspect.json'), JSON.stringify({
   mean: [0.286], std: [0.353], calibration: 'fmnist-calib1000-images-idx3-ubyte.gz', test: 'fmnist-t10k-images-idx3-ubyte.gz',
+}));
+// a model built in this repository with branches and Concat: the googlenet family fixture (four-branch inception
+// blocks, Concat, Pad + AveragePool), on the same Fashion-MNIST images (the workspace's 128 calibration / 200 test)
+fs.copyFileSync(path.join(root, 'test/fixtures/families/googlenet.onnx'), path.join(folder, 'googlenet.onnx'));
+fs.writeFileSync(path.join(folder, 'googlenet.qinspect.json'), JSON.stringify({
+  mean: [0.286], std: [0.353], calibration: 'fmnist-calib1000-images-idx3-ubyte.gz', test: 'fmnist-t10k-images-idx3-ubyte.gz',
+  labels: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
 }));
 const t0 = Date.now();
 const log = (...a) => console.log(`[ui ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
@@ -429,6 +437,76 @@ async function quantize(bits) {
   await page.screenshot({ path: path.join(out, 'editor-graph-mobilenetv2-blocks.png') });
   await palette('View: Close All Editor Groups');
   await page.locator('.tab', { hasText: 'fmnist_mobilenetv2.onnx' }).first().waitFor({ state: 'detached', timeout: PATIENCE });
+
+  // 7a'. googlenet (built here, test/fixtures/families): inception blocks whose four branches meet in a Concat, quantized
+  // to W8A8; the overlay reaches the Concat nodes; one block expanded, the others collapsed, a Concat hovered
+  await quickOpen('googlenet.onnx');
+  const gn = editorFrame();
+  await gn.locator('#title', { hasText: 'googlenet.onnx' }).waitFor({ timeout: PATIENCE });
+  await gn.locator('#graph-svg g.gnode').first().waitFor({ timeout: PATIENCE });
+  const gnBlocks = gn.locator('#graph-svg g.gnode.kind-block');
+  if (await gnBlocks.count()) await gn.locator('#graph-expand-all').click();
+  const concats = gn.locator('#graph-svg g.gnode.kind-op[data-node$="/Concat"]');
+  await until(async () => (await gnBlocks.count()) === 0 && (await concats.count()) === 3, 'googlenet\'s graph expanded with its three Concat nodes');
+  const concatNames = (await concats.evaluateAll((gs) => gs.map((g) => g.dataset.node))).sort();
+  assert.deepEqual(concatNames, ['/blocks/blocks.0/Concat', '/blocks/blocks.2/Concat', '/blocks/blocks.3/Concat']);
+  for (const name of concatNames) {
+    assert.strictEqual(await gn.locator(`#graph-svg g.gnode[data-node="${name}"] text.t1`).textContent(), 'Concat');
+    assert.strictEqual(await gn.locator(`#graph-svg g.gedge[data-to="n:${name}"]`).count(), 4, `${name} joins four branches`);
+  }
+  assert.strictEqual(await gn.locator('#graph-svg g.gnode[data-node="/blocks/blocks.1/AveragePool"]').count(), 1, 'AveragePool drawn');
+  log(`googlenet graph: ${await gn.locator('#graph-svg g.gnode').count()} node groups, Concat ${concatNames.join(', ')}`);
+  await quantize(8);
+  await gn.locator('#run-setting:has-text("W8A8"), #job-error').first().waitFor({ timeout: 240000 });
+  if (await gn.locator('#job-error').count()) throw new Error(`quantize googlenet failed: ${await gn.locator('#job-error').textContent()}`);
+  log('googlenet W8A8:', await gn.locator('#acc-quant').textContent(), '· agreement', await gn.locator('#acc-agree').textContent());
+  // every Concat gets an SQNR colour and its number (non-layer nodes: from the pass over a few test images after the run)
+  const concatSqnr = await until(async () => {
+    const v = await concats.evaluateAll((gs) => gs.map((g) => ({ node: g.dataset.node, cls: [...g.classList].find((c) => c.startsWith('q-')), text: g.querySelector('text.t3')?.textContent ?? '' })));
+    return v.length === 3 && v.every((c) => ['q-good', 'q-fair', 'q-poor'].includes(c.cls) && /^[●▲✖] -?\d+\.\d dB$/.test(c.text)) ? v : undefined;
+  }, 'the SQNR overlay on googlenet\'s Concat nodes');
+  log('googlenet Concat SQNR:', JSON.stringify(concatSqnr));
+  const gnClasses = await graphClasses(gn);
+  const gnColoured = Object.values(gnClasses).filter((c) => c !== 'q-none').length;
+  log(`googlenet graph after W8A8: ${gnColoured} of ${Object.keys(gnClasses).length} nodes coloured`);
+  assert.ok(gnColoured >= 40, 'googlenet nodes coloured (20 Conv, their Relu, the Concat nodes …)');
+  // the view: every block collapsed but blocks.2 (1x1; 1x1→3x3; 1x1→3x3→3x3; MaxPool→1x1, joined by its Concat)
+  await graphIntoView(gn);
+  await gn.locator('#graph-collapse-all').click();
+  const block2 = gn.locator('#graph-svg g.gnode.kind-block[data-block="/blocks/blocks.2"]');
+  await block2.waitFor({ timeout: PATIENCE });
+  await block2.click();
+  const cluster2 = gn.locator('#graph-svg g.gcluster[data-block="/blocks/blocks.2"]');
+  await cluster2.waitFor({ timeout: PATIENCE });
+  const concat2 = gn.locator('#graph-svg g.gnode[data-node="/blocks/blocks.2/Concat"]');
+  await concat2.waitFor({ timeout: PATIENCE });
+  assert.strictEqual(await gnBlocks.count(), 5, 'the other five blocks collapsed');
+  // zoom out until the expanded block fits the view, then drag it into view (the tooltip may reach below the view)
+  const gnView = await gn.locator('#graph-svg').boundingBox();
+  for (let i = 0; ; i++) {
+    const c = await cluster2.boundingBox();
+    if (c.width <= gnView.width - 40 && c.height <= gnView.height - 40) break;
+    if (i === 8) throw new Error(`blocks.2 (${c.width}×${c.height}) does not fit the graph view (${gnView.width}×${gnView.height})`);
+    const zoom = await gn.locator('#graph-svg').getAttribute('data-zoom');
+    await gn.locator('#graph-zoom-out').click();
+    await until(async () => (await gn.locator('#graph-svg').getAttribute('data-zoom')) !== zoom, 'zoom out');
+  }
+  await panIntoView(gn, cluster2);
+  await gn.locator('body').evaluate(() => document.activeElement?.blur()); // the drags' pointerdown focused a node
+  log(`googlenet view: zoom ${await gn.locator('#graph-svg').getAttribute('data-zoom')}`);
+  await concat2.hover();
+  const gnTip = await until(async () => {
+    const t = (await gn.locator('#tooltip').isVisible()) ? await gn.locator('#tooltip').textContent() : '';
+    return /^\/blocks\/blocks\.2\/Concat.*Concat( · \d+-bit codes)? · accumulated SQNR -?\d+\.\d dB · local SQNR (-?\d+\.\d dB|—)/.test(t) ? t : undefined;
+  }, 'the tooltip of blocks.2\'s Concat');
+  log('googlenet Concat tooltip:', gnTip);
+  const concat2Db = concatSqnr.find((c) => c.node === '/blocks/blocks.2/Concat').text.match(/-?\d+\.\d dB/)[0];
+  assert.ok(gnTip.includes(`accumulated SQNR ${concat2Db}`), `the tooltip's accumulated SQNR is the node's (${concat2Db})`);
+  await page.screenshot({ path: path.join(out, 'editor-graph-googlenet.png') });
+  results.googlenet = { quantized: await gn.locator('#acc-quant').textContent(), concat: concatSqnr, tooltip: gnTip };
+  await mouseAway(gn);
+  await palette('View: Close All Editor Groups');
+  await page.locator('.tab', { hasText: 'googlenet.onnx' }).first().waitFor({ state: 'detached', timeout: PATIENCE });
 
   await quickOpen('resnet20_cifar10.onnx');
   await editorFrame().locator('#run-setting', { hasText: 'W4A4' }).waitFor({ timeout: PATIENCE });
