@@ -131,3 +131,27 @@ test('a model edited in memory (same file) calibrates afresh', async () => {
   (w.data as Float32Array)[0] += 0.5;
   assert.equal((await job(edited)).calibrationReused, false, 'one weight changed');
 });
+
+test('calibration on the worker pool gives the statistics of one thread, bit for bit', async () => {
+  const stats = async (workers: number) => {
+    clearCalibrationCache();
+    clearReferenceCache();
+    clearIncrementalState();
+    let plan: unknown;
+    let observed: unknown;
+    const r = await quantizeJob({
+      model: loadModel(MODEL), batchSize: 16, workers, quant: { weightBits: 8, activationBits: 8 },
+      calibration: { dataset: openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 70 }), preprocess: pre }, // 5 batches, the last of 6
+      evaluation: { dataset: openDataset(path.join(SAMPLES, 'cifar10_test500.bin'), { limit: 32 }), preprocess: pre },
+    }, { onPlan: (p, _prepared, s) => {
+      plan = p.layers.map((l) => [l.inputParams, l.outputParams, Array.from(l.bias)]);
+      observed = [...s.observers].map(([name, o]) => [name, o.min, o.max, o.sum, o.sumSquares, o.count, o.zeros, o.lo, o.hi, Array.from(o.hist)]);
+      observed = [observed, [...s.inputMeans].map(([k, m]) => [k, m.map((a) => Array.from(a))]), s.images];
+    } });
+    return { numbers: numbers(r), plan, observed };
+  };
+  const one = await stats(1), two = await stats(2);
+  assert.deepEqual(two.observed, one.observed);
+  assert.deepEqual(two.plan, one.plan);
+  assert.deepEqual(two.numbers, one.numbers);
+});

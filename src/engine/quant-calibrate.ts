@@ -7,7 +7,7 @@ import { InputError } from '../util/errors';
 import { attrInt, Node } from '../graph/ir';
 import type { Tensor } from '../graph/tensor';
 import { Conv2dParams, conv2dParams } from '../kernels/float/conv';
-import { StreamingObserver } from '../quant/observers';
+import { BatchStats, GrowthStep, StreamingObserver, applyGrowth, batchStats, binInto } from '../quant/observers';
 import type { LayerInputSamples } from '../quant/weights';
 import type { RunHooks } from './types';
 import { mulberry32 as rng } from '../util/random';
@@ -147,9 +147,139 @@ export class ColumnMeans {
 }
 
 /** The first n images of a batch tensor (the tensor itself when that is all of it). */
-function firstImages(t: Tensor, n: number): Tensor {
+export function firstImages(t: Tensor, n: number): Tensor {
   if (n >= t.dims[0]) return t;
   return { ...t, dims: [n, ...t.dims.slice(1)], data: t.data.subarray(0, (t.data.length / t.dims[0]) * n) } as Tensor;
+}
+
+/**
+ * The exact mean input columns a layer sees over the first `meanImages` images of a batch of `batchImages`
+ * (undefined when none count, or for a Gemm with transA). A Gemm on [N·H·W, C] rows (a Linear on NHWC features)
+ * holds several rows per image.
+ */
+export function batchInputMeans(node: Node, x: Tensor, w: Tensor, batchImages: number, meanImages: number): { means: Float64Array[]; count: number } | undefined {
+  if (meanImages <= 0 || (node.opType === 'Gemm' && attrInt(node, 'transA', 0) !== 0)) return undefined;
+  const batch = x.dims[0];
+  const rowsPerImage = batchImages > 0 && batch % batchImages === 0 ? batch / batchImages : 1;
+  return inputColumnMeans(node, firstImages(x, meanImages * rowsPerImage), w.dims);
+}
+
+/** The float values of a batch a calibration observes, as statistics now and a histogram once its range is known. */
+export interface ObservedBatch {
+  /** Per observed value, in the order first seen (the graph input first): its batch statistics. */
+  stats: [string, BatchStats][];
+  /** Per sampled layer (with means asked for): the batch's mean input columns. */
+  means: [string, { means: Float64Array[]; count: number }][];
+}
+
+/**
+ * One thread's share of a parallel calibration: it runs the float pass of its batches, returns each value's
+ * statistics, keeps the values until the job thread (which replays the observers' range growth in batch order) sends
+ * the range each goes into, then returns their histograms. The result equals one Calibrator's, bit for bit.
+ */
+export class CalibrationShard {
+  private readonly held = new Map<number, Map<string, Float32Array>>();
+
+  constructor(private readonly floatModel: FloatModelLike, private readonly constants: Map<string, Tensor>, private readonly sampledLayers: ReadonlySet<string>) {}
+
+  observe(index: number, inputName: string, input: Tensor, meanImages: number, checkCancelled?: () => void): ObservedBatch {
+    const values = new Map<string, Float32Array>();
+    const stats: [string, BatchStats][] = [];
+    const means: ObservedBatch['means'] = [];
+    const keep = (name: string, t: Tensor) => {
+      if (t.dtype !== 'float32' || this.constants.has(name) || values.has(name)) return;
+      const data = t.data as Float32Array; // held as is: with hooks the float engine runs nothing in place
+      try {
+        stats.push([name, batchStats(data)]);
+      } catch (e) {
+        if (e instanceof InputError) throw new InputError(`value '${name}': ${e.message}`);
+        throw e;
+      }
+      values.set(name, data);
+    };
+    keep(inputName, input);
+    const batchImages = input.dims[0] ?? 0;
+    this.floatModel.run(input, {
+      replaceNode: (node, inputs) => {
+        if (this.sampledLayers.has(node.name) && inputs[0] && inputs[1] && inputs[0].dtype === 'float32') {
+          const m = batchInputMeans(node, inputs[0], inputs[1], batchImages, meanImages);
+          if (m) means.push([node.name, m]);
+        }
+        return undefined;
+      },
+      afterNode: (node, outputs) => node.outputs.forEach((name, i) => outputs[i] && keep(name, outputs[i])),
+      checkCancelled,
+    });
+    this.held.set(index, values);
+    return { stats, means };
+  }
+
+  /** Histograms of a batch's values, each over the range [lo, hi) the job thread says, with `bins` bins; forgets the batch. */
+  histograms(index: number, ranges: [string, number, number][], bins: number): [string, Float64Array][] {
+    const values = this.held.get(index);
+    if (!values) throw new Error(`calibration batch ${index} is not held here`);
+    this.held.delete(index);
+    return ranges.map(([name, lo, hi]) => {
+      const hist = new Float64Array(bins);
+      binInto(values.get(name)!, lo, hi, hist);
+      return [name, hist];
+    });
+  }
+}
+
+/** What a CalibrationShard needs of the float engine. */
+export interface FloatModelLike { run(input: Tensor, hooks?: RunHooks): Tensor }
+
+/**
+ * The job thread's side of a parallel calibration: feeds each batch's statistics in batch order (the observers'
+ * ranges grow exactly as one Calibrator's would) and collects the histograms, binned elsewhere in those ranges.
+ */
+export class CalibrationMerge {
+  private readonly observers = new Map<string, StreamingObserver>();
+  /** Per value: per batch, the growth its statistics caused, and the batch's histogram once it arrives. */
+  private readonly history = new Map<string, { step?: GrowthStep; hist?: Float64Array }[]>();
+  private readonly means = new Map<string, ColumnMeans>();
+  private batches = 0;
+  private images = 0;
+
+  /** Takes batch `index`'s statistics (call in batch order) and returns the range each value's histogram uses. */
+  addStats(index: number, images: number, batch: ObservedBatch): [string, number, number][] {
+    if (index !== this.batches) throw new Error(`calibration statistics of batch ${index} came before batch ${this.batches}`);
+    this.batches++;
+    this.images += images;
+    const ranges: [string, number, number][] = [];
+    for (const [name, st] of batch.stats) {
+      let o = this.observers.get(name);
+      if (!o) { o = new StreamingObserver(); this.observers.set(name, o); this.history.set(name, []); }
+      const h = this.history.get(name)!;
+      h[index] = { step: o.addStats(st) };
+      if (st.count > 0) ranges.push([name, o.lo, o.hi]);
+    }
+    for (const [name, m] of batch.means) {
+      let c = this.means.get(name);
+      if (!c) { c = new ColumnMeans(m.means.length, m.means[0].length); this.means.set(name, c); }
+      c.add(m);
+    }
+    return ranges;
+  }
+
+  addHistograms(index: number, hists: [string, Float64Array][]): void {
+    for (const [name, hist] of hists) this.history.get(name)![index].hist = hist;
+  }
+
+  /** The statistics, as Calibrator.finish() gives them (no input samples: the parallel path keeps none). */
+  finish(meanBatches: Tensor[], keepMeans: boolean): CalibrationStats {
+    for (const [name, o] of this.observers) {
+      o.hist.fill(0);
+      for (const { step, hist } of this.history.get(name)!) { // replay: grow, then add the batch, in batch order
+        if (step) applyGrowth(o.hist, step);
+        if (hist) for (let b = 0; b < hist.length; b++) o.hist[b] += hist[b];
+      }
+    }
+    const inputMeans = new Map<string, Float64Array[]>();
+    if (keepMeans) for (const [name, c] of this.means) inputMeans.set(name, c.result());
+    return { observers: this.observers, samples: new Map(), inputMeans, meanBatches, images: this.images };
+  }
 }
 
 export class Calibrator {
@@ -215,9 +345,8 @@ export class Calibrator {
   private sample(node: Node, x: Tensor, w: Tensor | undefined): void {
     if (!w || x.dtype !== 'float32') return;
     const batch = x.dims[0];
-    // a Gemm on [N·H·W, C] rows (a Linear on NHWC features) holds several rows per image
-    const rowsPerImage = this.batchImages > 0 && batch % this.batchImages === 0 ? batch / this.batchImages : 1;
-    if (this.batchMeanImages > 0) this.addMeans(node, firstImages(x, this.batchMeanImages * rowsPerImage), w.dims);
+    const means = batchInputMeans(node, x, w, this.batchImages, this.batchMeanImages);
+    if (means) this.sampler(node, means.means[0].length, means.means.length).means.add(means);
     if (!this.opts.keepSamples) return;
     if (node.opType === 'Conv') {
       const p = conv2dParams(node, x.dims, w.dims);
@@ -246,13 +375,6 @@ export class Calibrator {
         if (slot >= 0) s.columns[0].set(xd.subarray(n * k, (n + 1) * k), slot * k);
       }
     }
-  }
-
-  /** Adds this batch's exact mean input columns to the layer's running means. */
-  private addMeans(node: Node, x: Tensor, weightDims: readonly number[]): void {
-    if (node.opType === 'Gemm' && attrInt(node, 'transA', 0) !== 0) return;
-    const batch = inputColumnMeans(node, x, weightDims);
-    this.sampler(node, batch.means[0].length, batch.means.length).means.add(batch);
   }
 
   /** Reservoir sampling: the slot to overwrite, or −1 to skip this column. */

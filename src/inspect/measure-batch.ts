@@ -65,7 +65,8 @@ function floatReferences(floatModel: FloatModel, compared: ReadonlySet<string>, 
   const values: Record<string, Float32Array> = {};
   const logits = floatModel.run(input, {
     afterNode: (node, outs) => node.outputs.forEach((o, i) => {
-      if (compared.has(o) && outs[i]) values[o] = shared ? sharedCopy(outs[i].data as Float32Array) : (outs[i].data as Float32Array).slice();
+      // with hooks the float engine runs nothing in place, so an output is never overwritten: no copy unless shared
+      if (compared.has(o) && outs[i]) values[o] = shared ? sharedCopy(outs[i].data as Float32Array) : (outs[i].data as Float32Array);
     }),
     checkCancelled,
   });

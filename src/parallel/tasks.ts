@@ -10,6 +10,7 @@ import { IntModel } from '../engine/int-engine';
 import type { QuantPlan } from '../engine/int-plan';
 import { MeasureInput, measureBatch, shareCheckpoint } from '../inspect/measure-batch';
 import { BiasUpdate, LockstepShard, ShardBatch } from '../engine/bias-correction';
+import { CalibrationShard } from '../engine/quant-calibrate';
 import { InputError } from '../util/errors';
 
 export type BatchFunction = (input: Tensor | object) => unknown;
@@ -30,23 +31,42 @@ const intLogits: TaskFactory = (model, config) => {
 };
 
 /**
- * The quantize job's work in a worker, on its copy of the plan; config: { plan, compared: value names }.
- * Payloads: { op: 'lockstep-start', batches, needMeans, recordAt } and { op: 'lockstep-advance', update } (this
+ * The quantize job's work in a worker, on its copy of the plan; config or { op: 'configure' }: { plan, compared }.
+ * Payloads: { op: 'calibrate-observe' } / { op: 'calibrate-histograms' } (this worker's share of a parallel
+ * calibration, engine/quant-calibrate.ts), { op: 'lockstep-start', batches, needMeans, recordAt } and { op: 'lockstep-advance', update } (this
  * worker's share of the bias correction pass, kept between messages), { op: 'lockstep-checkpoints' } (what it
  * recorded), and { op: 'measure', ...MeasureInput } (one test batch, src/inspect/measure-batch.ts).
  */
 const quantizeJobTask: TaskFactory = (model, config) => {
-  const { plan, compared } = (config ?? {}) as { plan?: QuantPlan; compared?: string[] };
-  if (!plan || !compared) throw new Error("pool task 'quantize' needs config.plan and config.compared");
   const fm = new FloatModel(model);
-  const im = new IntModel(model, plan);
-  const wanted = new Set(compared);
+  let im: IntModel | undefined;
+  let wanted = new Set<string>();
+  const configure = (c: { plan?: QuantPlan; compared?: string[] } | undefined) => {
+    if (!c?.plan) return;
+    im = new IntModel(model, c.plan);
+    wanted = new Set(c.compared ?? []);
+  };
+  configure(config as { plan?: QuantPlan; compared?: string[] } | undefined);
+  const planned = (): IntModel => {
+    if (!im) throw new Error("pool task 'quantize': no plan yet (op 'configure')");
+    return im;
+  };
   let shard: LockstepShard | undefined;
+  let calibration: CalibrationShard | undefined;
   return (payload) => {
     const p = payload as QuantizeTaskPayload;
     switch (p.op) {
+      case 'configure':
+        configure(p);
+        return true;
+      case 'calibrate-observe':
+        calibration ??= new CalibrationShard(fm, fm.getPrepared(p.input.dims[0]).constants, new Set(p.sampledLayers));
+        return calibration.observe(p.index, p.inputName, p.input, p.meanImages);
+      case 'calibrate-histograms':
+        if (!calibration) throw new Error('calibrate-histograms before calibrate-observe');
+        return calibration.histograms(p.index, p.ranges, p.bins);
       case 'lockstep-start':
-        shard = new LockstepShard(im, p.batches, new Set(p.needMeans), new Set(p.recordAt));
+        shard = new LockstepShard(planned(), p.batches, new Set(p.needMeans), new Set(p.recordAt));
         return shard.advance();
       case 'lockstep-advance':
         if (!shard) throw new Error('lockstep-advance before lockstep-start');
@@ -57,7 +77,7 @@ const quantizeJobTask: TaskFactory = (model, config) => {
         return recorded;
       }
       case 'measure':
-        return measureBatch(fm, im, wanted, p);
+        return measureBatch(fm, planned(), wanted, p);
       default:
         throw new Error(`pool task 'quantize': unknown op ${JSON.stringify((p as { op?: unknown }).op)}`);
     }
@@ -65,6 +85,9 @@ const quantizeJobTask: TaskFactory = (model, config) => {
 };
 
 export type QuantizeTaskPayload =
+  | { op: 'configure'; plan: QuantPlan; compared: string[] }
+  | { op: 'calibrate-observe'; index: number; inputName: string; input: Tensor; meanImages: number; sampledLayers: string[] }
+  | { op: 'calibrate-histograms'; index: number; ranges: [string, number, number][]; bins: number }
   | { op: 'lockstep-start'; batches: ShardBatch[]; needMeans: string[]; recordAt: number[] }
   | { op: 'lockstep-advance'; update?: BiasUpdate }
   | { op: 'lockstep-checkpoints' }

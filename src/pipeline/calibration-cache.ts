@@ -22,17 +22,28 @@ export function calibrationKey(
   ]);
 }
 
-/** The statistics under `key`, computing (and keeping) them on a miss; `reused` says which. */
-export function cachedCalibration(key: string, compute: () => CalibrationStats): { stats: CalibrationStats; reused: boolean } {
+/** The statistics kept under `key`, if any (they become the most recent). */
+export function keptCalibration(key: string): CalibrationStats | undefined {
   const hit = entries.get(key);
   if (hit) {
     entries.delete(key);
     entries.set(key, hit); // most recent last
-    return { stats: hit, reused: true };
   }
-  const stats = compute();
+  return hit;
+}
+
+/** Keeps statistics under `key` (the oldest beyond a few are forgotten). */
+export function keepCalibration(key: string, stats: CalibrationStats): void {
   entries.set(key, stats);
   while (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+}
+
+/** The statistics under `key`, computing (and keeping) them on a miss; `reused` says which. */
+export function cachedCalibration(key: string, compute: () => CalibrationStats): { stats: CalibrationStats; reused: boolean } {
+  const hit = keptCalibration(key);
+  if (hit) return { stats: hit, reused: true };
+  const stats = compute();
+  keepCalibration(key, stats);
   return { stats, reused: false };
 }
 

@@ -11,8 +11,10 @@ import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQ
 import { ShardBatch, ShardStep, biasCorrectionImages, correctBiasesSequentially, layersToCorrect, lockstepCorrections, takeEarlierBiases } from '../engine/bias-correction';
 import type { QuantizeTaskPayload } from '../parallel/tasks';
 import type { GraphCheckpoint } from '../engine/int-engine';
-import { CalibrationStats, Calibrator } from '../engine/quant-calibrate';
-import { cachedCalibration, calibrationKey } from './calibration-cache';
+import { CalibrationStats, Calibrator, CalibratorOptions } from '../engine/quant-calibrate';
+import { cachedCalibration, calibrationKey, keepCalibration, keptCalibration } from './calibration-cache';
+import { calibrateInPool, poolCalibrates } from './parallel-calibration';
+import { sharePlan } from '../parallel/share';
 import { EvaluationTrace, calibrationResume, checkpointBytesPerImage, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
@@ -45,7 +47,7 @@ export interface QuantizeJobOptions {
   exportPath?: string;
   /** Threads that evaluate test batches (default: one per core; 1 evaluates in this thread). */
   workers?: number;
-  /** Memory for the float side of the test images kept for the next run (default 384 MiB: the sample's 500 test images fit; 0 keeps none); the calibration checkpoints get as much again. */
+  /** Memory for the float side of the test images kept for the next run (default 512 MiB: the sample's 500 test images fit; 0 keeps none); the calibration checkpoints get as much again. */
   referenceBudgetBytes?: number;
 }
 
@@ -55,11 +57,7 @@ export interface QuantizeCallbacks {
   checkCancelled?(): void;
   /** Receives the integer plan once built (the extension derives each layer's integer dataflow from it). */
   onPlan?(plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): void;
-  /**
-   * Runs in this thread while the pool's workers evaluate the first test batches (work that needs the final plan,
-   * such as the editor's per-node errors, overlaps the evaluation instead of following it).
-   */
-  whileEvaluating?(plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): void;
+
 }
 
 export interface LayerReport {
@@ -126,32 +124,42 @@ function limited(split: DataSplit, limit: number | undefined): Dataset {
   return { ...d, count: limit, labels: d.labels.subarray(0, limit) };
 }
 
-/** Runs calibration over the calibration split and returns the statistics (kept, and reused for the same model and data). */
-export function calibrateModel(
-  floatModel: FloatModel, prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number,
-  limit: number, callbacks: QuantizeCallbacks = {},
-): { stats: CalibrationStats; reused: boolean } {
+/** What a calibration of these images depends on: the images used, the observers' options, the cache key. */
+function calibrationSetup(prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number, limit: number) {
   const data = limited(split, limit);
   quantizableLayers(prepared, options); // names in the per-layer choices exist
-  const observers = {
+  const observers: CalibratorOptions = {
     // every candidate layer, also those kept in float: a what-if that moves a layer to float reuses the statistics
     sampledLayers: new Set(quantizableLayers(prepared, { ...options, floatLayers: [] }).map((l) => l.name)),
     keepSamples: options.weightMethod === 'output',
     keepMeans: options.biasCorrection,
     meanImages: biasCorrectionImages(prepared, data.count, options.activationBits),
   };
-  const key = calibrationKey(prepared.model, data, split.preprocess, data.count, batchSize, observers);
-  return cachedCalibration(key, () => {
-    const calibrator = new Calibrator(prepared.constants, observers);
-    const hooks = { ...calibrator.hooks(), checkCancelled: callbacks.checkCancelled };
-    for (const batch of iterateBatches(data, batchSize, split.preprocess)) {
-      callbacks.checkCancelled?.();
-      calibrator.observeInput(prepared.inputName, batch.input);
-      floatModel.run(batch.input, hooks);
-      callbacks.onProgress?.((batch.start + batch.labels.length) / data.count, `calibrating ${batch.start + batch.labels.length}/${data.count}`);
-    }
-    return calibrator.finish();
-  });
+  return { data, observers, key: calibrationKey(prepared.model, data, split.preprocess, data.count, batchSize, observers) };
+}
+
+/** Calibration in this thread: float inference over the batches with the Calibrator's hooks. */
+function calibrateInThread(
+  floatModel: FloatModel, prepared: PreparedModel, data: Dataset, preprocess: Preprocess, batchSize: number, observers: CalibratorOptions, callbacks: QuantizeCallbacks,
+): CalibrationStats {
+  const calibrator = new Calibrator(prepared.constants, observers);
+  const hooks = { ...calibrator.hooks(), checkCancelled: callbacks.checkCancelled };
+  for (const batch of iterateBatches(data, batchSize, preprocess)) {
+    callbacks.checkCancelled?.();
+    calibrator.observeInput(prepared.inputName, batch.input);
+    floatModel.run(batch.input, hooks);
+    callbacks.onProgress?.((batch.start + batch.labels.length) / data.count, `calibrating ${batch.start + batch.labels.length}/${data.count}`);
+  }
+  return calibrator.finish();
+}
+
+/** Runs calibration over the calibration split and returns the statistics (kept, and reused for the same model and data). */
+export function calibrateModel(
+  floatModel: FloatModel, prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number,
+  limit: number, callbacks: QuantizeCallbacks = {},
+): { stats: CalibrationStats; reused: boolean } {
+  const { data, observers, key } = calibrationSetup(prepared, split, options, batchSize, limit);
+  return cachedCalibration(key, () => calibrateInThread(floatModel, prepared, data, split.preprocess, batchSize, observers, callbacks));
 }
 
 /** The value whose float and integer versions a layer's output metrics compare. */
@@ -186,16 +194,28 @@ interface Planned {
   softmax?: string;
 }
 
-function planQuantization(
-  model: Model, calibration: DataSplit, quant: Partial<QuantOptions>, batchSize: number, calibrationLimit: number, callbacks: QuantizeCallbacks,
-): Planned {
+/** The float model of the logits and its prepared graph, with the options checked and the weights finite. */
+function prepareQuantization(model: Model, calibration: DataSplit, quant: Partial<QuantOptions>, batchSize: number) {
   const options = checkQuantOptions({ ...DEFAULT_QUANT_OPTIONS, ...quant });
   const { model: logits, softmax } = logitsModel(model);
   const floatModel = new FloatModel(logits);
   const prepared = floatModel.getPrepared(Math.min(batchSize, calibration.dataset.count));
   if (calibration.dataset.count === 0) throw new InputError(`${calibration.dataset.source}: no calibration images`);
   checkFiniteConstants(prepared); // NaN/Inf weights would give NaN scales: name the initializer instead
+  return { options, floatModel, prepared, softmax };
+}
+
+function planQuantization(
+  model: Model, calibration: DataSplit, quant: Partial<QuantOptions>, batchSize: number, calibrationLimit: number, callbacks: QuantizeCallbacks,
+): Planned {
+  const { options, floatModel, prepared, softmax } = prepareQuantization(model, calibration, quant, batchSize);
   const { stats, reused } = calibrateModel(floatModel, prepared, calibration, options, batchSize, calibrationLimit, callbacks);
+  return planned(options, floatModel, prepared, stats, reused, softmax, callbacks);
+}
+
+function planned(
+  options: QuantOptions, floatModel: FloatModel, prepared: PreparedModel, stats: CalibrationStats, reused: boolean, softmax: string | undefined, callbacks: QuantizeCallbacks,
+): Planned {
   if (reused) callbacks.onProgress?.(1, `calibration of ${stats.images} images reused`);
   const intModel = new IntModel(prepared.model, buildQuantPlan(prepared, stats, options), prepared);
   return { options, floatModel, prepared, stats, calibrationReused: reused, intModel, softmax };
@@ -315,7 +335,7 @@ async function* measureInPool(pool: WorkerPool, batches: Iterable<Batch>, checkC
       yield { op: 'measure', input: batch.input, references: batch.references, record: batch.record, checkpointsAt: batch.checkpointsAt, from: batch.from };
     }
   }
-  for await (const { output } of pool.map(payloads(), 4)) {
+  for await (const { output } of pool.map(payloads())) {
     checkCancelled?.();
     yield { batch: sent.shift()!, measure: output as BatchMeasure };
   }
@@ -325,23 +345,45 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
   const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
-  const planned = planQuantization(
-    job.model, job.calibration, job.quant ?? {}, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES,
-    { ...callbacks, onProgress: progress(0, 0.3) },
-  );
-  const { intModel, floatModel, stats, prepared } = planned;
-  const plan = intModel.plan;
-  const budget = job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES;
-  const pass = planned.options.biasCorrection ? biasPass(planned, { onProgress: progress(0, 0.3) }, budget) : undefined;
+  const calibrationProgress = { ...callbacks, onProgress: progress(0, 0.3) };
+  const { options, floatModel, prepared, softmax } = prepareQuantization(job.model, job.calibration, job.quant ?? {}, batchSize);
+  const setup = calibrationSetup(prepared, job.calibration, options, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES);
   const evalBatches = job.evaluation ? Math.ceil(Math.min(job.limit ?? Infinity, job.evaluation.dataset.count) / batchSize) : 0;
-  const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.max(evalBatches, stats.meanBatches.length));
-  // one pool for the bias correction pass and the evaluation: its workers' plans take every corrected bias
-  const pool = workers > 1 ? await WorkerPool.create(prepared.model, { workers, task: 'quantize', config: { plan, compared: [...comparedValues(prepared, plan)] } }) : undefined;
+  const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.max(evalBatches, Math.ceil(setup.data.count / batchSize)));
+  const budget = job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES;
+  // one pool for calibration, the bias correction pass and the evaluation (its workers get the plan once it exists)
+  let pool: WorkerPool | undefined;
   try {
-    return await quantizeWithPlan(job, callbacks, planned, pass, pool, started, batchSize);
+    let stats = keptCalibration(setup.key);
+    const reused = stats !== undefined;
+    if (!stats) {
+      if (workers > 1 && poolCalibrates(prepared, setup.observers, batchSize, POOL_CALIBRATION_BYTES)) {
+        pool = await WorkerPool.create(prepared.model, { workers, task: 'quantize' });
+        stats = await calibrateInPool(pool, prepared, setup.data, job.calibration.preprocess, batchSize, setup.observers, calibrationProgress);
+      } else {
+        stats = calibrateInThread(floatModel, prepared, setup.data, job.calibration.preprocess, batchSize, setup.observers, calibrationProgress);
+      }
+      keepCalibration(setup.key, stats);
+    }
+    const plannedModel = planned(options, floatModel, prepared, stats, reused, softmax, calibrationProgress);
+    const plan = plannedModel.intModel.plan;
+    const pass = options.biasCorrection ? biasPass(plannedModel, calibrationProgress, budget) : undefined;
+    const config = { plan, compared: [...comparedValues(prepared, plan)] };
+    if (pool) await configurePool(pool, config);
+    else if (workers > 1) pool = await WorkerPool.create(prepared.model, { workers, task: 'quantize', config });
+    return await quantizeWithPlan(job, callbacks, plannedModel, pass, pool, started, batchSize);
   } finally {
     await pool?.close();
   }
+}
+
+/** Memory a pool worker may hold for the calibration batches it observes. */
+const POOL_CALIBRATION_BYTES = 256 * 1024 * 1024;
+
+/** Gives every worker of the pool the plan (weights in shared memory) and the values to compare. */
+async function configurePool(pool: WorkerPool, config: { plan: QuantPlan; compared: string[] }): Promise<void> {
+  const payload: QuantizeTaskPayload = { op: 'configure', plan: sharePlan(config.plan), compared: config.compared };
+  await Promise.all(Array.from({ length: pool.size }, (_, w) => pool.runOn(w, payload)));
 }
 
 /** The values whose float and integer versions the layer metrics compare (one per layer). */
@@ -395,12 +437,7 @@ async function quantizeWithPlan(
     const measures = pool && batchCount > 1
       ? measureInPool(pool, batches, callbacks.checkCancelled)
       : measureInThread(floatModel, intModel, wanted, batches, callbacks.checkCancelled);
-    let overlapped = !callbacks.whileEvaluating;
     for await (const { batch, measure } of measures) {
-      if (!overlapped) { // the first batches are with the workers: do the caller's work now
-        overlapped = true;
-        callbacks.whileEvaluating!(plan, prepared, stats);
-      }
       // a resumed batch: the segments before the checkpoint (and the checkpoints up to it) are the earlier run's
       const earlier = batch.from ? resume!.trace.batches[batch.index] : undefined;
       const segments = earlier ? [...earlier.segments.slice(0, measure.firstSegment), ...measure.segments] : measure.segments;
@@ -424,7 +461,6 @@ async function quantizeWithPlan(
     keepReferences(refKey, references);
     keepEvaluationTrace(trace);
   }
-  if (callbacks.whileEvaluating && images === 0) callbacks.whileEvaluating(plan, prepared, stats);
   let exported: string | undefined;
   if (job.exportPath) {
     const { exportQdq } = await import('../onnx/export');

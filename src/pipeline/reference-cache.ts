@@ -8,7 +8,7 @@ import type { Model } from '../graph/ir';
 import type { FloatReferences } from '../inspect/measure-batch';
 import { imagesDigest, modelIdentity } from './identity';
 
-export const DEFAULT_REFERENCE_BUDGET_BYTES = 384 * 1024 * 1024;
+export const DEFAULT_REFERENCE_BUDGET_BYTES = 512 * 1024 * 1024;
 
 let kept: { key: string; batches: (FloatReferences | undefined)[] } | undefined;
 

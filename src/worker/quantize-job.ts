@@ -259,7 +259,6 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const { model, dataset: calibration } = openForJob(loaded, calibrationPath, calibrationImages);
   const evaluation = testPath ? openForJob(model, testPath, testImages).dataset : undefined;
   let planned: { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
-  let graph: GraphErrors | undefined;
   /** Per-node errors of the final plan on a few images; nodes before the first the last run's plan differs at keep its values. */
   const graphErrorsOf = (plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): GraphErrors => {
     ctx.onProgress(0.96, 'per-node error');
@@ -289,8 +288,6 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
     {
       onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled,
       onPlan: (plan, prepared, stats) => (planned = { plan, prepared, stats }),
-      // per-node errors on a few images need only the final plan: computed while the workers evaluate
-      whileEvaluating: (plan, prepared, stats) => { if (options.skipEvaluation !== true) graph = graphErrorsOf(plan, prepared, stats); },
     },
   );
   ctx.onProgress(0.97, 'activation histograms');
@@ -298,7 +295,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
   const p = planned as { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
-  if (p && options.skipEvaluation !== true && !graph) graph = graphErrorsOf(p.plan, p.prepared, p.stats);
+  const graph = p && options.skipEvaluation !== true ? graphErrorsOf(p.plan, p.prepared, p.stats) : undefined;
   return {
     ...result,
     ...(graph ? { graph } : {}),
