@@ -103,15 +103,17 @@ const FMNIST_PRE: Preprocess = { scale: 1 / 255, mean: [0.286], std: [0.353] };
 export function randomDataset(model: Model, count: number): Dataset {
   const [, c, h, w] = resolveInputShape(model, 1).dims;
   const per = c * h * w;
-  let s = 777;
   return {
     source: 'random images', format: 'image-folder', count, channels: c, height: h, width: w,
     labels: new Int32Array(count),
-    readPixels(start: number, end: number): Uint8Array {
+    readPixels(start: number, end: number): Uint8Array { // image i is the same on every read (seeded by i)
       const px = new Uint8Array((end - start) * per);
-      for (let i = 0; i < px.length; i++) {
-        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-        px[i] = s >>> 24;
+      for (let img = start; img < end; img++) {
+        let s = (777 + Math.imul(img, 2654435761)) >>> 0;
+        for (let i = 0; i < per; i++) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+          px[(img - start) * per + i] = s >>> 24;
+        }
       }
       return px;
     },
