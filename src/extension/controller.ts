@@ -11,6 +11,7 @@ import { forwardLocationFromMetadata, mapLayersToCode, parsePythonClasses, type 
 import { isInsideFolders } from './messages';
 import { accuracyDrop, bitsLabel, formatSigned, quantizeJobOptions, quantRunFrom, type LayerResult, type QuantRun, type RunSettings, type SensitivityEntry } from './results';
 import { inputShapeFor, preprocessingFor, readSettings } from './settings';
+import { isUnresolvedShapeMessage, parseImageShape } from '../graph/input-shape';
 import type { ResultStore } from './store';
 import { applyLayerChanges, choicesLabel, hasLayerChoices, sameLayerChoices, type LayerChange } from './whatif';
 
@@ -217,6 +218,15 @@ export class Controller {
       if (cancelled) {
         this.log(`${job} cancelled; worker terminated`);
         void vscode.window.showInformationMessage(`Quant Inspector: ${title} cancelled.`);
+      } else if (e instanceof InputError && isUnresolvedShapeMessage(errorMessage(e)) && options.inputShape === undefined) {
+        // nothing fixed the model's symbolic image size: ask for it, keep it in the setting, run again once
+        const chw = await this.askInputShape(modelPath);
+        if (chw) {
+          this.busyMessage = '';
+          this.post(modelPath, { type: 'busy', busy: false });
+          return this.runJob<T>(modelPath, job, title, { ...options, inputShape: chw });
+        }
+        this.post(modelPath, { type: 'error', message: errorMessage(e) });
       } else {
         this.output.error(`${job} failed: ${errorMessage(e)}${e instanceof InputError ? '' : `\n${(e as Error).stack ?? ''}`}`);
         void vscode.window.showErrorMessage(`Quant Inspector: ${errorMessage(e)}`);
@@ -227,6 +237,24 @@ export class Controller {
       this.busyMessage = '';
       this.post(modelPath, { type: 'busy', busy: false });
     }
+  }
+
+  /** Asks for the image size [C,H,W] of a model whose input leaves it symbolic; keeps it in quantInspector.inputShape. */
+  async askInputShape(modelPath: string): Promise<number[] | undefined> {
+    const file = path.basename(modelPath);
+    const text = await vscode.window.showInputBox({
+      title: `Quant Inspector: image size of ${file}`,
+      prompt: `${file} leaves its input's height / width symbolic and nothing fixed them: give channels, height, width`,
+      placeHolder: '3,224,224',
+      validateInput: (v) => (imageShapeOf(v) ? undefined : 'three positive whole numbers C,H,W, e.g. 3,224,224'),
+    });
+    const chw = text === undefined ? undefined : imageShapeOf(text);
+    if (!chw) return undefined;
+    const config = vscode.workspace.getConfiguration('quantInspector', vscode.Uri.file(modelPath));
+    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await config.update('inputShape', { ...config.get<Record<string, number[]>>('inputShape', {}), [file]: chw }, target);
+    this.log(`input shape of ${file} set to [${chw.join(', ')}] (setting quantInspector.inputShape)`);
+    return chw;
   }
 
   /** The model's conv / linear layer names in model order (labels and per-layer maps list them so). */
@@ -459,5 +487,14 @@ export class Controller {
 
   showReport(modelPath: string): void {
     this.post(modelPath, { type: 'showSection', section: 'layers' });
+  }
+}
+
+/** [C,H,W] typed by the user, or undefined while it is not three positive whole numbers. */
+function imageShapeOf(text: string): number[] | undefined {
+  try {
+    return parseImageShape(text, 'image size');
+  } catch {
+    return undefined;
   }
 }

@@ -53,3 +53,4 @@ export function inputShapeFor(settings: Settings, modelPath: string): number[] |
   const shape = entryFor(settings.inputShape, modelPath);
   return Array.isArray(shape) ? shape : undefined;
 }
+

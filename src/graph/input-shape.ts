@@ -110,6 +110,11 @@ function replaceInput(model: Model, input: ValueInfo): Model {
   return { ...model, graph: { ...model.graph, inputs: [input] } };
 }
 
+/** True for the message of unresolvedShapeError (the editor then asks for the size). */
+export function isUnresolvedShapeMessage(message: string): boolean {
+  return /has symbolic .*give the image size/.test(message);
+}
+
 /** The error for an input whose size nothing fixed: says which axes and the three ways to fix them. */
 export function unresolvedShapeError(model: Model): InputError {
   const input = imageInput(model);
