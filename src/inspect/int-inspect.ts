@@ -50,11 +50,16 @@ export function layerSegment(prepared: PreparedModel, plan: QuantPlan, layer: Qu
 
 /** Runs just this layer (and its fused clamp) in integers on a float input: the engine's own code path on a one-layer graph. */
 export function runLayerAlone(prepared: PreparedModel, plan: QuantPlan, segment: Node[], input: Tensor): Tensor {
+  const out = runLayerAloneValue(prepared, plan, segment, input);
+  return (out as QTensor).params ? dequantizeTensor(out as QTensor) : (out as Tensor);
+}
+
+/** runLayerAlone, its output as the engine left it: codes (a QTensor) or a float tensor. */
+export function runLayerAloneValue(prepared: PreparedModel, plan: QuantPlan, segment: Node[], input: Tensor): QTensor | Tensor {
   const last = segment[segment.length - 1];
   const sub: PreparedModel = { ...prepared, nodes: segment, inputName: segment[0].inputs[0], outputName: last.outputs[0] };
   const modes = new Map(segment.map((n) => [n.name, plan.modes.get(n.name)!]));
-  const out = runIntGraph(sub, { ...plan, modes, inputName: sub.inputName, outputName: sub.outputName }, input);
-  return (out as QTensor).params ? dequantizeTensor(out as QTensor) : (out as Tensor);
+  return runIntGraph(sub, { ...plan, modes, inputName: sub.inputName, outputName: sub.outputName }, input);
 }
 
 /** One pass over the data: float run (all values kept), each layer alone in integers, then the whole integer model. */

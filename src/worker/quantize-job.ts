@@ -5,11 +5,12 @@ import type { Model } from '../graph/ir';
 import { histogramOf } from '../inspect/stats';
 import { dataflowOf } from '../inspect/build-report';
 import { floatLayerPass } from '../inspect/collect';
-import { layerSegment, runLayerAlone } from '../inspect/int-inspect';
+import { layerSegment, runLayerAloneValue } from '../inspect/int-inspect';
 import { ErrorAccumulator } from '../inspect/metrics';
 import { iterateBatches } from '../data';
 import { FloatModel, runFloatAll } from '../engine/float-engine';
-import { IntModel, dequantizeTensor } from '../engine/int-engine';
+import { IntModel, type QTensor } from '../engine/int-engine';
+import type { Tensor } from '../graph/tensor';
 import type { Node } from '../graph/ir';
 import { listLayers } from '../graph/layers';
 import type { PreparedModel } from '../engine/types';
@@ -146,9 +147,11 @@ export function graphErrors(
   const local = new Map<string, ErrorAccumulator>();
   const compared = clampedOutputs(prepared, plan);
   const acc = (m: Map<string, ErrorAccumulator>, k: string) => m.get(k) ?? m.set(k, new ErrorAccumulator()).get(k)!;
-  const add = (m: Map<string, ErrorAccumulator>, k: string, ref: unknown, test: unknown) => {
-    if (!(ref instanceof Float32Array) || !(test instanceof Float32Array) || ref.length !== test.length) return;
-    acc(m, k).add(ref, test);
+  /** Error of a float or integer result against the float value (codes read as s·(q − z), no dequantized copy). */
+  const add = (m: Map<string, ErrorAccumulator>, k: string, ref: unknown, test: QTensor | Tensor | undefined) => {
+    if (!(ref instanceof Float32Array) || !test) return;
+    if ('codes' in test) { if (test.codes.length === ref.length) acc(m, k).addCodes(ref, test.codes, test.params.scale, test.params.zeroPoint); }
+    else if (test.data instanceof Float32Array && test.data.length === ref.length) acc(m, k).add(ref, test.data);
   };
   let images = 0;
   for (const batch of iterateBatches(subset, GRAPH_BATCH, pre)) {
@@ -163,9 +166,9 @@ export function graphErrors(
       const ref = values.get(segment[segment.length - 1].outputs[0]);
       if (!input || !ref) continue;
       try {
-        const alone = runLayerAlone(fp, plan, segment, input);
+        const alone = runLayerAloneValue(fp, plan, segment, input);
         for (const n of segment) {
-          add(local, n.name, ref.data, alone.data);
+          add(local, n.name, ref.data, alone);
           inSegment.add(n.name);
         }
       } catch {
@@ -183,14 +186,14 @@ export function graphErrors(
       const single: Node = mode.kind === 'lut' ? { ...node, inputs: [mode.input] } : node;
       if (single.inputs[0] !== reads[0]) continue;
       try {
-        add(local, node.name, ref.data, runLayerAlone(fp, plan, [single], input).data);
+        add(local, node.name, ref.data, runLayerAloneValue(fp, plan, [single], input));
       } catch {
         /* not measurable alone */
       }
     }
     intModel.run(batch.input, {
-      onQuantized: (name, q) => { if (!compared.has(name) && !settledValue(name)) add(accumulated, name, values.get(name)?.data, dequantizeTensor(q).data); },
-      onFloat: (name, t) => { if (!settledValue(name)) add(accumulated, name, values.get(name)?.data, t.data); },
+      onQuantized: (name, q) => { if (!compared.has(name) && !settledValue(name)) add(accumulated, name, values.get(name)?.data, q); },
+      onFloat: (name, t) => { if (!settledValue(name)) add(accumulated, name, values.get(name)?.data, t); },
       checkCancelled,
     });
     images += batch.input.dims[0];
