@@ -70,7 +70,7 @@ export class LockstepShard {
   readonly checkpoints: GraphCheckpoint[][];
 
   constructor(
-    private readonly intModel: IntModel, private readonly batches: readonly ShardBatch[], private readonly needMeans: ReadonlySet<string>,
+    intModel: IntModel, private readonly batches: readonly ShardBatch[], private readonly needMeans: ReadonlySet<string>,
     recordAt: ReadonlySet<number> = new Set(), checkCancelled?: () => void,
   ) {
     this.layers = new Map(intModel.plan.layers.map((l) => [l.name, l]));

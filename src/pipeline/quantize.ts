@@ -8,17 +8,15 @@ import type { Dataset, Preprocess } from '../data/types';
 import { FloatModel } from '../engine/float-engine';
 import { IntModel } from '../engine/int-engine';
 import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQuantPlan, checkQuantOptions, quantizableLayers } from '../engine/int-plan';
-import { ShardBatch, ShardStep, biasCorrectionImages, correctBiasesSequentially, layersToCorrect, lockstepCorrections, takeEarlierBiases } from '../engine/bias-correction';
-import type { QuantizeTaskPayload } from '../parallel/tasks';
-import type { GraphCheckpoint } from '../engine/int-engine';
+import { biasCorrectionImages, correctBiasesSequentially, takeEarlierBiases } from '../engine/bias-correction';
 import { CalibrationStats, Calibrator, CalibratorOptions } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey, keepCalibration, keptCalibration } from './calibration-cache';
 import { calibrateInPool, poolCalibrates } from './parallel-calibration';
-import { sharePlan } from '../parallel/share';
+import { BiasPass, configurePool, correctBiasesInPool, measureInPool, measureInThread } from './pool-passes';
 import { EvaluationTrace, calibrationResume, checkpointBytesPerImage, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
 import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
-import { BatchMeasure, MeasureInput, MeasureTotals, coversValues, measureBatch } from '../inspect/measure-batch';
+import { MeasureTotals, coversValues } from '../inspect/measure-batch';
 import { DEFAULT_REFERENCE_BUDGET_BYTES, keepReferences, keptReferences, referenceKey } from './reference-cache';
 import { WorkerPool, defaultWorkerCount } from '../parallel/pool';
 import { elementCount } from '../graph/tensor';
@@ -225,7 +223,7 @@ function planned(
  * The bias-correction pass to run: it resumes where the last plan on these statistics stops agreeing with this
  * one (the layers before keep that plan's corrected biases, taken here), and records checkpoints for the next run.
  */
-function biasPass(p: Planned, callbacks: QuantizeCallbacks, budgetBytes: number) {
+function biasPass(p: Planned, callbacks: QuantizeCallbacks, budgetBytes: number): BiasPass {
   const images = p.stats.meanBatches.reduce((n, b) => n + b.dims[0], 0);
   const candidates = checkpointNodes(p.prepared);
   // checkpoints of every calibration image, or none (a what-if then reruns the whole pass)
@@ -261,34 +259,6 @@ function built(p: Planned, resumedAt: string | undefined): BuiltModel {
   };
 }
 
-/**
- * The bias-correction pass on the pool: each worker steps its share of the calibration batches (balanced by images)
- * from layer to layer; this thread pools their input means in batch order, corrects each bias and sends it back.
- */
-async function correctBiasesInPool(pool: WorkerPool, p: Planned, pass: ReturnType<typeof biasPass>, checkCancelled?: () => void): Promise<void> {
-  const shards: ShardBatch[][] = Array.from({ length: pool.size }, () => []);
-  const images = shards.map(() => 0);
-  p.stats.meanBatches.forEach((input, index) => {
-    const w = images.indexOf(Math.min(...images));
-    shards[w].push({ index, input, from: pass.resume?.from[index] });
-    images[w] += input.dims[0];
-  });
-  const active = shards.flatMap((batches, worker) => (batches.length ? [{ batches, worker }] : []));
-  const needMeans = [...layersToCorrect(p.stats.inputMeans, pass.unchanged)];
-  const decisions = lockstepCorrections(p.prepared, p.intModel.plan, p.stats.inputMeans, pass.unchanged);
-  let decision = decisions.next(undefined as never);
-  let started = false;
-  while (!decision.done) {
-    checkCancelled?.();
-    const update = decision.value;
-    const payload = (batches: ShardBatch[]): QuantizeTaskPayload => (started ? { op: 'lockstep-advance', update } : { op: 'lockstep-start', batches, needMeans, recordAt: pass.at });
-    const steps = await Promise.all(active.map(({ batches, worker }) => pool.runOn(worker, payload(batches))));
-    started = true;
-    decision = decisions.next(steps as (ShardStep | undefined)[]);
-  }
-  const recorded = await Promise.all(active.map(({ worker }) => pool.runOn(worker, { op: 'lockstep-checkpoints' } satisfies QuantizeTaskPayload)));
-  active.forEach(({ batches }, k) => batches.forEach((b, j) => pass.record.checkpoints[b.index].push(...(recorded[k] as GraphCheckpoint[][])[j])));
-}
 
 export interface BuiltModel {
   plan: QuantPlan;
@@ -302,7 +272,6 @@ export interface BuiltModel {
   softmax?: string;
 }
 
-type Batch = (ReturnType<typeof iterateBatches> extends Iterable<infer B> ? B : never) & MeasureInput & { index: number };
 
 /** Bytes the float references of one image take: its logits and every compared value (float32). */
 function referenceBytesPerImage(prepared: PreparedModel, compared: ReadonlySet<string>): number {
@@ -314,32 +283,7 @@ function referenceBytesPerImage(prepared: PreparedModel, compared: ReadonlySet<s
   return Math.max(1, 4 * elements);
 }
 
-/** Measures batches in this thread, yielding to the event loop between them so a worker sees cancel messages. */
-async function* measureInThread(
-  floatModel: FloatModel, intModel: IntModel, compared: ReadonlySet<string>, batches: Iterable<Batch>, checkCancelled?: () => void,
-): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
-  for (const batch of batches) {
-    checkCancelled?.();
-    yield { batch, measure: measureBatch(floatModel, intModel, compared, batch, checkCancelled) };
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
-/** Measures batches on the pool's worker threads, in batch order. */
-async function* measureInPool(pool: WorkerPool, batches: Iterable<Batch>, checkCancelled?: () => void): AsyncGenerator<{ batch: Batch; measure: BatchMeasure }> {
-  const sent: Batch[] = [];
-  function* payloads(): Generator<QuantizeTaskPayload> {
-    for (const batch of batches) {
-      checkCancelled?.();
-      sent.push(batch);
-      yield { op: 'measure', input: batch.input, references: batch.references, record: batch.record, checkpointsAt: batch.checkpointsAt, from: batch.from };
-    }
-  }
-  for await (const { output } of pool.map(payloads())) {
-    checkCancelled?.();
-    yield { batch: sent.shift()!, measure: output as BatchMeasure };
-  }
-}
 
 export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {
   const started = Date.now();
@@ -380,11 +324,6 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
 /** Memory a pool worker may hold for the calibration batches it observes. */
 const POOL_CALIBRATION_BYTES = 256 * 1024 * 1024;
 
-/** Gives every worker of the pool the plan (weights in shared memory) and the values to compare. */
-async function configurePool(pool: WorkerPool, config: { plan: QuantPlan; compared: string[] }): Promise<void> {
-  const payload: QuantizeTaskPayload = { op: 'configure', plan: sharePlan(config.plan), compared: config.compared };
-  await Promise.all(Array.from({ length: pool.size }, (_, w) => pool.runOn(w, payload)));
-}
 
 /** The values whose float and integer versions the layer metrics compare (one per layer). */
 function comparedValues(prepared: PreparedModel, plan: QuantPlan): Set<string> {
@@ -392,14 +331,14 @@ function comparedValues(prepared: PreparedModel, plan: QuantPlan): Set<string> {
 }
 
 async function quantizeWithPlan(
-  job: QuantizeJobOptions, callbacks: QuantizeCallbacks, planned: Planned, pass: ReturnType<typeof biasPass> | undefined,
+  job: QuantizeJobOptions, callbacks: QuantizeCallbacks, planned: Planned, pass: BiasPass | undefined,
   pool: WorkerPool | undefined, started: number, batchSize: number,
 ): Promise<QuantizeResult> {
   const { intModel, floatModel, stats, prepared, calibrationReused, softmax } = planned;
   const plan = intModel.plan;
   const calibrationImages = stats.images;
   if (pass) {
-    if (pool) await correctBiasesInPool(pool, planned, pass, callbacks.checkCancelled);
+    if (pool) await correctBiasesInPool(pool, prepared, plan, stats, pass, callbacks.checkCancelled);
     else correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
     keepCalibrationTrace({ stats, plan, checkpoints: pass.record.checkpoints });
   }
