@@ -75,3 +75,11 @@ export function asFloat32(t: Tensor): Float32Array {
 export function shapeString(dims: readonly (number | string)[]): string {
   return `[${dims.join(',')}]`;
 }
+
+/** The same elements on a SharedArrayBuffer (the array itself when it already is on one): threads then share, not copy, it. */
+export function sharedCopy<T extends TensorData>(data: T): T {
+  if (data.buffer instanceof SharedArrayBuffer) return data;
+  const copy = new (data.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(data.byteLength));
+  (copy as unknown as { set(a: T): void }).set(data);
+  return copy;
+}

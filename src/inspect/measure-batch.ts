@@ -5,7 +5,7 @@
  */
 import type { FloatModel } from '../engine/float-engine';
 import type { GraphCheckpoint, IntModel, QTensor, Value } from '../engine/int-engine';
-import type { Tensor } from '../graph/tensor';
+import { sharedCopy, type Tensor } from '../graph/tensor';
 import { ErrorAccumulator, ErrorSums } from './metrics';
 
 /**
@@ -54,12 +54,6 @@ export function coversValues(references: FloatReferences | undefined, compared: 
   return !!references && [...compared].every((v) => references.values[v] !== undefined);
 }
 
-function sharedCopy(data: Float32Array): Float32Array {
-  const copy = new Float32Array(new SharedArrayBuffer(data.byteLength));
-  copy.set(data);
-  return copy;
-}
-
 /** The float pass of a batch: its logits and a copy of each compared value. */
 function floatReferences(floatModel: FloatModel, compared: ReadonlySet<string>, input: Tensor, shared: boolean, checkCancelled?: () => void): FloatReferences {
   const values: Record<string, Float32Array> = {};
@@ -75,14 +69,8 @@ function floatReferences(floatModel: FloatModel, compared: ReadonlySet<string>, 
 
 /** A checkpoint whose arrays live in SharedArrayBuffers (sent between threads without a copy). */
 export function shareCheckpoint(c: GraphCheckpoint): GraphCheckpoint {
-  const share = <T extends ArrayBufferView>(a: T): T => {
-    if (a.buffer instanceof SharedArrayBuffer) return a;
-    const copy = new (a.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
-    (copy as unknown as { set(x: T): void }).set(a);
-    return copy;
-  };
   const values = new Map<string, Value>();
-  for (const [name, v] of c.values) values.set(name, 'codes' in v ? { ...v, codes: share(v.codes) } : { ...v, data: share(v.data) });
+  for (const [name, v] of c.values) values.set(name, 'codes' in v ? { ...v, codes: sharedCopy(v.codes) } : { ...v, data: sharedCopy(v.data) });
   return { at: c.at, values };
 }
 

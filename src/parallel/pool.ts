@@ -23,7 +23,7 @@ export interface PoolOptions {
   task?: string;
   /**
    * Passed to the task factory in every worker (structured-cloned; typed arrays on SharedArrayBuffers are shared).
-   * Tasks 'int' and 'inspect' take { plan }, whose weight codes the pool moves into SharedArrayBuffers.
+   * Tasks 'int' and 'quantize' take { plan }, whose weight codes the pool moves into SharedArrayBuffers.
    */
   config?: unknown;
   /** Kernel path for the workers (default: theirs, i.e. QINSPECT_KERNELS or wasm). */
@@ -126,12 +126,7 @@ export class WorkerPool {
 
   /** Runs the task on one batch (a tensor, or the task's own payload) on the next free worker. */
   run(input: Tensor | object): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, input, resolve, reject });
-      this.dispatch();
-    });
+    return this.enqueue(this.queue, input);
   }
 
   /**
@@ -139,12 +134,16 @@ export class WorkerPool {
    * that keep state between messages (the lockstep bias correction holds its batches in the worker).
    */
   runOn(index: number, input: Tensor | object): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     const slot = this.slots[index];
     if (!slot) return Promise.reject(new Error(`worker ${index} is not in this pool of ${this.size}`));
+    return this.enqueue(slot.own, input);
+  }
+
+  private enqueue(queue: Pending[], input: Tensor | object): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     return new Promise((resolve, reject) => {
-      slot.own.push({ id: this.nextId++, input, resolve, reject });
+      queue.push({ id: this.nextId++, input, resolve, reject });
       this.dispatch();
     });
   }
@@ -166,17 +165,17 @@ export class WorkerPool {
   }
 
   /**
-   * Runs every batch, yielding results in batch order as soon as they are ready. At most `inFlightPerWorker`
-   * batches per worker (default 2) are in flight, so a long stream of batches is never held in memory at once.
+   * Runs every batch, yielding results in batch order as soon as they are ready. At most 2 batches per worker
+   * are in flight, so a long stream of batches is never held in memory at once.
    */
-  async *map(batches: Iterable<Tensor | object> | AsyncIterable<Tensor | object>, inFlightPerWorker = 2): AsyncGenerator<{ index: number; output: unknown }> {
+  async *map(batches: Iterable<Tensor | object> | AsyncIterable<Tensor | object>): AsyncGenerator<{ index: number; output: unknown }> {
     const window: Promise<unknown>[] = [];
     let index = 0;
     for await (const batch of batches as AsyncIterable<Tensor | object>) {
       const result = this.run(batch);
       result.catch(() => undefined); // rejections surface when awaited in order below
       window.push(result);
-      if (window.length >= inFlightPerWorker * this.size) yield { index: index++, output: await window.shift()! };
+      if (window.length >= 2 * this.size) yield { index: index++, output: await window.shift()! };
     }
     while (window.length) yield { index: index++, output: await window.shift()! };
   }

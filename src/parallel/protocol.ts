@@ -14,7 +14,7 @@ export interface InitMessage {
 export interface RunMessage {
   type: 'run';
   id: number;
-  /** A batch tensor, or a task's own structured-clonable payload (e.g. task 'inspect': { input, references }). */
+  /** A batch tensor, or a task's own structured-clonable payload (e.g. task 'quantize': { op: 'measure', input, references }). */
   input: Tensor | object;
 }
 

@@ -1,15 +1,7 @@
 /** Moves a model's weights into SharedArrayBuffers so worker threads read one copy instead of one each. */
 import type { Graph, Model } from '../graph/ir';
-import type { Tensor, TensorData } from '../graph/tensor';
+import { sharedCopy, type Tensor } from '../graph/tensor';
 import type { QuantPlan } from '../engine/int-plan';
-
-function sharedCopy(data: TensorData): TensorData {
-  if (data.buffer instanceof SharedArrayBuffer) return data;
-  const Ctor = data.constructor as { new (buffer: SharedArrayBuffer): TensorData };
-  const copy = new Ctor(new SharedArrayBuffer(data.byteLength));
-  (copy as unknown as { set(a: ArrayLike<number | bigint>): void }).set(data as ArrayLike<number | bigint>);
-  return copy;
-}
 
 export function shareTensor(t: Tensor): Tensor {
   return { dtype: t.dtype, dims: t.dims.slice(), data: sharedCopy(t.data) };
@@ -40,8 +32,8 @@ export function sharedBytes(model: Model): number {
 export function sharePlan(plan: QuantPlan): QuantPlan {
   const layers = new Map(plan.layers.map((l) => [l, {
     ...l,
-    weightCodes: sharedCopy(l.weightCodes) as typeof l.weightCodes,
-    weights: { ...l.weights, codes: sharedCopy(l.weights.codes) as Int32Array },
+    weightCodes: sharedCopy(l.weightCodes),
+    weights: { ...l.weights, codes: sharedCopy(l.weights.codes) },
   }]));
   const modes = new Map([...plan.modes].map(([name, m]) => [name, m.kind === 'layer' ? { ...m, layer: layers.get(m.layer) ?? m.layer } : m]));
   return { ...plan, layers: plan.layers.map((l) => layers.get(l)!), modes };

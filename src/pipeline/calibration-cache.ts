@@ -5,19 +5,18 @@
  */
 import type { Dataset, Preprocess } from '../data/types';
 import type { CalibrationStats, CalibratorOptions } from '../engine/quant-calibrate';
-import type { Model } from '../graph/ir';
-import { imagesDigest, modelIdentity } from './identity';
+import { imagesDigest } from './identity';
 
 const MAX_ENTRIES = 2;
 const entries = new Map<string, CalibrationStats>();
 
-/** Everything the statistics depend on: the model and its input shape, the images, preprocessing, batching, observers. */
+/** Everything the statistics depend on: the model (its modelIdentity), the images, preprocessing, batching, observers. */
 export function calibrationKey(
-  model: Model, dataset: Dataset, preprocess: Preprocess, images: number, batchSize: number,
+  modelKey: string, dataset: Dataset, preprocess: Preprocess, images: number, batchSize: number,
   observers: Omit<CalibratorOptions, 'sampledLayers'> & { sampledLayers: Iterable<string> },
 ): string {
   return JSON.stringify([
-    modelIdentity(model), imagesDigest(dataset, images), batchSize, preprocess,
+    modelKey, imagesDigest(dataset, images), batchSize, preprocess,
     [...observers.sampledLayers].sort(), observers.keepSamples, observers.keepMeans, observers.meanImages ?? null, observers.seed ?? null,
   ]);
 }

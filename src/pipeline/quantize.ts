@@ -11,6 +11,7 @@ import { DEFAULT_QUANT_OPTIONS, QuantOptions, QuantPlan, activationClamp, buildQ
 import { biasCorrectionImages, correctBiasesSequentially, takeEarlierBiases } from '../engine/bias-correction';
 import { CalibrationStats, Calibrator, CalibratorOptions } from '../engine/quant-calibrate';
 import { cachedCalibration, calibrationKey, keepCalibration, keptCalibration } from './calibration-cache';
+import { modelIdentity } from './identity';
 import { calibrateInPool, poolCalibrates } from './parallel-calibration';
 import { BiasPass, configurePool, correctBiasesInPool, measureInPool, measureInThread } from './pool-passes';
 import { EvaluationTrace, calibrationResume, checkpointBytesPerImage, checkpointNodes, evaluationResume, keepCalibrationTrace, keepEvaluationTrace } from './incremental';
@@ -123,7 +124,7 @@ function limited(split: DataSplit, limit: number | undefined): Dataset {
 }
 
 /** What a calibration of these images depends on: the images used, the observers' options, the cache key. */
-function calibrationSetup(prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number, limit: number) {
+function calibrationSetup(prepared: PreparedModel, modelKey: string, split: DataSplit, options: QuantOptions, batchSize: number, limit: number) {
   const data = limited(split, limit);
   quantizableLayers(prepared, options); // names in the per-layer choices exist
   const observers: CalibratorOptions = {
@@ -133,7 +134,7 @@ function calibrationSetup(prepared: PreparedModel, split: DataSplit, options: Qu
     keepMeans: options.biasCorrection,
     meanImages: biasCorrectionImages(prepared, data.count, options.activationBits),
   };
-  return { data, observers, key: calibrationKey(prepared.model, data, split.preprocess, data.count, batchSize, observers) };
+  return { data, observers, key: calibrationKey(modelKey, data, split.preprocess, data.count, batchSize, observers) };
 }
 
 /** Calibration in this thread: float inference over the batches with the Calibrator's hooks. */
@@ -156,7 +157,7 @@ export function calibrateModel(
   floatModel: FloatModel, prepared: PreparedModel, split: DataSplit, options: QuantOptions, batchSize: number,
   limit: number, callbacks: QuantizeCallbacks = {},
 ): { stats: CalibrationStats; reused: boolean } {
-  const { data, observers, key } = calibrationSetup(prepared, split, options, batchSize, limit);
+  const { data, observers, key } = calibrationSetup(prepared, modelIdentity(prepared.model), split, options, batchSize, limit);
   return cachedCalibration(key, () => calibrateInThread(floatModel, prepared, data, split.preprocess, batchSize, observers, callbacks));
 }
 
@@ -242,23 +243,16 @@ export function buildQuantizedModel(
   calibrationLimit = DEFAULT_CALIBRATION_IMAGES, callbacks: QuantizeCallbacks = {},
 ): BuiltModel {
   const p = planQuantization(model, calibration, quant, batchSize, calibrationLimit, callbacks);
-  let resumedAt: string | undefined;
   if (p.options.biasCorrection) {
     const pass = biasPass(p, callbacks, DEFAULT_REFERENCE_BUDGET_BYTES);
-    resumedAt = pass.resumedAt;
     correctBiasesSequentially(p.intModel, p.stats.meanBatches, p.stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
     keepCalibrationTrace({ stats: p.stats, plan: p.intModel.plan, checkpoints: pass.record.checkpoints });
   }
-  return built(p, resumedAt);
-}
-
-function built(p: Planned, resumedAt: string | undefined): BuiltModel {
   return {
     plan: p.intModel.plan, intModel: p.intModel, floatModel: p.floatModel, stats: p.stats, calibrationImages: p.stats.images,
-    calibrationReused: p.calibrationReused, biasCorrectionResumedAt: resumedAt, softmax: p.softmax,
+    calibrationReused: p.calibrationReused, softmax: p.softmax,
   };
 }
-
 
 export interface BuiltModel {
   plan: QuantPlan;
@@ -267,11 +261,8 @@ export interface BuiltModel {
   stats: CalibrationStats;
   calibrationImages: number;
   calibrationReused: boolean;
-  /** The layer the bias correction pass resumed at (an earlier run's plan agreed up to it), when it did. */
-  biasCorrectionResumedAt?: string;
   softmax?: string;
 }
-
 
 /** Bytes the float references of one image take: its logits and every compared value (float32). */
 function referenceBytesPerImage(prepared: PreparedModel, compared: ReadonlySet<string>): number {
@@ -283,15 +274,14 @@ function referenceBytesPerImage(prepared: PreparedModel, compared: ReadonlySet<s
   return Math.max(1, 4 * elements);
 }
 
-
-
 export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCallbacks = {}): Promise<QuantizeResult> {
   const started = Date.now();
   const batchSize = job.batchSize ?? 50;
   const progress = (lo: number, hi: number) => (f: number, m: string) => callbacks.onProgress?.(lo + (hi - lo) * f, m);
   const calibrationProgress = { ...callbacks, onProgress: progress(0, 0.3) };
   const { options, floatModel, prepared, softmax } = prepareQuantization(job.model, job.calibration, job.quant ?? {}, batchSize);
-  const setup = calibrationSetup(prepared, job.calibration, options, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES);
+  const modelKey = modelIdentity(prepared.model); // the caches' key for this model, hashed once per job
+  const setup = calibrationSetup(prepared, modelKey, job.calibration, options, batchSize, job.calibrationLimit ?? DEFAULT_CALIBRATION_IMAGES);
   const evalBatches = job.evaluation ? Math.ceil(Math.min(job.limit ?? Infinity, job.evaluation.dataset.count) / batchSize) : 0;
   const workers = Math.min(job.workers ?? defaultWorkerCount(), Math.max(evalBatches, Math.ceil(setup.data.count / batchSize)));
   const budget = job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES;
@@ -312,10 +302,11 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     const plannedModel = planned(options, floatModel, prepared, stats, reused, softmax, calibrationProgress);
     const plan = plannedModel.intModel.plan;
     const pass = options.biasCorrection ? biasPass(plannedModel, calibrationProgress, budget) : undefined;
-    const config = { plan, compared: [...comparedValues(prepared, plan)] };
+    const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
+    const config = { plan, compared: [...new Set(compared.values())] };
     if (pool) await configurePool(pool, config);
     else if (workers > 1) pool = await WorkerPool.create(prepared.model, { workers, task: 'quantize', config });
-    return await quantizeWithPlan(job, callbacks, plannedModel, pass, pool, started, batchSize);
+    return await quantizeWithPlan(job, callbacks, { planned: plannedModel, pass, pool, compared, modelKey, budget, started, batchSize });
   } finally {
     await pool?.close();
   }
@@ -324,16 +315,21 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
 /** Memory a pool worker may hold for the calibration batches it observes. */
 const POOL_CALIBRATION_BYTES = 256 * 1024 * 1024;
 
-
-/** The values whose float and integer versions the layer metrics compare (one per layer). */
-function comparedValues(prepared: PreparedModel, plan: QuantPlan): Set<string> {
-  return new Set(plan.layers.map((l) => comparedValue(prepared, plan, l.name)));
+/** What the evaluation of a job gets from its set-up. */
+interface EvaluationSetup {
+  planned: Planned;
+  pass: BiasPass | undefined;
+  pool: WorkerPool | undefined;
+  /** Per layer: the value its output metrics compare. */
+  compared: Map<string, string>;
+  modelKey: string;
+  budget: number;
+  started: number;
+  batchSize: number;
 }
 
-async function quantizeWithPlan(
-  job: QuantizeJobOptions, callbacks: QuantizeCallbacks, planned: Planned, pass: BiasPass | undefined,
-  pool: WorkerPool | undefined, started: number, batchSize: number,
-): Promise<QuantizeResult> {
+async function quantizeWithPlan(job: QuantizeJobOptions, callbacks: QuantizeCallbacks, setup: EvaluationSetup): Promise<QuantizeResult> {
+  const { planned, pass, pool, compared, modelKey, budget, started, batchSize } = setup;
   const { intModel, floatModel, stats, prepared, calibrationReused, softmax } = planned;
   const plan = intModel.plan;
   const calibrationImages = stats.images;
@@ -344,7 +340,6 @@ async function quantizeWithPlan(
   }
   const biasCorrectionResumedAt = pass?.resumedAt;
   callbacks.onPlan?.(plan, prepared, stats);
-  const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
   const wanted = new Set(compared.values());
   const totals = new MeasureTotals();
   let fpCorrect = 0, qCorrect = 0, agree = 0, images = 0, floatReused = 0;
@@ -354,12 +349,11 @@ async function quantizeWithPlan(
 
   if (job.evaluation) {
     const data = limited(job.evaluation, job.limit);
-    const refKey = referenceKey(prepared.model, data, job.evaluation.preprocess, data.count, batchSize);
+    const refKey = referenceKey(modelKey, data, job.evaluation.preprocess, data.count, batchSize);
     const references = keptReferences(refKey);
     // what is kept for the next run (float side, checkpoints) stays within the budget: the first batches first
     const at = checkpointNodes(prepared);
-    const keptImages = Math.floor((job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES)
-      / (referenceBytesPerImage(prepared, wanted) + checkpointBytesPerImage(prepared, plan, at)));
+    const keptImages = Math.floor(budget / (referenceBytesPerImage(prepared, wanted) + checkpointBytesPerImage(prepared, plan, at)));
     const resume = evaluationResume(refKey, prepared, stats, plan, at);
     if (resume) evaluationResumedAt = prepared.nodes[resume.at].name;
     const trace: EvaluationTrace = { key: refKey, stats, plan, batches: [] };

@@ -4,16 +4,16 @@
  * `budgetBytes` of references are kept, the first batches first (the rest run their float pass again).
  */
 import type { Dataset, Preprocess } from '../data/types';
-import type { Model } from '../graph/ir';
 import type { FloatReferences } from '../inspect/measure-batch';
-import { imagesDigest, modelIdentity } from './identity';
+import { imagesDigest } from './identity';
 
 export const DEFAULT_REFERENCE_BUDGET_BYTES = 512 * 1024 * 1024;
 
 let kept: { key: string; batches: (FloatReferences | undefined)[] } | undefined;
 
-export function referenceKey(model: Model, dataset: Dataset, preprocess: Preprocess, images: number, batchSize: number): string {
-  return JSON.stringify([modelIdentity(model), imagesDigest(dataset, images), preprocess, batchSize]);
+/** The key of a model's (its modelIdentity) float side on these test images, preprocessed and batched so. */
+export function referenceKey(modelKey: string, dataset: Dataset, preprocess: Preprocess, images: number, batchSize: number): string {
+  return JSON.stringify([modelKey, imagesDigest(dataset, images), preprocess, batchSize]);
 }
 
 /** The kept float references of each batch under `key` (a fresh empty list on a miss). */

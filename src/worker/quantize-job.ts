@@ -266,7 +266,8 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const graphErrorsOf = (plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): GraphErrors => {
     ctx.onProgress(0.96, 'per-node error');
     const graphData = evaluation ?? calibration;
-    const key = JSON.stringify([modelIdentity(prepared.model), imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
+    // the same statistics object means the same model and calibration (the pipeline's cache keys it by both)
+    const key = JSON.stringify([imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
     const earlier = lastGraph?.key === key && lastGraph.stats === stats ? { errors: lastGraph.errors, firstChanged: firstChangedNode(prepared, lastGraph.plan, plan) } : undefined;
     const errors = graphErrors(plan, prepared, graphData, pre, ctx.checkCancelled, earlier);
     lastGraph = { key, stats, plan, errors };
