@@ -160,11 +160,11 @@ export function* lockstepCorrections(
  */
 export function correctBiasesSequentially(
   intModel: IntModel, batches: readonly Tensor[], floatMeans: ReadonlyMap<string, Float64Array[]>, checkCancelled?: () => void,
-  resume?: BiasCorrectionResume, record?: BiasCorrectionRecord,
+  resume?: BiasCorrectionResume, record?: BiasCorrectionRecord, taken?: ReadonlySet<string>,
 ): void {
   if (batches.length === 0) return;
   const prepared = intModel.getPrepared(batches[0].dims[0]);
-  const unchanged = takeEarlierBiases(prepared, intModel.plan, resume);
+  const unchanged = taken ?? takeEarlierBiases(prepared, intModel.plan, resume); // `taken`: the caller took them already
   const shard = new LockstepShard(intModel, batches.map((input, index) => ({ index, input, from: resume?.from[index] })),
     layersToCorrect(floatMeans, unchanged), record?.at, checkCancelled);
   const decisions = lockstepCorrections(prepared, intModel.plan, floatMeans, unchanged);
@@ -177,11 +177,8 @@ export function correctBiasesSequentially(
  * The integer model for a prepared model, its calibration statistics and options: the plan, and with bias
  * correction on, the sequential pass over the calibration batches the statistics' input means cover.
  */
-export function buildIntModel(
-  prepared: PreparedModel, stats: CalibrationStats, options: QuantOptions, checkCancelled?: () => void,
-  resume?: BiasCorrectionResume, record?: BiasCorrectionRecord,
-): IntModel {
+export function buildIntModel(prepared: PreparedModel, stats: CalibrationStats, options: QuantOptions, checkCancelled?: () => void): IntModel {
   const intModel = new IntModel(prepared.model, buildQuantPlan(prepared, stats, options), prepared);
-  if (options.biasCorrection) correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, checkCancelled, resume, record);
+  if (options.biasCorrection) correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, checkCancelled);
   return intModel;
 }

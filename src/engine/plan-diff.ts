@@ -29,14 +29,22 @@ function sharedOptions(o: QuantOptions): string {
   return JSON.stringify(Object.fromEntries(Object.entries(o).filter(([k]) => !PER_LAYER_OPTIONS.has(k as keyof QuantOptions))));
 }
 
+/** Per node of `prepared`, the signature of how `plan` runs it; kept per plan (a plan never changes but for biases). */
+const signatures = new WeakMap<QuantPlan, string[]>();
+
+function nodeSignatures(prepared: PreparedModel, plan: QuantPlan): string[] {
+  let kept = signatures.get(plan);
+  if (!kept || kept.length !== prepared.nodes.length) {
+    kept = prepared.nodes.map((node) => signature([plan.modes.get(node.name) ?? null, [...node.inputs, ...node.outputs].map((v) => plan.valueParams.get(v) ?? null)]));
+    signatures.set(plan, kept);
+  }
+  return kept;
+}
+
 /** Index of the first node of `prepared` the two plans run differently (nodes.length when they agree throughout). */
 export function firstChangedNode(prepared: PreparedModel, before: QuantPlan, after: QuantPlan): number {
   if (sharedOptions(before.options) !== sharedOptions(after.options)) return 0;
-  const quantizers = (plan: QuantPlan, names: readonly string[]) => names.map((n) => plan.valueParams.get(n) ?? null);
-  for (let i = 0; i < prepared.nodes.length; i++) {
-    const node = prepared.nodes[i];
-    const values = [...node.inputs, ...node.outputs];
-    if (signature([before.modes.get(node.name) ?? null, quantizers(before, values)]) !== signature([after.modes.get(node.name) ?? null, quantizers(after, values)])) return i;
-  }
+  const a = nodeSignatures(prepared, before), b = nodeSignatures(prepared, after);
+  for (let i = 0; i < prepared.nodes.length; i++) if (a[i] !== b[i]) return i;
   return prepared.nodes.length;
 }

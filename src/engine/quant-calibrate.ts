@@ -10,6 +10,7 @@ import { Conv2dParams, conv2dParams } from '../kernels/float/conv';
 import { BatchStats, GrowthStep, StreamingObserver, applyGrowth, batchStats, binInto } from '../quant/observers';
 import type { LayerInputSamples } from '../quant/weights';
 import type { RunHooks } from './types';
+import type { FloatModel } from './float-engine';
 import { mulberry32 as rng } from '../util/random';
 
 /** Columns kept per group for the output-error criterion (reservoir sample over all calibration images). */
@@ -152,6 +153,16 @@ export function firstImages(t: Tensor, n: number): Tensor {
   return { ...t, dims: [n, ...t.dims.slice(1)], data: t.data.subarray(0, (t.data.length / t.dims[0]) * n) } as Tensor;
 }
 
+/** Runs an observation; a bad-input error (NaN / Inf activations) then names the value where it first appeared. */
+function namingValue<T>(name: string, observe: () => T): T {
+  try {
+    return observe();
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`value '${name}': ${e.message}`);
+    throw e;
+  }
+}
+
 /**
  * The exact mean input columns a layer sees over the first `meanImages` images of a batch of `batchImages`
  * (undefined when none count, or for a Gemm with transA). A Gemm on [N·H·W, C] rows (a Linear on NHWC features)
@@ -180,7 +191,7 @@ export interface ObservedBatch {
 export class CalibrationShard {
   private readonly held = new Map<number, Map<string, Float32Array>>();
 
-  constructor(private readonly floatModel: FloatModelLike, private readonly constants: Map<string, Tensor>, private readonly sampledLayers: ReadonlySet<string>) {}
+  constructor(private readonly floatModel: FloatModel, private readonly constants: Map<string, Tensor>, private readonly sampledLayers: ReadonlySet<string>) {}
 
   observe(index: number, inputName: string, input: Tensor, meanImages: number, checkCancelled?: () => void): ObservedBatch {
     const values = new Map<string, Float32Array>();
@@ -189,12 +200,7 @@ export class CalibrationShard {
     const keep = (name: string, t: Tensor) => {
       if (t.dtype !== 'float32' || this.constants.has(name) || values.has(name)) return;
       const data = t.data as Float32Array; // held as is: with hooks the float engine runs nothing in place
-      try {
-        stats.push([name, batchStats(data)]);
-      } catch (e) {
-        if (e instanceof InputError) throw new InputError(`value '${name}': ${e.message}`);
-        throw e;
-      }
+      stats.push([name, namingValue(name, () => batchStats(data))]);
       values.set(name, data);
     };
     keep(inputName, input);
@@ -227,8 +233,6 @@ export class CalibrationShard {
   }
 }
 
-/** What a CalibrationShard needs of the float engine. */
-export interface FloatModelLike { run(input: Tensor, hooks?: RunHooks): Tensor }
 
 /**
  * The job thread's side of a parallel calibration: feeds each batch's statistics in batch order (the observers'
@@ -301,12 +305,8 @@ export class Calibrator {
     if (t.dtype !== 'float32' || this.constants.has(name)) return;
     let o = this.observers.get(name);
     if (!o) { o = new StreamingObserver(); this.observers.set(name, o); }
-    try {
-      o.observe(t.data as Float32Array);
-    } catch (e) {
-      if (e instanceof InputError) throw new InputError(`value '${name}': ${e.message}`); // name where NaN/Inf first appeared
-      throw e;
-    }
+    const observer = o;
+    namingValue(name, () => observer.observe(t.data as Float32Array));
   }
 
   /** Hooks for runFloat: observe every float output and sample layer inputs (the input itself goes through observeInput). */

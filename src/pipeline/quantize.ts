@@ -245,7 +245,7 @@ export function buildQuantizedModel(
   const p = planQuantization(model, calibration, quant, batchSize, calibrationLimit, callbacks);
   if (p.options.biasCorrection) {
     const pass = biasPass(p, callbacks, DEFAULT_REFERENCE_BUDGET_BYTES);
-    correctBiasesSequentially(p.intModel, p.stats.meanBatches, p.stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
+    correctBiasesSequentially(p.intModel, p.stats.meanBatches, p.stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record, pass.unchanged);
     keepCalibrationTrace({ stats: p.stats, plan: p.intModel.plan, checkpoints: pass.record.checkpoints });
   }
   return {
@@ -335,7 +335,7 @@ async function quantizeWithPlan(job: QuantizeJobOptions, callbacks: QuantizeCall
   const calibrationImages = stats.images;
   if (pass) {
     if (pool) await correctBiasesInPool(pool, prepared, plan, stats, pass, callbacks.checkCancelled);
-    else correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record);
+    else correctBiasesSequentially(intModel, stats.meanBatches, stats.inputMeans, callbacks.checkCancelled, pass.resume, pass.record, pass.unchanged);
     keepCalibrationTrace({ stats, plan, checkpoints: pass.record.checkpoints });
   }
   const biasCorrectionResumedAt = pass?.resumedAt;
