@@ -41,7 +41,9 @@ export async function calibrateInPool(
     const f = inFlight.shift()!;
     const ranges = merge.addStats(f.index, f.images, (await f.observed) as ObservedBatch);
     const payload: QuantizeTaskPayload = { op: 'calibrate-histograms', index: f.index, ranges, bins: DEFAULT_BINS };
-    histograms.push(pool.runOn(f.worker, payload).then((h) => merge.addHistograms(f.index, h as [string, Float64Array][])));
+    const binned = pool.runOn(f.worker, payload).then((h) => merge.addHistograms(f.index, h as [string, Float64Array][]));
+    binned.catch(() => undefined); // surfaces below; a pool closed on an earlier error must not leave it unhandled
+    histograms.push(binned);
     merged += f.images;
     callbacks.onProgress?.(merged / data.count, `calibrating ${merged}/${data.count}`);
   };
