@@ -22,6 +22,7 @@ import { firstChangedNode } from '../engine/plan-diff';
 import type { CalibrationStats } from '../engine/quant-calibrate';
 import { imagesDigest, modelIdentity } from '../pipeline/identity';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
+import { checkBits } from '../quant/quantizer';
 import { asFloat32 } from '../graph/tensor';
 import { InputError } from '../util/errors';
 import { fitImageShape, imageModel, parseImageShape } from '../graph/input-shape';
@@ -97,7 +98,8 @@ export function layerChoices(options: Record<string, unknown>): Pick<QuantOption
     if (v === undefined || v === null) return {};
     if (typeof v !== 'object' || Array.isArray(v)) throw new InputError(`option '${k}' must map layer names to bits, got ${JSON.stringify(v)}`);
     for (const [name, bits] of Object.entries(v)) {
-      if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 2 || bits > 16) throw new InputError(`option '${k}': layer '${name}' bits must be a whole number from 2 to 16, got ${JSON.stringify(bits)}`);
+      if (typeof bits !== 'number') throw new InputError(`option '${k}': bits of layer '${name}' must be a number, got ${JSON.stringify(bits)}`);
+      checkBits(bits, `option '${k}': bits of layer '${name}'`); // the range every bit width has
     }
     return { ...(v as Record<string, number>) };
   };
