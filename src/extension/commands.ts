@@ -3,6 +3,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Controller } from './controller';
 import { VIEW_TYPE } from './editor';
+import { reportJobOptions } from './results';
 import { METHODS, readSettings } from './settings';
 
 const METHOD_INFO: Record<string, string> = {
@@ -112,12 +113,8 @@ export function registerCommands(ctx: vscode.ExtensionContext, controller: Contr
       return undefined;
     }
     const s = readSettings(vscode.Uri.file(modelPath));
-    const report = await controller.runJob<{ html: string; markdown: string }>(modelPath, 'report', `Layer report of ${path.basename(modelPath)}`, {
-      modelPath,
-      ...run.settings,
-      maxModelSizeMB: s.maxModelSizeMB,
-      maxTensorElements: s.maxTensorElements,
-    });
+    const report = await controller.runJob<{ html: string; markdown: string }>(modelPath, 'report', `Layer report of ${path.basename(modelPath)}`,
+      reportJobOptions(modelPath, run.settings, { maxModelSizeMB: s.maxModelSizeMB, maxTensorElements: s.maxTensorElements }));
     if (!report || typeof report.html !== 'string') return undefined;
     controller.showReportPanel(modelPath, report.html);
     return report;

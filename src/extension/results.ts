@@ -278,6 +278,14 @@ export function quantizeJobOptions(modelPath: string, settings: RunSettings, ext
   return { modelPath, ...settings, ...extra };
 }
 
+/**
+ * The report job's options for a run's settings (src/worker/report-job.ts reads them): like the quantize job's, so a
+ * what-if's per-layer choices reach the report as they reach the export.
+ */
+export function reportJobOptions(modelPath: string, settings: RunSettings, extra: { maxModelSizeMB?: number; maxTensorElements?: number }): Record<string, unknown> {
+  return { modelPath, ...settings, ...extra };
+}
+
 /** A fresh run id: time and a random part (two runs in the same millisecond still differ). */
 export function newRunId(now = Date.now()): string {
   return `${now.toString(36)}-${Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, '0')}`;

@@ -1,15 +1,44 @@
-/** The worker's report job: the full layer report of src/inspect (HTML + Markdown) at the run's settings. */
+/** The worker's report job: the full layer report of src/inspect (HTML + Markdown) at the run's settings, its per-layer choices included. */
 import { findSidecar, resolvePreprocess } from '../data';
+import type { QuantOptions } from '../engine/int-plan';
 import { buildReport } from '../inspect/build-report';
 import { renderHtml, renderMarkdown } from '../inspect/report';
+import { escapeXml } from '../inspect/svg';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { InputError, requireLabels } from '../util/errors';
-import { loadForJob, openForJob, type JobContext } from './quantize-job';
+import { layerChoices, loadForJob, openForJob, type JobContext } from './quantize-job';
 
 const BATCH = 50;
 
-export async function reportWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<{ html: string; markdown: string }> {
+type LayerChoiceOptions = Pick<QuantOptions, 'layerWeightBits' | 'layerActivationBits' | 'floatLayers'>;
+
+/** The layers the run chose for, one line each part: 'conv1 W4 A6', 'fc float'; empty when there are none. */
+export function layerChoiceLines(c: LayerChoiceOptions): string[] {
+  const names = [...new Set([...Object.keys(c.layerWeightBits), ...Object.keys(c.layerActivationBits), ...c.floatLayers])];
+  return names.map((name) => {
+    if (c.floatLayers.includes(name)) return `${name} kept in float`;
+    const parts = [c.layerWeightBits[name] !== undefined ? `W${c.layerWeightBits[name]}` : '', c.layerActivationBits[name] !== undefined ? `A${c.layerActivationBits[name]}` : ''];
+    return `${name} ${parts.filter(Boolean).join(' ')}`;
+  });
+}
+
+function choicesSentence(lines: string[], weightBits: number, activationBits: number): string {
+  return `Per-layer choices (${lines.length} layer${lines.length > 1 ? 's' : ''}; the others at W${weightBits}A${activationBits}): ${lines.join('; ')}.`;
+}
+
+/** The report with its per-layer choices named under the title (HTML and Markdown); unchanged without choices. */
+function withChoices(report: { html: string; markdown: string }, lines: string[], weightBits: number, activationBits: number): { html: string; markdown: string } {
+  if (lines.length === 0) return report;
+  const sentence = choicesSentence(lines, weightBits, activationBits);
+  const html = report.html.replace('<nav>', `<p class="qi-meta" id="layer-choices">${escapeXml(sentence)}</p>\n<nav>`);
+  const md = report.markdown.split('\n');
+  md.splice(4, 0, sentence, ''); // after the title and the meta line
+  return { html, markdown: md.join('\n') };
+}
+
+export async function reportWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<{ html: string; markdown: string; layerChoices: string[] }> {
   ctx.onProgress(0, 'loading model');
+  const choices = layerChoices(options);
   const loaded = loadForJob(options);
   const sidecar = findSidecar(loaded.path);
   const pre = resolvePreprocess(sidecar, {}).preprocess;
@@ -24,12 +53,13 @@ export async function reportWorkerJob(options: Record<string, unknown>, ctx: Job
   const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256));
   const data = openForJob(model, testPath, count(options.testImages, 200)).dataset;
   requireLabels(data, 'report compares accuracies');
+  const weightBits = bits(options.weightBits), activationBits = bits(options.activationBits);
   const report = await buildReport(
     model,
     { dataset: calib, preprocess: pre, path: calibPath },
     { dataset: data, preprocess: pre, path: testPath },
     {
-      quant: { weightBits: bits(options.weightBits), activationBits: bits(options.activationBits), perChannel: options.granularity !== 'per-tensor', method },
+      quant: { weightBits, activationBits, perChannel: options.granularity !== 'per-tensor', method, ...choices },
       batchSize: BATCH,
       calibrationLimit: calib.count,
       sweepBits: [],
@@ -37,5 +67,6 @@ export async function reportWorkerJob(options: Record<string, unknown>, ctx: Job
     },
     (stage, fraction) => ctx.onProgress(fraction, stage),
   );
-  return { html: renderHtml(report), markdown: renderMarkdown(report) };
+  const lines = layerChoiceLines(choices);
+  return { ...withChoices({ html: renderHtml(report), markdown: renderMarkdown(report) }, lines, weightBits, activationBits), layerChoices: lines };
 }
