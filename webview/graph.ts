@@ -2,18 +2,21 @@
  * The dataflow graph: the model's real DAG laid out by dagre (graph-model.ts), drawn as SVG with pan (drag) and
  * zoom (wheel, + / − / fit), blocks as collapsible clusters, nodes coloured by SQNR after a run (accumulated or
  * local) or, while two runs are compared, by the change of that SQNR from run A to run B (compare-model.ts), keyboard reachable (Tab, Enter opens details or toggles a block, arrow keys move between neighbours).
+ * Right-click, Shift+F10 or the ContextMenu key on a node opens its menu (graph-menu.ts): what-if choices, details, source, block.
  */
 import { formatDeltaDb } from '../src/extension/compare';
 import { bitsLabel, formatDb, layerErrorLine, type QuantRun } from '../src/extension/results';
 import { deltaClass, nodeDeltas, type NodeDelta } from './compare-model';
 import { custom, el, svg } from './dom';
+import { menuEntries, pendingPatchOf, type MenuAction, type MenuTarget } from './graph-menu-model';
+import { closeNodeMenu, openNodeMenu } from './graph-menu';
 import {
-  buildView, collapseByDefault, drawnBlocks, layoutView, neighbour, nodeError, sqnrClass,
+  blockLabel, buildView, collapseByDefault, drawnBlocks, layoutView, neighbour, nodeError, sqnrClass,
   type GraphData, type Layout, type NodeError, type SqnrMode, type ViewGraph, type VNode,
 } from './graph-model';
-import { actions, comparing, fmt, moduleName, page, resultOf, saveState, type GraphViewState } from './state';
+import { actions, comparing, fmt, moduleName, page, resultOf, saveState, vscode, type GraphViewState } from './state';
 import { attachTooltip, hideTooltip } from './tooltip';
-import { pendingItems } from './whatif';
+import { pendingItems, setPendingChoice, whatIfChoiceOf } from './whatif';
 
 /** Expanding everything beyond this many boxes would make the layout slow and the page heavy. */
 const MAX_EXPANDED = 1500;
@@ -257,7 +260,11 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     titles.push({ x: b.x - b.width / 2, y: b.y - b.height / 2, el: title });
     const collapse = () => toggleBlock(c.block, true, title);
     title.addEventListener('click', (e) => { e.stopPropagation(); if (!suppressClick) collapse(); });
-    title.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); collapse(); } });
+    title.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); collapse(); }
+      else if (isMenuKey(e)) { e.preventDefault(); openMenuFor({ block: { key: c.block, label: c.label, collapsed: false } }, c.label, title); }
+    });
+    title.addEventListener('contextmenu', (e) => { e.preventDefault(); e.stopPropagation(); openMenuFor({ block: { key: c.block, label: c.label, collapsed: false } }, c.label, title, e); });
     root.append(g);
   }
   // edges
@@ -316,6 +323,7 @@ function drawGraph(view: ViewGraph, layout: Layout, overlay: Overlay): SVGSVGEle
     };
     g.addEventListener('click', (e) => { e.stopPropagation(); activate(); });
     g.addEventListener('keydown', (e) => onNodeKey(e as KeyboardEvent, n, view, layout, activate));
+    g.addEventListener('contextmenu', (e) => { e.preventDefault(); e.stopPropagation(); openMenuFor(menuTargetOf(n), menuName(n), g, e as MouseEvent); });
     g.addEventListener('focus', () => { if (g.matches(':focus-visible')) ensureVisible(n.id); }); // keyboard focus: bring it into view
     attachTooltip(g, () => nodeTooltip(n, overlay, err, worst));
     root.append(g);
@@ -342,8 +350,48 @@ function ariaLabel(n: VNode, err: NodeError | undefined, worst: number | undefin
   return `${n.title} ${name}${overlay.run ? `, ${overlay.compare ? 'change of ' : ''}${overlay.mode} SQNR ${err?.float ? 'float' : overlay.dbText(err?.db)}` : ''}`;
 }
 
+// ---------- the context menu ----------
+
+const isMenuKey = (e: KeyboardEvent) => e.key === 'ContextMenu' || (e.key === 'F10' && e.shiftKey);
+
+/** What the menu of a drawn box offers: see graph-menu-model.ts. */
+function menuTargetOf(n: VNode): MenuTarget {
+  if (n.kind === 'block') return { block: { key: n.block!, label: n.title, collapsed: true } };
+  if (!n.node) return {};
+  const { name, layer } = n.node;
+  return {
+    node: { name, layer },
+    block: n.block ? { key: n.block, label: blockLabel(n.block), collapsed: false } : undefined,
+    whatIf: layer ? whatIfChoiceOf(name) : undefined,
+    revealable: layer && !!page.model?.code.some((c) => c.layer === name),
+  };
+}
+
+function menuName(n: VNode): string {
+  return n.node?.layer ? moduleName(n.node.name) : n.node?.name ?? n.title;
+}
+
+/** Opens the menu at the pointer, or under the box when opened from the keyboard. */
+function openMenuFor(target: MenuTarget, name: string, owner: SVGGElement, pointer?: MouseEvent): void {
+  hideTooltip();
+  const box = owner.getBoundingClientRect();
+  const at = pointer && (pointer.clientX || pointer.clientY) ? { x: pointer.clientX, y: pointer.clientY } : { x: box.left, y: box.bottom + 2 };
+  openNodeMenu(menuEntries(target), { label: `Actions for ${name}`, at, owner, choose: (a) => runMenuAction(a, owner) });
+}
+
+function runMenuAction(a: MenuAction, owner: SVGGElement): void {
+  const pending = pendingPatchOf(a);
+  if (pending) setPendingChoice(pending.layer, pending.patch);
+  else if (a.kind === 'details') { focusAfterRender = owner.dataset.id; actions.select(a.node, { scroll: true, from: 'graph' }); }
+  else if (a.kind === 'reveal') vscode.postMessage({ type: 'revealLayer', layer: a.layer });
+  else if (a.kind === 'block') toggleBlock(a.block, a.collapse, owner);
+}
+
 function onNodeKey(e: KeyboardEvent, n: VNode, view: ViewGraph, layout: Layout, activate: () => void): void {
-  if (e.key === 'Enter' || e.key === ' ') {
+  if (isMenuKey(e)) {
+    e.preventDefault();
+    openMenuFor(menuTargetOf(n), menuName(n), e.currentTarget as SVGGElement);
+  } else if (e.key === 'Enter' || e.key === ' ') {
     e.preventDefault();
     activate();
   } else if (e.key === 'ArrowRight' || e.key === 'ArrowLeft' || e.key === 'ArrowUp' || e.key === 'ArrowDown') {
@@ -483,6 +531,7 @@ function enablePanZoom(canvas: SVGSVGElement): void {
   canvas.addEventListener('pointercancel', end);
   canvas.addEventListener('wheel', (e) => {
     e.preventDefault();
+    closeNodeMenu(); // it would stay where the node was
     const r = canvas.getBoundingClientRect();
     zoomAt(Math.exp(-e.deltaY * (e.deltaMode === 1 ? 0.05 : 0.0015)), e.clientX - r.left, e.clientY - r.top);
   }, { passive: false });

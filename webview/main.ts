@@ -11,6 +11,7 @@ import { compareSection } from './compare';
 import { details } from './details';
 import { el } from './dom';
 import { focusGraphNode, graphSection } from './graph';
+import { closeNodeMenu } from './graph-menu';
 import { actions, isLayer, page, saveState, vscode, type Model } from './state';
 import { plotsSection, watchTheme } from './plots';
 import { runsSection } from './runs';
@@ -26,6 +27,7 @@ function render(): void {
   const model = page.model;
   if (!model) return;
   hideTooltip(); // its target is about to be replaced: it would never see the mouse leave
+  closeNodeMenu(); // so is the node a graph menu belongs to
   app.replaceChildren();
   app.append(header(), busyBar());
   if (model.error) app.append(el('p', { class: 'error', role: 'alert', id: 'load-error' }, model.error));

@@ -1,21 +1,23 @@
 /**
- * The what-if editor (issue #12): per layer, in the layer table's row and in the layer's details (a graph node opens
- * the same details), the weight bits, the activation bits or "keep in float"; the pending changes listed against
- * the shown run, "Apply what-if" (or Enter on any of the controls) and "Reset". Apply asks the host to run the
- * shown run's settings again with these per-layer choices; the result comes back as a new kept run, compared with
+ * The what-if editor (issue #12): per layer, in the layer table's row (the comparison's too), the graph node's
+ * context menu (graph-menu.ts) and the layer's details, the weight bits, the activation bits or "keep in float"; the pending changes listed against
+ * the base run, "Apply what-if" (or Enter on any of the controls) and "Reset". Apply asks the host to run the
+ * base run's settings again with these per-layer choices; the result comes back as a new kept run, compared with
  * its base (main.ts). The pending changes live in the page's state, so they survive a reload.
+ * The base run: run B while two runs are compared (the newer one the user looks at), else the shown run.
  * The settings math is src/extension/whatif.ts.
  */
 import { layerBitsIn, layerChoicesOf, MAX_BITS, MIN_BITS, pendingList, shortLayerName, type LayerChange } from '../src/extension/whatif';
 import { bitsLabel, type LayerResult, type QuantRun } from '../src/extension/results';
 import { custom, el } from './dom';
-import { moduleName, page, saveState, vscode } from './state';
+import { comparing, moduleName, page, saveState, vscode } from './state';
 
-/** One layer's pending choice (absolute values; a field equal to the shown run's is dropped). */
+/** One layer's pending choice (absolute values; a field equal to the base run's is dropped). */
 export type PendingChoice = { weightBits?: number; activationBits?: number; float?: boolean };
 
 const layerOrder = () => page.model?.summary?.layers.map((l) => l.name) ?? [];
-const baseRun = (): QuantRun | undefined => page.model?.run;
+/** The run a what-if starts from: run B of the comparison, else the shown run. */
+export const baseRun = (): QuantRun | undefined => comparing()?.b ?? page.model?.run;
 
 /** The pending changes, for layers the model has. */
 export function pendingChanges(): LayerChange[] {
@@ -23,13 +25,13 @@ export function pendingChanges(): LayerChange[] {
   return Object.entries(page.state.whatIf ?? {}).filter(([layer]) => names.has(layer)).map(([layer, c]) => ({ layer, ...c }));
 }
 
-/** The pending changes that change something of the shown run, as the list shows them. */
+/** The pending changes that change something of the base run, as the list shows them. */
 export function pendingItems(): { layer: string; text: string }[] {
   const run = baseRun();
   return run ? pendingList(run.settings, pendingChanges(), layerOrder()) : [];
 }
 
-/** What a layer would have if the what-if ran now: the shown run's choice with the pending one over it. */
+/** What a layer would have if the what-if ran now: the base run's choice with the pending one over it. */
 export function effectiveChoice(layer: string): { weightBits: number; activationBits: number; float: boolean; pending: boolean } {
   const run = baseRun()!;
   const now = layerBitsIn(run.settings, layer);
@@ -38,8 +40,8 @@ export function effectiveChoice(layer: string): { weightBits: number; activation
   return { weightBits: p?.weightBits ?? now.weightBits, activationBits: p?.activationBits ?? now.activationBits, float, pending: pendingItems().some((i) => i.layer === layer) };
 }
 
-/** Sets part of a layer's pending choice; fields equal to the shown run's are dropped, and an empty choice with them. */
-function setPending(layer: string, patch: PendingChoice): void {
+/** Sets part of a layer's pending choice; fields equal to the base run's are dropped, and an empty choice with them. */
+export function setPendingChoice(layer: string, patch: PendingChoice): void {
   const run = baseRun();
   if (!run) return;
   const now = layerBitsIn(run.settings, layer);
@@ -54,7 +56,15 @@ function setPending(layer: string, patch: PendingChoice): void {
   refreshWhatIf();
 }
 
-/** Asks the host for the what-if run; nothing when there is no change, no shown run or a job running. */
+/** A layer's choice as the what-if would run it now and the base run's global bits; undefined for a non-layer or without a run. */
+export function whatIfChoiceOf(layer: string): { weightBits: number; activationBits: number; float: boolean; defaults: { weightBits: number; activationBits: number } } | undefined {
+  const run = baseRun();
+  if (!run || !layerOrder().includes(layer)) return undefined;
+  const { weightBits, activationBits, float } = effectiveChoice(layer);
+  return { weightBits, activationBits, float, defaults: { weightBits: run.settings.weightBits, activationBits: run.settings.activationBits } };
+}
+
+/** Asks the host for the what-if run; nothing when there is no change, no base run or a job running. */
 export function applyWhatIf(): boolean {
   const run = baseRun();
   const items = pendingItems();
@@ -88,7 +98,7 @@ function bitsSelect(layer: string, field: 'weightBits' | 'activationBits', where
     'data-whatif-layer': layer, 'data-whatif-field': field,
     'aria-label': `${what} of ${moduleName(layer)} (what-if)`, title: `${what} of ${moduleName(layer)} in the what-if (Enter applies)`,
   }, ...BITS.map((b) => el('option', { value: String(b) }, `${letter}${b}`)));
-  select.addEventListener('change', () => setPending(layer, { [field]: Number(select.value) }));
+  select.addEventListener('change', () => setPendingChoice(layer, { [field]: Number(select.value) }));
   select.addEventListener('keydown', onControlKey);
   return select;
 }
@@ -98,14 +108,14 @@ function layerIndex(layer: string): number {
 }
 
 /**
- * The controls for one layer: weight bits, activation bits, keep in float. `where` ('row' or 'details') keeps the
- * ids apart; every copy shows the same pending choice.
+ * The controls for one layer: weight bits, activation bits, keep in float. `where` (the layer table's row, the
+ * comparison's row, the details) keeps the ids apart; every copy shows the same pending choice.
  */
-export function whatIfControls(layer: string, where: 'row' | 'details'): HTMLElement {
+export function whatIfControls(layer: string, where: 'row' | 'compare' | 'details'): HTMLElement {
   const box = el('span', { class: `whatif-controls whatif-${where}`, role: 'group', 'aria-label': `What-if for ${moduleName(layer)}` });
   if (!baseRun()) return box;
   const floatBox = el('input', { type: 'checkbox', class: 'whatif-float', id: `whatif-${where}-f-${layerIndex(layer)}`, 'data-whatif-layer': layer, 'data-whatif-field': 'float' });
-  floatBox.addEventListener('change', () => setPending(layer, { float: floatBox.checked }));
+  floatBox.addEventListener('change', () => setPendingChoice(layer, { float: floatBox.checked }));
   floatBox.addEventListener('keydown', onControlKey);
   const label = el('label', { class: 'whatif-float-label', title: `Keep ${moduleName(layer)} in float in the what-if (Enter applies)` }, floatBox, 'float');
   box.append(bitsSelect(layer, 'weightBits', where), bitsSelect(layer, 'activationBits', where), label);
@@ -153,7 +163,7 @@ export function whatIfSection(): HTMLElement {
   if (!items.length) {
     section.append(el('h2', {}, 'What-if'), el('p', { class: 'muted', id: 'whatif-hint', tabindex: '-1' },
       `Change a layer's weight bits (W), activation bits (A) or keep it in float, in the layer table or a layer's details, then Apply: `
-      + `the shown run (${run.label ?? ''}) runs again with those choices and is compared with it.`));
+      + `${comparing() ? 'run B' : 'the shown run'} (${run.label ?? ''}) runs again with those choices and is compared with it.`));
     return section;
   }
   const list = el('ul', { class: 'whatif-list', id: 'whatif-list', 'aria-label': 'Pending what-if changes' });
