@@ -1,7 +1,8 @@
 /**
  * The comparison of run A and run B (picked in the Runs part): accuracy, agreement and logit SQNR side by side,
  * right / wrong per run, the top-1 decisions that flipped; and the layer table in comparison form (per layer
- * accumulated and local SQNR of A and B with their change, input / output / weight scales A → B).
+ * accumulated and local SQNR of A and B with their change, input / output / weight scales A → B, and the what-if
+ * controls, which start from run B).
  * The math is src/extension/compare.ts; Δ is always B − A.
  */
 import { compareRuns, deltaQuality, formatDeltaDb, formatRatio, type LayerDelta, type RunComparison } from '../src/extension/compare';
@@ -10,7 +11,7 @@ import { el } from './dom';
 import { labelOf, whenOf } from './runs';
 import { actions, comparing, fmt, moduleName, page } from './state';
 import { attachTooltip } from './tooltip';
-import { layerBits } from './whatif';
+import { layerBits, pendingItems, whatIfControls } from './whatif';
 
 let cached: { key: string; value: RunComparison } | undefined;
 
@@ -103,14 +104,16 @@ export function compareTable(onRowKey: (e: KeyboardEvent, row: HTMLElement, laye
   const c = currentComparison()!;
   const s = page.model!.summary!;
   const selected = page.state.selected;
-  const head = el('tr', {}, ...['#', 'layer', 'op', 'bits A → B', 'accumulated SQNR A → B', 'Δ accumulated', 'local SQNR A → B', 'Δ local', 'input scale A → B', 'output scale A → B', 'weight scale (median) A → B']
+  const head = el('tr', {}, ...['#', 'layer', 'op', 'bits A → B', 'accumulated SQNR A → B', 'Δ accumulated', 'local SQNR A → B', 'Δ local', 'input scale A → B', 'output scale A → B', 'weight scale (median) A → B', 'what-if on B (W / A / float)']
     .map((h) => el('th', { scope: 'col' }, h)));
   const body = el('tbody');
+  const pending = new Set(pendingItems().map((p) => p.layer));
   c.layers.forEach((d, i) => {
     const l = s.layers[i];
     const bits = (run: QuantRun, r: typeof d.a) => layerBits(run, l.name, r).text;
     const w = d.weightScale;
-    const row = el('tr', { tabindex: '0', 'data-layer': l.name, class: selected === l.name ? 'selected' : '', 'aria-selected': String(selected === l.name) },
+    const cls = [selected === l.name ? 'selected' : '', pending.has(l.name) ? 'whatif-pending' : ''].filter(Boolean).join(' ');
+    const row = el('tr', { tabindex: '0', 'data-layer': l.name, class: cls, 'aria-selected': String(selected === l.name) },
       el('td', { class: 'num' }, String(i + 1)),
       el('td', { class: 'lname' }, moduleName(l.name)),
       el('td', {}, l.op),
@@ -123,6 +126,7 @@ export function compareTable(onRowKey: (e: KeyboardEvent, row: HTMLElement, laye
       el('td', { class: 'num' }, scalePair(d.a?.outputScale, d.b?.outputScale, d.outputScale)),
       el('td', { class: 'num', title: w.by === 'channels' && w.min !== undefined ? `per channel B / A from ${formatRatio(w.min)} to ${formatRatio(w.max)}` : w.by === 'medians' ? 'the runs differ in granularity: median against median' : '' },
         w.a === undefined && w.b === undefined ? '—' : `${arrow(fmt(w.a, 3), fmt(w.b, 3))} ${formatRatio(w.median)}`),
+      el('td', { class: 'whatif-cell' }, whatIfControls(l.name, 'compare')),
     );
     row.addEventListener('click', () => actions.select(l.name, { scroll: true, from: 'table' }));
     row.addEventListener('keydown', (e) => onRowKey(e, row, l.name));
@@ -131,6 +135,6 @@ export function compareTable(onRowKey: (e: KeyboardEvent, row: HTMLElement, laye
   });
   return el('section', { id: 'layers' },
     el('h2', {}, 'Layers: B against A'),
-    el('p', { class: 'muted' }, `A ${labelOf(c.a)} → B ${labelOf(c.b)}. Δ is B − A; scales show A → B and their ratio B / A. Stop comparing in the Runs part for the shown run's full table.`),
+    el('p', { class: 'muted' }, `A ${labelOf(c.a)} → B ${labelOf(c.b)}. Δ is B − A; scales show A → B and their ratio B / A. Stop comparing in the Runs part for the shown run's full table. A what-if from here starts from run B.`),
     el('table', { class: 'layers compare', 'aria-label': 'Layers of run A against run B' }, el('thead', {}, head), body));
 }
