@@ -12,12 +12,14 @@ import { clearCalibrationCache } from '../src/pipeline/calibration-cache';
 import { clearReferenceCache } from '../src/pipeline/reference-cache';
 import { clearIncrementalState } from '../src/pipeline/incremental';
 import type { QuantOptions } from '../src/engine/int-plan';
+import { closeKeptPool, keptPoolThreads } from '../src/pipeline/pool-cache';
+import { clearGraphMemo, quantizeWorkerJob } from '../src/worker/quantize-job';
 
 const SAMPLES = path.join(__dirname, '..', 'samples');
 const MODEL = path.join(SAMPLES, 'resnet20_cifar10.onnx');
 const pre = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
-function run(calib: Dataset, bits: number, more: { referenceBudgetBytes?: number; workers?: number; quant?: Partial<QuantOptions> } = {}): Promise<QuantizeResult> {
+function run(calib: Dataset, bits: number, more: { referenceBudgetBytes?: number; workers?: number; keepPool?: boolean; quant?: Partial<QuantOptions> } = {}): Promise<QuantizeResult> {
   const { quant, ...rest } = more;
   return quantizeJob({
     ...rest,
@@ -154,4 +156,45 @@ test('calibration on the worker pool gives the statistics of one thread, bit for
   assert.deepEqual(two.observed, one.observed);
   assert.deepEqual(two.plan, one.plan);
   assert.deepEqual(two.numbers, one.numbers);
+});
+
+test('a kept worker pool is reused by the next job on the model (its threads stay), with the numbers of a fresh pool', async () => {
+  const calib = () => openDataset(path.join(SAMPLES, 'cifar10_calib500.bin'), { limit: 40 });
+  const job = (bits: number, keepPool: boolean) => run(calib(), bits, { workers: 2, ...(keepPool ? { keepPool } : {}) });
+  const clear = () => { clearCalibrationCache(); clearReferenceCache(); clearIncrementalState(); };
+  clear();
+  const fresh4 = await job(4, false);
+  clear();
+  try {
+    await job(8, true);
+    const kept = keptPoolThreads();
+    assert.equal(kept.length, 2, 'the pool of the W8A8 job is still alive');
+    const w4 = await job(4, true);
+    assert.deepEqual(keptPoolThreads(), kept, 'the W4A4 job ran on the same two threads');
+    assert.deepEqual(numbers(w4), numbers(fresh4));
+  } finally {
+    await closeKeptPool();
+  }
+  assert.deepEqual(keptPoolThreads(), [], 'closeKeptPool ends the threads');
+});
+
+test("the editor's per-node errors of a what-if (float values and integer checkpoints of the last run reused) equal a fresh run's", async () => {
+  const options = { modelPath: MODEL, weightBits: 8, activationBits: 8, calibrationImages: 40, testImages: 40 };
+  const ctx = { onProgress: () => undefined, checkCancelled: () => undefined };
+  const change = { layerWeightBits: { '/layer2/layer2.1/conv1/Conv': 3 } };
+  const graphOf = (r: unknown) => (r as { graph: unknown }).graph;
+  try {
+    clearGraphMemo();
+    const fresh = graphOf(await quantizeWorkerJob({ ...options, ...change }, ctx));
+    clearGraphMemo();
+    const base = graphOf(await quantizeWorkerJob(options, ctx));
+    const reused = graphOf(await quantizeWorkerJob({ ...options, ...change }, ctx));
+    assert.deepEqual(reused, fresh);
+    const sqnr = (g: unknown) => Object.entries((g as { values: Record<string, { sqnrDb?: number }> }).values).map(([v, e]) => [v, e.sqnrDb] as const);
+    const moved = sqnr(fresh).filter(([, db], i) => db !== undefined && db < sqnr(base)[i][1]! - 1).map(([v]) => v);
+    assert.ok(moved.includes('/layer2/layer2.1/Relu_output_0'), `the 3-bit layer's output lost > 1 dB: ${moved.slice(0, 5).join(', ')}`);
+    assert.ok(!moved.some((v) => v.startsWith('/layer1/')), 'nothing before the change moved');
+  } finally {
+    await closeKeptPool();
+  }
 });

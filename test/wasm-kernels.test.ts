@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import {
-  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, wasmAvailable,
+  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, tryErrorSumsWasm, wasmAvailable,
 } from '../src/kernels/wasm';
 import { sgemmTs } from '../src/kernels/float/gemm';
 import { conv2d, Conv2dParams } from '../src/kernels/float/conv';
@@ -220,4 +220,34 @@ test('when wasm memory cannot grow, the kernels report false and the TypeScript 
   const again = new Float32Array(want.length);
   assert.equal(tryConv2dWasm(p, x, wt, undefined, again), true);
   assertClose(again, want, p.c * 9 + 1, 'wasm conv after the limit is lifted');
+});
+
+test('wasm error sums of codes equal the TypeScript loop (uint8, int8, int32 codes; odd lengths)', { skip: !wasmAvailable() }, () => {
+  const r = rng(77);
+  const cases: [string, (n: number) => Uint8Array | Int8Array | Int32Array, number, number][] = [
+    ['uint8', (n) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256)), 0.0473, 17],
+    ['int8', (n) => Int8Array.from({ length: n }, () => Math.floor(r() * 255) - 127), 0.0091, 0],
+    ['int32', (n) => Int32Array.from({ length: n }, () => Math.floor(r() * 65536) - 30000), 1.3e-4, -5],
+  ];
+  for (const [what, make, scale, zero] of cases) {
+    for (const n of [1024, 4099]) {
+      const codes = make(n);
+      const ref = Float32Array.from(codes, (q) => scale * (q - zero) + (r() - 0.5) * scale * 1.3);
+      const sums = new Float64Array([0, 0, 0, 0, 0.25 * scale]);
+      setKernelPath('wasm');
+      try {
+        assert.equal(tryErrorSumsWasm(ref, codes, scale, zero, sums), true, `${what}: wasm ran`);
+      } finally {
+        setKernelPath(undefined);
+      }
+      let r2 = 0, t2 = 0, rt = 0, e2 = 0, mx = 0.25 * scale;
+      for (let i = 0; i < n; i++) {
+        const t = Math.fround(scale * (codes[i] - zero)), e = ref[i] - t;
+        r2 += ref[i] * ref[i]; t2 += t * t; rt += ref[i] * t; e2 += e * e; mx = Math.max(mx, Math.abs(e));
+      }
+      [r2, t2, rt, e2].forEach((want, k) => assert.ok(Math.abs(sums[k] - want) <= 1e-12 * Math.abs(want), `${what} n=${n} sum ${k}: ${sums[k]} vs ${want}`));
+      assert.equal(sums[4], mx, `${what} n=${n}: max |e| is exact`);
+      assert.ok(mx > 0.25 * scale, `${what}: the max came from the data`);
+    }
+  }
 });

@@ -74,6 +74,16 @@ export interface CodeScale { scale: number; zeroPoint: number }
 function sumOverBatch(data: Tensor['data'], batch: number, per: number, codes?: CodeScale): Float64Array {
   if (data instanceof BigInt64Array) throw new InputError('column means need float or integer code data, got int64');
   const sums = new Float64Array(per);
+  if (codes && (data instanceof Uint8Array || data instanceof Int8Array)) {
+    // byte codes: their 256 dequantized values looked up (the same sums, without a multiply per element)
+    const offset = data instanceof Int8Array ? 128 : 0;
+    const value = Float64Array.from({ length: 256 }, (_, k) => Math.fround(codes.scale * (k - offset - codes.zeroPoint)));
+    for (let n = 0; n < batch; n++) {
+      const base = n * per;
+      for (let i = 0; i < per; i++) sums[i] += value[data[base + i] + offset];
+    }
+    return sums;
+  }
   for (let n = 0; n < batch; n++) {
     const base = n * per;
     if (codes) {

@@ -1,4 +1,5 @@
 /** Error metrics between a float reference tensor and its quantized counterpart, streamed over many images. */
+import { tryErrorSumsWasm } from '../kernels/wasm';
 
 /** rmse/scale of ideal uniform rounding: the error is uniform on [-s/2, s/2], so its rms is s/sqrt(12). */
 export const UNIFORM_ROUNDING_RMSE_OVER_SCALE = 1 / Math.sqrt(12);
@@ -47,6 +48,10 @@ export class ErrorAccumulator {
   /** add() of a reference against integer codes, dequantized on the fly: test = fround(s·(q − z)). */
   addCodes(reference: ArrayLike<number>, codes: ArrayLike<number>, scale: number, zeroPoint: number): this {
     sameLength(reference.length, codes.length);
+    if (reference instanceof Float32Array) {
+      const sums = new Float64Array([0, 0, 0, 0, this.maxAbs]);
+      if (tryErrorSumsWasm(reference, codes, scale, zeroPoint, sums)) return this.take(reference.length, sums[0], sums[1], sums[2], sums[3], sums[4]);
+    }
     let r2 = 0, t2 = 0, rt = 0, e2 = 0, maxAbs = this.maxAbs;
     for (let i = 0; i < reference.length; i++) {
       const r = reference[i], t = Math.fround(scale * (codes[i] - zeroPoint)), e = r - t;

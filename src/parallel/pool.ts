@@ -180,6 +180,11 @@ export class WorkerPool {
     while (window.length) yield { index: index++, output: await window.shift()! };
   }
 
+  /** True while the pool can take work: not closed, no worker lost. */
+  get usable(): boolean {
+    return !this.closed && !this.failure;
+  }
+
   /** Terminates every worker; pending and queued batches are rejected. */
   async close(): Promise<void> {
     if (this.closed) return;

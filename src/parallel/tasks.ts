@@ -35,7 +35,8 @@ const intLogits: TaskFactory = (model, config) => {
  * Payloads: { op: 'calibrate-observe' } / { op: 'calibrate-histograms' } (this worker's share of a parallel
  * calibration, engine/quant-calibrate.ts), { op: 'lockstep-start', batches, needMeans, recordAt } and { op: 'lockstep-advance', update } (this
  * worker's share of the bias correction pass, kept between messages), { op: 'lockstep-checkpoints' } (what it
- * recorded), and { op: 'measure', ...MeasureInput } (one test batch, src/inspect/measure-batch.ts).
+ * recorded), { op: 'measure', ...MeasureInput } (one test batch, src/inspect/measure-batch.ts), and { op: 'reset' }
+ * (a kept pool's next job).
  */
 const quantizeJobTask: TaskFactory = (model, config) => {
   const fm = new FloatModel(model);
@@ -58,6 +59,11 @@ const quantizeJobTask: TaskFactory = (model, config) => {
     switch (p.op) {
       case 'configure':
         configure(p);
+        return true;
+      case 'reset': // a kept pool starts its next job: nothing of the last one's passes is left
+        calibration = undefined;
+        shard = undefined;
+        im = undefined;
         return true;
       case 'calibrate-observe':
         calibration ??= new CalibrationShard(fm, fm.getPrepared(p.input.dims[0]).constants, new Set(p.sampledLayers));
@@ -86,6 +92,7 @@ const quantizeJobTask: TaskFactory = (model, config) => {
 
 export type QuantizeTaskPayload =
   | { op: 'configure'; plan: QuantPlan; compared: string[] }
+  | { op: 'reset' }
   | { op: 'calibrate-observe'; index: number; inputName: string; input: Tensor; meanImages: number; sampledLayers: string[] }
   | { op: 'calibrate-histograms'; index: number; ranges: [string, number, number][]; bins: number }
   | { op: 'lockstep-start'; batches: ShardBatch[]; needMeans: string[]; recordAt: number[] }

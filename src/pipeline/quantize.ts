@@ -19,7 +19,8 @@ import type { PreparedModel } from '../engine/types';
 import type { Model } from '../graph/ir';
 import { MeasureTotals, coversValues } from '../inspect/measure-batch';
 import { DEFAULT_REFERENCE_BUDGET_BYTES, keepReferences, keptReferences, referenceKey } from './reference-cache';
-import { WorkerPool, defaultWorkerCount } from '../parallel/pool';
+import { type WorkerPool, defaultWorkerCount } from '../parallel/pool';
+import { openJobPool, poolKey, releaseJobPool } from './pool-cache';
 import { elementCount } from '../graph/tensor';
 import { logitsModel } from '../graph/logits';
 import { InputError } from '../util/errors';
@@ -46,6 +47,8 @@ export interface QuantizeJobOptions {
   exportPath?: string;
   /** Threads that evaluate test batches (default: one per core; 1 evaluates in this thread). */
   workers?: number;
+  /** Keep the worker pool for the next job on the same model (pool-cache.ts; closeKeptPool ends it). */
+  keepPool?: boolean;
   /** Memory for the float side of the test images kept for the next run (default 512 MiB: the sample's 500 test images fit; 0 keeps none); the calibration checkpoints get as much again. */
   referenceBudgetBytes?: number;
 }
@@ -287,12 +290,14 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
   const budget = job.referenceBudgetBytes ?? DEFAULT_REFERENCE_BUDGET_BYTES;
   // one pool for calibration, the bias correction pass and the evaluation (its workers get the plan once it exists)
   let pool: WorkerPool | undefined;
+  let finished = false;
+  const key = poolKey(modelKey, workers);
   try {
     let stats = keptCalibration(setup.key);
     const reused = stats !== undefined;
     if (!stats) {
       if (workers > 1 && poolCalibrates(prepared, setup.observers, batchSize, POOL_CALIBRATION_BYTES)) {
-        pool = await WorkerPool.create(prepared.model, { workers, task: 'quantize' });
+        pool = await openJobPool(key, prepared.model, workers);
         stats = await calibrateInPool(pool, prepared, setup.data, job.calibration.preprocess, batchSize, setup.observers, calibrationProgress);
       } else {
         stats = calibrateInThread(floatModel, prepared, setup.data, job.calibration.preprocess, batchSize, setup.observers, calibrationProgress);
@@ -304,11 +309,13 @@ export async function quantizeJob(job: QuantizeJobOptions, callbacks: QuantizeCa
     const pass = options.biasCorrection ? biasPass(plannedModel, calibrationProgress, budget) : undefined;
     const compared = new Map(plan.layers.map((l) => [l.name, comparedValue(prepared, plan, l.name)]));
     const config = { plan, compared: [...new Set(compared.values())] };
+    if (!pool && workers > 1) pool = await openJobPool(key, prepared.model, workers);
     if (pool) await configurePool(pool, config);
-    else if (workers > 1) pool = await WorkerPool.create(prepared.model, { workers, task: 'quantize', config });
-    return await quantizeWithPlan(job, callbacks, { planned: plannedModel, pass, pool, compared, modelKey, budget, started, batchSize });
+    const result = await quantizeWithPlan(job, callbacks, { planned: plannedModel, pass, pool, compared, modelKey, budget, started, batchSize });
+    finished = true;
+    return result;
   } finally {
-    await pool?.close();
+    if (pool) await releaseJobPool(key, pool, finished && job.keepPool === true);
   }
 }
 

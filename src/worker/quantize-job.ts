@@ -9,7 +9,8 @@ import { layerSegment, runLayerAloneValue } from '../inspect/int-inspect';
 import { ErrorAccumulator } from '../inspect/metrics';
 import { iterateBatches } from '../data';
 import { FloatModel, runFloatAll } from '../engine/float-engine';
-import { IntModel, type QTensor } from '../engine/int-engine';
+import { IntModel, type GraphCheckpoint, type QTensor } from '../engine/int-engine';
+import { checkpointNodes, resumeCheckpoint } from '../pipeline/incremental';
 import type { Tensor } from '../graph/tensor';
 import type { Node } from '../graph/ir';
 import { listLayers } from '../graph/layers';
@@ -135,6 +136,7 @@ const finite = (db: number): number | undefined => (Number.isFinite(db) ? db : u
  */
 export function graphErrors(
   plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, checkCancelled?: () => void, earlier?: EarlierGraphErrors,
+  memo: GraphPassMemo = { floatValues: [], checkpoints: [], keep: false },
 ): GraphErrors {
   const index = new Map(prepared.nodes.map((n, i) => [n.name, i]));
   // nodes before the first one the plans run differently have the earlier run's errors: not measured again
@@ -155,11 +157,13 @@ export function graphErrors(
     if ('codes' in test) { if (test.codes.length === ref.length) acc(m, k).addCodes(ref, test.codes, test.params.scale, test.params.zeroPoint); }
     else if (test.data instanceof Float32Array && test.data.length === ref.length) acc(m, k).add(ref, test.data);
   };
-  let images = 0;
+  const at = memo.keep ? checkpointNodes(prepared) : [];
+  let images = 0, batchIndex = 0;
   for (const batch of iterateBatches(subset, GRAPH_BATCH, pre)) {
     checkCancelled?.();
     const fp = floatModel.getPrepared(batch.input.dims[0]);
-    const values = runFloatAll(fp, batch.input);
+    const values = memo.floatValues[batchIndex] ?? runFloatAll(fp, batch.input);
+    if (memo.keep) memo.floatValues[batchIndex] = values;
     const inSegment = new Set<string>();
     for (const layer of plan.layers) {
       const segment = layerSegment(fp, plan, layer);
@@ -193,12 +197,19 @@ export function graphErrors(
         /* not measurable alone */
       }
     }
+    // the integer pass resumes at the last run's checkpoint before the first changed node (what precedes is settled)
+    const c = earlier ? resumeCheckpoint(at, earlier.firstChanged) : undefined;
+    const from = c === undefined ? undefined : memo.checkpoints[batchIndex]?.find((x) => x.at === c);
+    const recorded = from ? memo.checkpoints[batchIndex].filter((x) => x.at <= from.at) : [];
     intModel.run(batch.input, {
       onQuantized: (name, q) => { if (!compared.has(name) && !settledValue(name)) add(accumulated, name, values.get(name)?.data, q); },
       onFloat: (name, t) => { if (!settledValue(name)) add(accumulated, name, values.get(name)?.data, t); },
+      checkpoints: new Set(at), onCheckpoint: (cp) => recorded.push(cp),
       checkCancelled,
-    });
+    }, from);
+    if (memo.keep) memo.checkpoints[batchIndex] = recorded;
     images += batch.input.dims[0];
+    batchIndex++;
   }
   const out: GraphErrors = { values: {}, nodes: {}, images };
   for (const [name, p] of plan.valueParams) out.values[name] = { bits: p.bits, scale: p.scale, zeroPoint: p.zeroPoint };
@@ -219,13 +230,38 @@ export function graphErrors(
   return out;
 }
 
+/**
+ * What a graph-error run keeps for the next one on the same images (when it fits, `keep`): per batch, every float
+ * value (the float pass is not run again) and the integer pass's checkpoints (a what-if resumes before its change).
+ */
+export interface GraphPassMemo {
+  floatValues: (Map<string, Tensor> | undefined)[];
+  checkpoints: GraphCheckpoint[][];
+  keep: boolean;
+}
+
+/** Memory the float values of the graph-error images may keep (their checkpoints' codes are a fraction of it). */
+const GRAPH_FLOAT_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** Bytes of every value of a prepared graph for `images` images (float32). */
+function allValuesBytes(prepared: PreparedModel, images: number): number {
+  let perImage = 0;
+  for (const dims of prepared.shapes.values()) if (dims.length > 0) perImage += dims.slice(1).reduce((a, b) => a * b, 1);
+  return 4 * perImage * images;
+}
+
 /** The errors of the last run on the same model, calibration and images, and where its plan stops agreeing with this one. */
 export interface EarlierGraphErrors {
   errors: GraphErrors;
   firstChanged: number;
 }
 
-let lastGraph: { key: string; stats: CalibrationStats; plan: QuantPlan; errors: GraphErrors } | undefined;
+let lastGraph: { key: string; stats: CalibrationStats; plan: QuantPlan; errors: GraphErrors; memo: GraphPassMemo } | undefined;
+
+/** Forgets the per-node errors and float values kept from the last run (tests compare a fresh run with a reused one). */
+export function clearGraphMemo(): void {
+  lastGraph = undefined;
+}
 
 /**
  * Values whose codes already hold the clamp of the one activation that reads them (the same rule as the job's
@@ -270,9 +306,11 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
     const graphData = evaluation ?? calibration;
     // the same statistics object means the same model and calibration (the pipeline's cache keys it by both)
     const key = JSON.stringify([imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
-    const earlier = lastGraph?.key === key && lastGraph.stats === stats ? { errors: lastGraph.errors, firstChanged: firstChangedNode(prepared, lastGraph.plan, plan) } : undefined;
-    const errors = graphErrors(plan, prepared, graphData, pre, ctx.checkCancelled, earlier);
-    lastGraph = { key, stats, plan, errors };
+    const same = lastGraph?.key === key && lastGraph.stats === stats ? lastGraph : undefined;
+    const earlier = same && { errors: same.errors, firstChanged: firstChangedNode(prepared, same.plan, plan) };
+    const memo = same?.memo ?? { floatValues: [], checkpoints: [], keep: allValuesBytes(prepared, Math.min(graphData.count, GRAPH_IMAGES)) <= GRAPH_FLOAT_BUDGET_BYTES };
+    const errors = graphErrors(plan, prepared, graphData, pre, ctx.checkCancelled, earlier, memo);
+    lastGraph = { key, stats, plan, errors, memo };
     return errors;
   };
   const result: QuantizeResult = await quantizeJob(
@@ -290,6 +328,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
       calibrationLimit: calibrationImages,
       limit: testImages,
       exportPath: str(options, 'outputPath'),
+      keepPool: true, // the editor's next run (other bits, a what-if) starts on warm threads
     },
     {
       onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled,

@@ -1,4 +1,5 @@
 /** `qinspect demo`: the main job on the embedded sample, no arguments needed. Extend it by adding a step to DEMO_STEPS. */
+import { closeKeptPool } from '../../pipeline/pool-cache';
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError } from '../../util/errors';
@@ -43,9 +44,13 @@ export const DEMO_STEPS: DemoStep[] = [
 export async function runDemo(ctx: CliContext, steps: readonly DemoStep[] = DEMO_STEPS): Promise<void> {
   const model = displayPath(path.join(samplesDir(), SAMPLE_MODEL));
   const session = { ...ctx, moreRunsFollow: true }; // W4A4 reuses what W8A8 computed on the same images
-  for (const step of steps) {
-    if (!ctx.json) ctx.out(`\n== ${step.title} ==`);
-    await step.run(model, session);
+  try {
+    for (const step of steps) {
+      if (!ctx.json) ctx.out(`\n== ${step.title} ==`);
+      await step.run(model, session);
+    }
+  } finally {
+    await closeKeptPool(); // the runs shared one worker pool
   }
 }
 

@@ -135,7 +135,7 @@ export const quantizeCommand: Command = {
       calibrationLimit: calibLimit ?? DEFAULT_CALIBRATION_IMAGES,
       exportPath: stringOption(args, 'export'),
       // a single command keeps nothing for a next run (its float side can take hundreds of MB)
-      ...(ctx.moreRunsFollow ? {} : { referenceBudgetBytes: 0 }),
+      ...(ctx.moreRunsFollow ? { keepPool: true } : { referenceBudgetBytes: 0 }),
     }, { onProgress: (f) => progress.update(Math.round(f * 1000)) });
     progress.done();
     if (ctx.json) ctx.out(JSON.stringify(result));

@@ -8,6 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
+import { SumCodes, errorSumsCodesWasm } from './metrics';
 import { KernelArena, WasmMemoryFull, kernelArena, relaxedSimdInUse, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -135,4 +136,17 @@ export function tryAddIntWasm(
   if (kernelPath() !== 'wasm' || a.length < out.length || b.length < out.length || !addFitsWasm(a, za, b, zb, r.leftShift)) return undefined;
   let maxAcc = 0;
   return inArena((arena) => { maxAcc = addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding); }) ? maxAcc : undefined;
+}
+
+/** Below this many elements the TypeScript loop is as fast as the copy into wasm memory. */
+const ERROR_SUMS_MIN_ELEMENTS = 1024;
+
+/**
+ * Error sums of a float reference against codes (inspect/metrics.ts) in wasm when selected: sums[0..3] += Σref²,
+ * Σt², Σref·t, Σe²; sums[4] = max(sums[4], max |e|). False: the caller runs its TypeScript loop.
+ */
+export function tryErrorSumsWasm(ref: Float32Array, codes: ArrayLike<number>, scale: number, zero: number, sums: Float64Array): boolean {
+  if (ref.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
+  if (!(codes instanceof Uint8Array || codes instanceof Int8Array || codes instanceof Int32Array)) return false;
+  return inArena((arena) => errorSumsCodesWasm(arena, ref, codes as SumCodes, scale, zero, sums));
 }

@@ -43,6 +43,8 @@ export interface KernelExports {
     count: number, leftShift: number, ma: number, sa: number, mb: number, sb: number, mo: number, so: number,
     zOut: number, lo: number, hi: number, out: number, outBytes: number, finalSingle: number,
   ): number;
+  /** out[0..4] (f64) += Σref², Σt², Σref·t, Σ(ref − t)²; out[4] = max(out[4], max |ref − t|), t = fround(s·(q − z)). */
+  errorSumsCodes(ref: number, codes: number, bytes: number, signed: number, n: number, scale: number, zero: number, out: number): void;
   depthwise_f32(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,

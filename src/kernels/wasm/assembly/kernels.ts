@@ -979,3 +979,51 @@ export function addCodes(
   }
   return maxAcc;
 }
+
+/**
+ * Error sums of a float reference against codes (inspect/metrics.ts): t = fround(s·(q − z)), e = ref − t;
+ * out[0..4] (f64) += Σref², Σt², Σref·t, Σe², and out[4] = max(out[4], max |e|). In f64, as the TypeScript loop.
+ */
+export function errorSumsCodes(ref: usize, codes: usize, bytes: i32, signed: i32, n: i32, scale: f64, zero: i32, out: usize): void {
+  const vs = f64x2.splat(scale);
+  const vz = i32x4.splat(zero);
+  // lanes 0-1 and 2-3 of each group of four keep their own sums (shorter add chains)
+  let r2 = f64x2.splat(0), t2 = f64x2.splat(0), rt = f64x2.splat(0), e2 = f64x2.splat(0), mx = f64x2.splat(0);
+  let r2h = f64x2.splat(0), t2h = f64x2.splat(0), rth = f64x2.splat(0), e2h = f64x2.splat(0), mxh = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const d = i32x4.sub(loadCodes4(codes, i, bytes, signed), vz);
+    const rf = v128.load(ref + <usize>i * 4);
+    const dHigh = i8x16.shuffle(d, d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    const rHigh = i8x16.shuffle(rf, rf, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    const t = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.mul(vs, f64x2.convert_low_i32x4_s(d))));
+    const th = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.mul(vs, f64x2.convert_low_i32x4_s(dHigh))));
+    const r = f64x2.promote_low_f32x4(rf);
+    const rh = f64x2.promote_low_f32x4(rHigh);
+    const e = f64x2.sub(r, t);
+    const eh = f64x2.sub(rh, th);
+    r2 = f64x2.add(r2, f64x2.mul(r, r)); r2h = f64x2.add(r2h, f64x2.mul(rh, rh));
+    t2 = f64x2.add(t2, f64x2.mul(t, t)); t2h = f64x2.add(t2h, f64x2.mul(th, th));
+    rt = f64x2.add(rt, f64x2.mul(r, t)); rth = f64x2.add(rth, f64x2.mul(rh, th));
+    e2 = f64x2.add(e2, f64x2.mul(e, e)); e2h = f64x2.add(e2h, f64x2.mul(eh, eh));
+    mx = f64x2.pmax(mx, f64x2.abs(e)); mxh = f64x2.pmax(mxh, f64x2.abs(eh)); // a NaN error is skipped, as in the TypeScript loop
+  }
+  r2 = f64x2.add(r2, r2h); t2 = f64x2.add(t2, t2h); rt = f64x2.add(rt, rth); e2 = f64x2.add(e2, e2h); mx = f64x2.pmax(mx, mxh);
+  let sr2 = f64x2.extract_lane(r2, 0) + f64x2.extract_lane(r2, 1);
+  let st2 = f64x2.extract_lane(t2, 0) + f64x2.extract_lane(t2, 1);
+  let srt = f64x2.extract_lane(rt, 0) + f64x2.extract_lane(rt, 1);
+  let se2 = f64x2.extract_lane(e2, 0) + f64x2.extract_lane(e2, 1);
+  let smx = max(f64x2.extract_lane(mx, 0), f64x2.extract_lane(mx, 1));
+  for (; i < n; i++) {
+    const r = <f64>load<f32>(ref + <usize>i * 4);
+    const t = <f64><f32>(scale * <f64>(loadCode(codes, i, bytes, signed) - zero));
+    const e = r - t;
+    sr2 += r * r; st2 += t * t; srt += r * t; se2 += e * e;
+    if (abs(e) > smx) smx = abs(e);
+  }
+  store<f64>(out, load<f64>(out) + sr2);
+  store<f64>(out + 8, load<f64>(out + 8) + st2);
+  store<f64>(out + 16, load<f64>(out + 16) + srt);
+  store<f64>(out + 24, load<f64>(out + 24) + se2);
+  if (smx > load<f64>(out + 32)) store<f64>(out + 32, smx);
+}
