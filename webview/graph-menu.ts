@@ -66,8 +66,9 @@ export function openNodeMenu(entries: MenuEntry[], opts: MenuOptions): HTMLEleme
     top[index].setAttribute('aria-expanded', 'true');
     top[index].setAttribute('aria-controls', box.id);
     document.body.append(box);
-    const r = top[index].getBoundingClientRect();
-    keepInView(box, r.right - 2, r.top - 4);
+    const item = top[index].getBoundingClientRect(), parent = menu.getBoundingClientRect(), width = box.getBoundingClientRect().width;
+    const fitsRight = parent.right + width <= window.innerWidth - 4;
+    keepInView(box, fitsRight ? parent.right - 2 : parent.left - width + 2, item.top - 4); // beside the menu, left of it near the edge
     items.forEach((item, j) => wire(item, entry.submenu![j], [index, j]));
     sub = { index, box, items };
   };
@@ -87,6 +88,7 @@ export function openNodeMenu(entries: MenuEntry[], opts: MenuOptions): HTMLEleme
     document.removeEventListener('pointerdown', onOutside, true);
     window.removeEventListener('blur', onBlur);
     window.removeEventListener('resize', onBlur);
+    window.removeEventListener('scroll', onBlur);
     closeSub();
     menu.remove();
     if (refocus) opts.owner.focus({ preventScroll: true });
@@ -126,6 +128,7 @@ export function openNodeMenu(entries: MenuEntry[], opts: MenuOptions): HTMLEleme
   document.addEventListener('pointerdown', onOutside, true);
   window.addEventListener('blur', onBlur);
   window.addEventListener('resize', onBlur);
+  window.addEventListener('scroll', onBlur, { passive: true }); // the node moves away from a fixed menu
   show([0]);
   return menu;
 }
