@@ -5,7 +5,8 @@
 // the CodeLens on `self.conv1 = ...`, quantizes fmnist_mobilenetv2 and the repository's googlenet fixture (inception
 // blocks joined by Concat; both copied into the workspace), runs the sensitivity
 // analysis for the ranking plot, makes two what-ifs from the W8A8 run (per-layer bits and a float layer through the
-// table's and the details' controls, compared with their base), and saves screenshots under test-results/.
+// table's and the details' controls, compared with their base), checks the comparison table's what-if controls, makes a
+// third what-if from the graph's context menu, and saves screenshots under test-results/.
 // usage: node ui.js <baseUrl> <workspaceFolder> <outDir>
 const assert = require('assert');
 const fs = require('fs');
@@ -613,6 +614,77 @@ async function quantize(bits) {
   await page.screenshot({ path: path.join(out, 'editor-whatif-resumed.png') });
   results.whatIf = [whatIf1, { timing: timing2 }];
   log('what-if: two runs kept with their labels, each compared with its base');
+
+  // 7d. the comparison's layer table carries the what-if controls, showing run B (the second what-if); a change
+  // there is pending against B
+  const cmpControl = (layer, field) => re.locator(`table.layers.compare tr[data-layer="${layer}"] [data-whatif-field="${field}"]`);
+  await until(async () => (await re.locator('table.layers.compare tbody tr .whatif-controls').count()) === 20, 'what-if controls in every compared row');
+  assert.strictEqual(await cmpControl(CONV2_30, 'activationBits').inputValue(), '6', 'B\'s A6 in the compared row');
+  assert.strictEqual(await cmpControl(CONV1_21, 'weightBits').inputValue(), '4', 'B\'s W4');
+  assert.ok(await cmpControl(CONV2_32, 'float').isChecked(), 'B\'s float layer');
+  assert.ok(await cmpControl(CONV2_32, 'weightBits').isDisabled());
+  const CONV2_20 = '/layer2/layer2.0/conv2/Conv';
+  await cmpControl(CONV2_20, 'weightBits').selectOption('5');
+  await re.locator(`#whatif-list li[data-layer="${CONV2_20}"]`, { hasText: 'layer2.0.conv2: W5' }).waitFor({ timeout: PATIENCE });
+  assert.strictEqual(await re.locator('.whatif-title').textContent(), `What-if on ${whatIf2Label}:`, 'the what-if starts from run B');
+  await until(() => re.locator(`table.layers.compare tr[data-layer="${CONV2_20}"]`).evaluate((r) => r.classList.contains('whatif-pending')), 'the compared row marked pending');
+  await mouseAway(re);
+  await scrollToPart(re, '#layers');
+  await page.screenshot({ path: path.join(out, 'editor-compare-whatif.png') });
+  await re.locator('#btn-whatif-reset').click();
+  await re.locator('#whatif-list').waitFor({ state: 'detached', timeout: PATIENCE });
+  log('comparison table: what-if controls on run B');
+
+  // 7e. the graph's context menu: right-click a layer node, Weights ▸ 4 bits, Apply; Shift+F10 and Escape from the keyboard
+  const CONV2_11 = '/layer1/layer1.1/conv2/Conv';
+  const focusedLayer = () => re.locator('body').evaluate(() => document.activeElement?.getAttribute('data-node'));
+  await graphIntoView(re);
+  const menuNode = re.locator(`#graph-svg g.gnode[data-node="${CONV2_11}"]`);
+  if (!(await menuNode.count()) && (await re.locator('#graph-expand-all').count())) await re.locator('#graph-expand-all').click();
+  await menuNode.waitFor({ timeout: PATIENCE });
+  await panIntoView(re, menuNode);
+  await mouseAway(re);
+  await menuNode.click({ button: 'right' });
+  const menu = re.locator('#graph-menu[role="menu"]');
+  await menu.waitFor({ timeout: PATIENCE });
+  assert.deepEqual(await menu.locator('[role="menuitem"] .ctx-label').allTextContents(),
+    ['Keep in float', 'Weights: 8 bits', 'Activations: 8 bits', 'Show details', 'Reveal source line', 'Collapse block layer1.1']);
+  const menuColours = await menu.evaluate((m) => ({ bg: getComputedStyle(m).backgroundColor, fg: getComputedStyle(m).color, variable: getComputedStyle(m).getPropertyValue('--vscode-menu-background').trim() }));
+  log('graph menu colours:', JSON.stringify(menuColours));
+  assert.ok(menuColours.variable && menuColours.bg !== 'rgba(0, 0, 0, 0)', 'the menu takes the theme\'s menu background');
+  await re.locator('#graph-menu-w').click();
+  const bitsMenu = re.locator('#graph-menu-w-menu[role="menu"]');
+  await bitsMenu.waitFor({ timeout: PATIENCE });
+  assert.strictEqual(await re.locator('#graph-menu-w').getAttribute('aria-expanded'), 'true');
+  await re.locator('#graph-menu-w-4').hover();
+  await until(() => re.locator('#graph-menu-w-4').evaluate((e) => document.activeElement === e), 'the hovered 4 bits entry to take the focus');
+  await page.screenshot({ path: path.join(out, 'editor-graph-contextmenu.png') });
+  await re.locator('#graph-menu-w-4').click();
+  await menu.waitFor({ state: 'detached', timeout: PATIENCE });
+  await re.locator(`#whatif-list li[data-layer="${CONV2_11}"]`, { hasText: 'layer1.1.conv2: W4' }).waitFor({ timeout: PATIENCE });
+  await until(async () => (await focusedLayer()) === CONV2_11, 'the focus back on the node after the choice');
+  assert.ok(await menuNode.evaluate((g) => g.classList.contains('whatif-pending')), 'the node marked pending');
+  // the keyboard: Shift+F10 opens the menu on the focused node (the weights entry shows the pending 4 bits), Escape closes it
+  await page.keyboard.press('Shift+F10');
+  await menu.waitFor({ timeout: PATIENCE });
+  await until(() => re.locator('#graph-menu-float').evaluate((e) => document.activeElement === e), 'the first entry focused');
+  await page.keyboard.press('ArrowDown');
+  await until(() => re.locator('#graph-menu-w').evaluate((e) => document.activeElement === e), 'ArrowDown to reach the weights entry');
+  assert.strictEqual(await re.locator('#graph-menu-w .ctx-label').textContent(), 'Weights: 4 bits');
+  await page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached', timeout: PATIENCE });
+  await until(async () => (await focusedLayer()) === CONV2_11, 'Escape to give the focus back to the node');
+  // Apply: the what-if of run B with layer1.1.conv2 at 4-bit weights, compared with B at once
+  await re.locator('#btn-whatif-apply').click();
+  await until(async () => (await re.locator('#runs table.runs tbody tr').count()) === keptBefore + 3 || (await re.locator('#job-error').count()), 'the what-if from the graph menu');
+  if (await re.locator('#job-error').count()) throw new Error(`what-if 3 failed: ${await re.locator('#job-error').textContent()}`);
+  const whatIf3Label = 'W8A8 percentile per-channel + what-if: layer1.1.conv2 W4, layer2.1.conv1 W4, layer3.0.conv2 A6, layer3.2.conv2 float';
+  await re.locator('#compare-title', { hasText: `A ${whatIf2Label} → B ${whatIf3Label}` }).waitFor({ timeout: PATIENCE });
+  assert.strictEqual(await cmpBits(CONV2_11), 'W8A8 → W4A8');
+  const whatIf3 = { timing: await re.locator('#whatif-timing').textContent(), delta: await re.locator(`table.layers.compare tr[data-layer="${CONV2_11}"] td`).nth(5).textContent() };
+  log('what-if 3 (graph menu):', JSON.stringify(whatIf3));
+  assert.match(whatIf3.delta, /^[+−]\d+\.\d dB$/, 'ΔSQNR of the layer set to W4 from the graph menu');
+  results.whatIf.push(whatIf3);
   await re.locator('body').evaluate(() => window.scrollTo(0, 0));
   await until(() => re.locator('body').evaluate(() => window.scrollY === 0), 'the editor to scroll to the top');
 
