@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import {
-  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, tryErrorSumsWasm, wasmAvailable,
+  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, tryErrorSumsWasm, tryBatchStatsWasm, wasmAvailable,
 } from '../src/kernels/wasm';
 import { sgemmTs } from '../src/kernels/float/gemm';
 import { conv2d, Conv2dParams } from '../src/kernels/float/conv';
 import { InputError } from '../src/util/errors';
 import { mulberry32 as rng } from '../src/util/random';
+import { batchStats, binInto } from '../src/quant/observers';
 
 const root = path.resolve(__dirname, '..');
 
@@ -249,5 +250,45 @@ test('wasm error sums of codes equal the TypeScript loop (uint8, int8, int32 cod
       assert.equal(sums[4], mx, `${what} n=${n}: max |e| is exact`);
       assert.ok(mx > 0.25 * scale, `${what}: the max came from the data`);
     }
+  }
+});
+
+test('wasm batch statistics and histogram bins equal the TypeScript loops (calibration observers)', { skip: !wasmAvailable() }, () => {
+  const r = rng(5);
+  const n = 5003;
+  const values = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : (r() - 0.3) * 6.5));
+  values[17] = -4.75; values[4001] = 9.5; // the extremes, away from the vector tails
+  const loopStats = () => {
+    setKernelPath('ts');
+    try { return batchStats(values); } finally { setKernelPath(undefined); }
+  };
+  const want = loopStats();
+  setKernelPath('wasm');
+  let got: ReturnType<typeof batchStats>;
+  const hist = new Float64Array(64), wantHist = new Float64Array(64);
+  try {
+    got = batchStats(values);
+    assert.deepEqual(tryBatchStatsWasm(values)?.slice(0, 2), Float64Array.of(-4.75, 9.5));
+    binInto(values, -2, 6, hist); // values outside [-2, 6) land in the end bins
+  } finally {
+    setKernelPath(undefined);
+  }
+  setKernelPath('ts');
+  try { binInto(values, -2, 6, wantHist); } finally { setKernelPath(undefined); }
+  assert.equal(got.min, want.min);
+  assert.equal(got.max, want.max);
+  assert.equal(got.zeros, want.zeros);
+  assert.equal(got.count, n);
+  assert.ok(Math.abs(got.sum - want.sum) <= 1e-12 * Math.abs(want.sumSquares), `sum ${got.sum} vs ${want.sum}`);
+  assert.ok(Math.abs(got.sumSquares - want.sumSquares) <= 1e-12 * want.sumSquares);
+  assert.deepEqual(hist, wantHist);
+  assert.equal(hist.reduce((a, b) => a + b, 0), n);
+  assert.ok(hist[0] > 0 && hist[63] > 0, 'both end bins took the values outside the range');
+  const nan = values.slice(); nan[2500] = NaN;
+  setKernelPath('wasm');
+  try {
+    assert.throws(() => batchStats(nan), /NaN or infinite/);
+  } finally {
+    setKernelPath(undefined);
   }
 });

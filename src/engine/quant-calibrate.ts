@@ -67,33 +67,22 @@ function convColumn(p: Conv2dParams, x: Tensor, n: number, pos: number, g: numbe
   }
 }
 
-/** Codes stand for x̂ = fround(s·(q − z)); plain floats for themselves. */
+/** Codes stand for x̂ = s·(q − z); plain floats for themselves. */
 export interface CodeScale { scale: number; zeroPoint: number }
 
-/** Σ_n x[n, i] for each of the `per` elements of one image. */
+/** Σ_n x[n, i] for each of the `per` elements of one image; codes are summed exactly, then Σ_n x̂ = s·(Σ_n q_n − N·z). */
 function sumOverBatch(data: Tensor['data'], batch: number, per: number, codes?: CodeScale): Float64Array {
   if (data instanceof BigInt64Array) throw new InputError('column means need float or integer code data, got int64');
-  const sums = new Float64Array(per);
-  if (codes && (data instanceof Uint8Array || data instanceof Int8Array)) {
-    // byte codes: their 256 dequantized values looked up (the same sums, without a multiply per element)
-    const offset = data instanceof Int8Array ? 128 : 0;
-    const value = Float64Array.from({ length: 256 }, (_, k) => Math.fround(codes.scale * (k - offset - codes.zeroPoint)));
-    for (let n = 0; n < batch; n++) {
-      const base = n * per;
-      for (let i = 0; i < per; i++) sums[i] += value[data[base + i] + offset];
-    }
-    return sums;
-  }
+  const byteCodes = codes && (data instanceof Uint8Array || data instanceof Int8Array) && batch < 2 ** 23;
+  const sums = byteCodes ? new Int32Array(per) : new Float64Array(per); // integer adds where they cannot overflow
   for (let n = 0; n < batch; n++) {
     const base = n * per;
-    if (codes) {
-      const { scale, zeroPoint } = codes;
-      for (let i = 0; i < per; i++) sums[i] += Math.fround(scale * (data[base + i] - zeroPoint));
-    } else {
-      for (let i = 0; i < per; i++) sums[i] += data[base + i];
-    }
+    for (let i = 0; i < per; i++) sums[i] += data[base + i];
   }
-  return sums;
+  if (!codes) return sums as Float64Array;
+  const out = new Float64Array(per);
+  for (let i = 0; i < per; i++) out[i] = codes.scale * (sums[i] - batch * codes.zeroPoint);
+  return out;
 }
 
 /**

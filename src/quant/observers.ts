@@ -4,6 +4,7 @@
  * final statistics; no activation is ever stored.
  */
 import { InputError } from '../util/errors';
+import { tryBatchStatsWasm, tryBinIntoWasm } from '../kernels/wasm';
 import { QuantParams, activationParams, quantRange } from './quantizer';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'sigma3' | 'mse' | 'entropy';
@@ -17,8 +18,8 @@ export interface BatchStats { min: number; max: number; sum: number; sumSquares:
 /** How a histogram's bins move when its range grows: bin b → shiftBins + ⌊b / factor⌋, or bin 0 → zeroBin at the first range. */
 export type GrowthStep = { kind: 'merge'; factor: number; shiftBins: number } | { kind: 'first-range'; zeroBin: number };
 
-/** Min, max, Σx, Σx² and zeros of a batch; NaN or ±Inf is rejected as bad model output. */
-export function batchStats(values: ArrayLike<number>): BatchStats {
+/** [min, max, Σx, Σx², zeros] of the values, one by one. */
+function statsLoop(values: ArrayLike<number>): number[] {
   let mn = Infinity, mx = -Infinity, s = 0, s2 = 0, zeros = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -27,6 +28,12 @@ export function batchStats(values: ArrayLike<number>): BatchStats {
     if (v > mx) mx = v;
     s += v; s2 += v * v;
   }
+  return [mn, mx, s, s2, zeros];
+}
+
+/** Min, max, Σx, Σx² and zeros of a batch; NaN or ±Inf is rejected as bad model output. */
+export function batchStats(values: ArrayLike<number>): BatchStats {
+  const [mn, mx, s, s2, zeros] = tryBatchStatsWasm(values) ?? statsLoop(values);
   if (values.length > 0 && (!Number.isFinite(mn) || !Number.isFinite(mx) || Number.isNaN(s))) {
     throw new InputError('calibration saw NaN or infinite activations: the model or the data produce non-finite values');
   }
@@ -52,6 +59,7 @@ export function binInto(values: ArrayLike<number>, lo: number, hi: number, hist:
   const width = (hi - lo) / bins;
   if (width <= 0) { hist[0] += values.length; return; }
   const inv = 1 / width, last = bins - 1;
+  if (tryBinIntoWasm(values, lo, inv, hist)) return;
   for (let i = 0; i < values.length; i++) {
     let b = Math.floor((values[i] - lo) * inv);
     if (b > last) b = last; else if (b < 0) b = 0;

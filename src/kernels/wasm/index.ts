@@ -8,7 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
-import { SumCodes, errorSumsCodesWasm } from './metrics';
+import { SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm } from './metrics';
 import { KernelArena, WasmMemoryFull, kernelArena, relaxedSimdInUse, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -138,7 +138,7 @@ export function tryAddIntWasm(
   return inArena((arena) => { maxAcc = addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding); }) ? maxAcc : undefined;
 }
 
-/** Below this many elements the TypeScript loop is as fast as the copy into wasm memory. */
+/** Below this many elements a TypeScript loop is as fast as the copy into wasm memory. */
 const ERROR_SUMS_MIN_ELEMENTS = 1024;
 
 /**
@@ -149,4 +149,17 @@ export function tryErrorSumsWasm(ref: Float32Array, codes: ArrayLike<number>, sc
   if (ref.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
   if (!(codes instanceof Uint8Array || codes instanceof Int8Array || codes instanceof Int32Array)) return false;
   return inArena((arena) => errorSumsCodesWasm(arena, ref, codes as SumCodes, scale, zero, sums));
+}
+
+/** [min, max, Σx, Σx², zeros] of float32 values in wasm when selected; undefined: the caller's TypeScript loop. */
+export function tryBatchStatsWasm(values: ArrayLike<number>): Float64Array | undefined {
+  if (!(values instanceof Float32Array) || values.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return undefined;
+  let out: Float64Array | undefined;
+  return inArena((arena) => { out = batchStatsWasm(arena, values); }) ? out : undefined;
+}
+
+/** Histogram counts of float32 values in wasm when selected (same bins as quant/observers.ts binInto); false: use TypeScript. */
+export function tryBinIntoWasm(values: ArrayLike<number>, lo: number, inv: number, hist: Float64Array): boolean {
+  if (!(values instanceof Float32Array) || values.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
+  return inArena((arena) => binIntoWasm(arena, values, lo, inv, hist));
 }

@@ -45,6 +45,10 @@ export interface KernelExports {
   ): number;
   /** out[0..4] (f64) += Σref², Σt², Σref·t, Σ(ref − t)²; out[4] = max(out[4], max |ref − t|), t = fround(s·(q − z)). */
   errorSumsCodes(ref: number, codes: number, bytes: number, signed: number, n: number, scale: number, zero: number, out: number): void;
+  /** out (f64) = [min, max, Σx, Σx², zeros] of n float32 values. */
+  batchStatsF32(x: number, n: number, out: number): void;
+  /** counts (i32)[clamp(floor((x − lo)·inv), 0, bins − 1)] += 1 per float32 value. */
+  binIntoF32(x: number, n: number, lo: number, inv: number, bins: number, counts: number): void;
   depthwise_f32(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,

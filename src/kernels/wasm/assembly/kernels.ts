@@ -1027,3 +1027,60 @@ export function errorSumsCodes(ref: usize, codes: usize, bytes: i32, signed: i32
   store<f64>(out + 24, load<f64>(out + 24) + se2);
   if (smx > load<f64>(out + 32)) store<f64>(out + 32, smx);
 }
+
+/**
+ * Batch statistics of float32 values (quant/observers.ts batchStats): out (f64) = [min, max, Σx, Σx², zeros];
+ * min/max skip NaN (as the TypeScript comparisons do), the sums carry it.
+ */
+export function batchStatsF32(x: usize, n: i32, out: usize): void {
+  let vmin = f32x4.splat(Infinity), vmax = f32x4.splat(-Infinity);
+  let s = f64x2.splat(0), sh = f64x2.splat(0), s2 = f64x2.splat(0), s2h = f64x2.splat(0);
+  let zeros = i32x4.splat(0);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + <usize>i * 4);
+    vmin = f32x4.pmin(vmin, v); // v < min ? v : min
+    vmax = f32x4.pmax(vmax, v); // max < v ? v : max
+    zeros = i32x4.sub(zeros, f32x4.eq(v, zero));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    s = f64x2.add(s, lo); sh = f64x2.add(sh, hi);
+    s2 = f64x2.add(s2, f64x2.mul(lo, lo)); s2h = f64x2.add(s2h, f64x2.mul(hi, hi));
+  }
+  let mn = <f64>Infinity, mx = <f64>-Infinity;
+  for (let k = 0; k < 4; k++) {
+    const a = <f64>f32x4.extract_lane(vmin, 0), b = <f64>f32x4.extract_lane(vmax, 0);
+    if (a < mn) mn = a;
+    if (b > mx) mx = b;
+    vmin = i8x16.shuffle(vmin, vmin, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+    vmax = i8x16.shuffle(vmax, vmax, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+  }
+  s = f64x2.add(s, sh); s2 = f64x2.add(s2, s2h);
+  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  let sumSq = f64x2.extract_lane(s2, 0) + f64x2.extract_lane(s2, 1);
+  let z = i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3);
+  for (; i < n; i++) {
+    const v = <f64>load<f32>(x + <usize>i * 4);
+    if (v == 0) z++;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    sum += v; sumSq += v * v;
+  }
+  store<f64>(out, mn);
+  store<f64>(out + 8, mx);
+  store<f64>(out + 16, sum);
+  store<f64>(out + 24, sumSq);
+  store<f64>(out + 32, <f64>z);
+}
+
+/** counts[b] += 1 for b = clamp(floor((x − lo)·inv), 0, bins − 1) per float32 value (quant/observers.ts binInto). */
+export function binIntoF32(x: usize, n: i32, lo: f64, inv: f64, bins: i32, counts: usize): void {
+  const last = bins - 1;
+  for (let i = 0; i < n; i++) {
+    const t = Math.floor((<f64>load<f32>(x + <usize>i * 4) - lo) * inv);
+    const b = t > <f64>last ? last : t < 0 ? 0 : <i32>t; // NaN: bin 0 (batchStats rejects NaN before)
+    const p = counts + (<usize>b << 2);
+    store<i32>(p, load<i32>(p) + 1);
+  }
+}
