@@ -11,6 +11,7 @@ import { conv2d, Conv2dParams } from '../src/kernels/float/conv';
 import { InputError } from '../src/util/errors';
 import { mulberry32 as rng } from '../src/util/random';
 import { batchStats, binInto } from '../src/quant/observers';
+import { quantizeArray } from '../src/quant/quantizer';
 
 const root = path.resolve(__dirname, '..');
 
@@ -291,4 +292,31 @@ test('wasm batch statistics and histogram bins equal the TypeScript loops (calib
   } finally {
     setKernelPath(undefined);
   }
+});
+
+test('wasm quantization of floats equals the TypeScript loop: ties to even, clamping, ±Inf, NaN → 0, every code type', { skip: !wasmAvailable() }, () => {
+  const r = rng(11);
+  const scale = 0.25;
+  const x = Float32Array.from({ length: 2051 }, (_, i) => (i % 9 === 0 ? (Math.floor(r() * 40) - 20 + 0.5) * scale : (r() - 0.5) * 90 * scale));
+  x[3] = NaN; x[2050] = NaN; x[10] = Infinity; x[11] = -Infinity; x[2049] = 1e30;
+  const kinds: [string, () => Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array, number, number, number][] = [
+    ['uint8', () => new Uint8Array(x.length), 0, 255, 128],
+    ['int8', () => new Int8Array(x.length), -127, 127, 0],
+    ['int16', () => new Int16Array(x.length), -32767, 32767, 3],
+    ['uint16', () => new Uint16Array(x.length), 0, 65535, 30000],
+    ['int32', () => new Int32Array(x.length), -(2 ** 20), 2 ** 20, -7],
+  ];
+  for (const [what, make, qmin, qmax, zeroPoint] of kinds) {
+    const p = { scale, zeroPoint, qmin, qmax, bits: 8, signed: qmin < 0 } as unknown as Parameters<typeof quantizeArray>[1];
+    const viaWasm = make(), viaTs = make();
+    setKernelPath('wasm');
+    try { quantizeArray(x, p, viaWasm); } finally { setKernelPath(undefined); }
+    setKernelPath('ts');
+    try { quantizeArray(x, p, viaTs); } finally { setKernelPath(undefined); }
+    assert.deepEqual(viaWasm, viaTs, what);
+    assert.equal(viaWasm[3], 0, `${what}: NaN → 0`);
+    assert.equal(viaWasm[10], qmax, `${what}: +Inf → qmax`);
+    assert.equal(viaWasm[11], qmin, `${what}: −Inf → qmin`);
+  }
+  assert.equal(quantizeArray(Float32Array.of(0.625, 0.375, -0.625), { scale, zeroPoint: 0, qmin: -8, qmax: 7 } as never)[0], 2, '2.5 → 2 (short arrays: the TypeScript loop)');
 });

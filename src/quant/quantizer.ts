@@ -1,5 +1,6 @@
 /** Uniform affine and symmetric quantizers: ranges, scales, zero points, quantize / dequantize. */
 import { InputError } from '../util/errors';
+import { tryQuantizeWasm } from '../kernels/wasm';
 
 export interface QuantRange {
   qmin: number;
@@ -91,6 +92,7 @@ export function quantizeArray<T extends Int32Array | Int16Array | Int8Array | Ui
   x: ArrayLike<number>, p: QuantParams, out: T = new Int32Array(x.length) as T,
 ): T {
   const inv = 1 / p.scale, z = p.zeroPoint, qmin = p.qmin, qmax = p.qmax;
+  if (tryQuantizeWasm(x, inv, z, qmin, qmax, out)) return out;
   for (let i = 0; i < x.length; i++) {
     const v = x[i] * inv;
     let r = Math.round(v); // half up; r − v is exact, and 0.5 exactly on a tie: then round half to even

@@ -8,7 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
-import { SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm } from './metrics';
+import { QuantizedCodes, SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm, quantizeWasm } from './metrics';
 import { KernelArena, WasmMemoryFull, kernelArena, relaxedSimdInUse, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -139,27 +139,33 @@ export function tryAddIntWasm(
 }
 
 /** Below this many elements a TypeScript loop is as fast as the copy into wasm memory. */
-const ERROR_SUMS_MIN_ELEMENTS = 1024;
+const WASM_MIN_ELEMENTS = 1024;
 
 /**
  * Error sums of a float reference against codes (inspect/metrics.ts) in wasm when selected: sums[0..3] += Σref²,
  * Σt², Σref·t, Σe²; sums[4] = max(sums[4], max |e|). False: the caller runs its TypeScript loop.
  */
 export function tryErrorSumsWasm(ref: Float32Array, codes: ArrayLike<number>, scale: number, zero: number, sums: Float64Array): boolean {
-  if (ref.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
+  if (ref.length < WASM_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
   if (!(codes instanceof Uint8Array || codes instanceof Int8Array || codes instanceof Int32Array)) return false;
   return inArena((arena) => errorSumsCodesWasm(arena, ref, codes as SumCodes, scale, zero, sums));
 }
 
 /** [min, max, Σx, Σx², zeros] of float32 values in wasm when selected; undefined: the caller's TypeScript loop. */
 export function tryBatchStatsWasm(values: ArrayLike<number>): Float64Array | undefined {
-  if (!(values instanceof Float32Array) || values.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return undefined;
+  if (!(values instanceof Float32Array) || values.length < WASM_MIN_ELEMENTS || kernelPath() !== 'wasm') return undefined;
   let out: Float64Array | undefined;
   return inArena((arena) => { out = batchStatsWasm(arena, values); }) ? out : undefined;
 }
 
 /** Histogram counts of float32 values in wasm when selected (same bins as quant/observers.ts binInto); false: use TypeScript. */
 export function tryBinIntoWasm(values: ArrayLike<number>, lo: number, inv: number, hist: Float64Array): boolean {
-  if (!(values instanceof Float32Array) || values.length < ERROR_SUMS_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
+  if (!(values instanceof Float32Array) || values.length < WASM_MIN_ELEMENTS || kernelPath() !== 'wasm') return false;
   return inArena((arena) => binIntoWasm(arena, values, lo, inv, hist));
+}
+
+/** q = clamp(round_half_even(x·inv) + z, qmin, qmax) of float32 values in wasm when selected; false: use TypeScript. */
+export function tryQuantizeWasm(x: ArrayLike<number>, inv: number, z: number, qmin: number, qmax: number, out: QuantizedCodes): boolean {
+  if (!(x instanceof Float32Array) || x.length < WASM_MIN_ELEMENTS || out.length < x.length || kernelPath() !== 'wasm') return false;
+  return inArena((arena) => quantizeWasm(arena, x, inv, z, qmin, qmax, out));
 }

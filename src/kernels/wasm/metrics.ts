@@ -1,4 +1,4 @@
-/** Streaming statistics in wasm: error sums of a reference against codes (inspect/metrics.ts), batch stats and histograms (quant/observers.ts). */
+/** Whole-array quantization math in wasm: error sums against codes (inspect/metrics.ts), batch stats and histograms (quant/observers.ts), quantizing floats (quant/quantizer.ts). */
 import type { KernelArena } from './runtime';
 
 /** Codes the wasm loop reads: 1- or 4-byte elements. */
@@ -38,6 +38,23 @@ export function binIntoWasm(arena: KernelArena, values: Float32Array, lo: number
     arena.exports.binIntoF32(px, values.length, lo, inv, hist.length, pc);
     const counts = new Int32Array(arena.bytes().buffer, pc, hist.length);
     for (let b = 0; b < hist.length; b++) hist[b] += counts[b];
+  } finally {
+    arena.resetScratch();
+  }
+}
+
+/** Codes an array can hold: the quantizer's outputs. */
+export type QuantizedCodes = Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
+
+/** out = clamp(round_half_even(x·inv) + z, qmin, qmax) per value (NaN → 0). */
+export function quantizeWasm(arena: KernelArena, x: Float32Array, inv: number, z: number, qmin: number, qmax: number, out: QuantizedCodes): void {
+  try {
+    const px = arena.copyIn(x);
+    const po = arena.scratch(x.length * out.BYTES_PER_ELEMENT + 16);
+    const unsigned = out instanceof Uint8Array || out instanceof Uint16Array ? 1 : 0;
+    arena.exports.quantizeF32(px, x.length, inv, z, qmin, qmax, po, out.BYTES_PER_ELEMENT, unsigned);
+    const view = new (out.constructor as { new (b: ArrayBuffer, o: number, l: number): QuantizedCodes })(arena.bytes().buffer as ArrayBuffer, po, x.length);
+    out.set(view);
   } finally {
     arena.resetScratch();
   }

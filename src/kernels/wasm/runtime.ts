@@ -49,6 +49,8 @@ export interface KernelExports {
   batchStatsF32(x: number, n: number, out: number): void;
   /** counts (i32)[clamp(floor((x − lo)·inv), 0, bins − 1)] += 1 per float32 value. */
   binIntoF32(x: number, n: number, lo: number, inv: number, bins: number, counts: number): void;
+  /** codes (outBytes each) = clamp(round_half_even(x·inv) + z, qmin, qmax) of n float32 values; NaN → 0. */
+  quantizeF32(x: number, n: number, inv: number, z: number, qmin: number, qmax: number, out: number, outBytes: number, unsigned: number): void;
   depthwise_f32(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,

@@ -1084,3 +1084,31 @@ export function binIntoF32(x: usize, n: i32, lo: f64, inv: f64, bins: i32, count
     store<i32>(p, load<i32>(p) + 1);
   }
 }
+
+/**
+ * q = clamp(round_half_even(x·inv) + z, qmin, qmax) per float32 value (quant/quantizer.ts quantizeArray), into
+ * codes of outBytes (1, 2 or 4); NaN gives 0, as a typed-array store of NaN does.
+ */
+export function quantizeF32(x: usize, n: i32, inv: f64, z: i32, qmin: i32, qmax: i32, out: usize, outBytes: i32, unsigned: i32): void {
+  const vinv = f64x2.splat(inv), vz = f64x2.splat(<f64>z), lo = f64x2.splat(<f64>qmin), hi = f64x2.splat(<f64>qmax);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + <usize>i * 4);
+    const a = f64x2.promote_low_f32x4(v);
+    const b = f64x2.promote_low_f32x4(i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    // pmin/pmax let NaN through to trunc_sat, which gives 0
+    const qa = f64x2.pmax(f64x2.pmin(f64x2.add(f64x2.nearest(f64x2.mul(a, vinv)), vz), hi), lo);
+    const qb = f64x2.pmax(f64x2.pmin(f64x2.add(f64x2.nearest(f64x2.mul(b, vinv)), vz), hi), lo);
+    const ia = i32x4.trunc_sat_f64x2_s_zero(qa), ib = i32x4.trunc_sat_f64x2_s_zero(qb);
+    storeCodes4(out + <usize>(i * outBytes), i8x16.shuffle(ia, ib, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), outBytes, unsigned != 0);
+  }
+  for (; i < n; i++) {
+    let q = nearest(<f64>load<f32>(x + <usize>i * 4) * inv) + <f64>z;
+    if (q > <f64>qmax) q = <f64>qmax;
+    if (q < <f64>qmin) q = <f64>qmin;
+    const c = q != q ? 0 : <i32>q;
+    if (outBytes == 1) store<i8>(out + <usize>i, <i8>c);
+    else if (outBytes == 2) store<i16>(out + <usize>i * 2, <i16>c);
+    else store<i32>(out + <usize>i * 4, c);
+  }
+}
