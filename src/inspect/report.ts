@@ -80,6 +80,8 @@ export interface ReportData {
     evaluationImages: number;
     calibPath: string;
     dataPath: string;
+    /** Layers given their own bits or kept in float ('conv1 W4 A6', 'fc kept in float'), named under the title. */
+    layerChoices?: string[];
   };
   float: { accuracy: number };
   quantized: Evaluation;
@@ -441,6 +443,13 @@ function inlineMarkdownToHtml(text: string): string {
 }
 
 /** The whole report as one HTML document with no external resources. */
+/** The sentence naming the per-layer choices, or undefined when the run has none. */
+function layerChoicesSentence(d: ReportData): string | undefined {
+  const lines = d.settings.layerChoices ?? [];
+  if (lines.length === 0) return undefined;
+  return `Per-layer choices (${lines.length} layer${lines.length > 1 ? 's' : ''}; the others at W${d.settings.weightBits}A${d.settings.activationBits}): ${lines.join('; ')}.`;
+}
+
 export function renderHtml(d: ReportData): string {
   const sections = buildSections(d);
   const title = `Quantization report: ${d.modelPath.split(/[\\/]/).pop()}`;
@@ -454,7 +463,7 @@ export function renderHtml(d: ReportData): string {
 <title>${escapeXml(title)}</title><style>${PAGE_CSS}</style></head><body>
 <h1>${escapeXml(title)}</h1>
 <p class="qi-meta">${escapeXml(d.modelPath)} · calibration ${escapeXml(d.settings.calibPath)} (${d.settings.calibrationImages} images) · evaluation ${escapeXml(d.settings.dataPath)} (${d.settings.evaluationImages} images) · ${escapeXml(d.generatedAt)}</p>
-<nav>${sections.map((s) => `<a href="#${s.id}">${escapeXml(s.title)}</a>`).join('')}</nav>
+${layerChoicesSentence(d) ? `<p class="qi-meta" id="layer-choices">${escapeXml(layerChoicesSentence(d)!)}</p>\n` : ''}<nav>${sections.map((s) => `<a href="#${s.id}">${escapeXml(s.title)}</a>`).join('')}</nav>
 ${body}
 </body></html>
 `;
@@ -463,6 +472,8 @@ ${body}
 export function renderMarkdown(d: ReportData): string {
   const sections = buildSections(d);
   const lines = [`# Quantization report: ${d.modelPath.split(/[\\/]/).pop()}`, '', `${d.modelPath} · calibration ${d.settings.calibPath} (${d.settings.calibrationImages} images) · evaluation ${d.settings.dataPath} (${d.settings.evaluationImages} images) · ${d.generatedAt}`, ''];
+  const choices = layerChoicesSentence(d);
+  if (choices) lines.push(choices, '');
   for (const s of sections) {
     lines.push(`## ${s.title}`, '');
     for (const p of s.paragraphs) lines.push(p, s.id === 'dataflow' ? '' : '');

@@ -3,7 +3,6 @@ import { findSidecar, resolvePreprocess } from '../data';
 import type { QuantOptions } from '../engine/int-plan';
 import { buildReport } from '../inspect/build-report';
 import { renderHtml, renderMarkdown } from '../inspect/report';
-import { escapeXml } from '../inspect/svg';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { InputError, requireLabels } from '../util/errors';
 import { layerChoices, loadForJob, openForJob, type JobContext } from './quantize-job';
@@ -20,20 +19,6 @@ export function layerChoiceLines(c: LayerChoiceOptions): string[] {
     const parts = [c.layerWeightBits[name] !== undefined ? `W${c.layerWeightBits[name]}` : '', c.layerActivationBits[name] !== undefined ? `A${c.layerActivationBits[name]}` : ''];
     return `${name} ${parts.filter(Boolean).join(' ')}`;
   });
-}
-
-function choicesSentence(lines: string[], weightBits: number, activationBits: number): string {
-  return `Per-layer choices (${lines.length} layer${lines.length > 1 ? 's' : ''}; the others at W${weightBits}A${activationBits}): ${lines.join('; ')}.`;
-}
-
-/** The report with its per-layer choices named under the title (HTML and Markdown); unchanged without choices. */
-function withChoices(report: { html: string; markdown: string }, lines: string[], weightBits: number, activationBits: number): { html: string; markdown: string } {
-  if (lines.length === 0) return report;
-  const sentence = choicesSentence(lines, weightBits, activationBits);
-  const html = report.html.replace('<nav>', `<p class="qi-meta" id="layer-choices">${escapeXml(sentence)}</p>\n<nav>`);
-  const md = report.markdown.split('\n');
-  md.splice(4, 0, sentence, ''); // after the title and the meta line
-  return { html, markdown: md.join('\n') };
 }
 
 export async function reportWorkerJob(options: Record<string, unknown>, ctx: JobContext): Promise<{ html: string; markdown: string; layerChoices: string[] }> {
@@ -68,5 +53,6 @@ export async function reportWorkerJob(options: Record<string, unknown>, ctx: Job
     (stage, fraction) => ctx.onProgress(fraction, stage),
   );
   const lines = layerChoiceLines(choices);
-  return { ...withChoices({ html: renderHtml(report), markdown: renderMarkdown(report) }, lines, weightBits, activationBits), layerChoices: lines };
+  const named = { ...report, settings: { ...report.settings, layerChoices: lines } };
+  return { html: renderHtml(named), markdown: renderMarkdown(named), layerChoices: lines };
 }
