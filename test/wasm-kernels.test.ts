@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import {
-  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, tryErrorSumsWasm, tryBatchStatsWasm, wasmAvailable,
+  kernelPath, releaseKernelArena, setKernelPath, setWasmMemoryLimit, trySgemmWasm, trySgemmWasmAt, tryIgemmWasm, tryConv2dWasm, tryErrorSumsWasm, tryBatchStatsWasm, trySumBytesOverBatchWasm, wasmAvailable,
 } from '../src/kernels/wasm';
 import { sgemmTs } from '../src/kernels/float/gemm';
 import { conv2d, Conv2dParams } from '../src/kernels/float/conv';
@@ -319,4 +319,19 @@ test('wasm quantization of floats equals the TypeScript loop: ties to even, clam
     assert.equal(viaWasm[11], qmin, `${what}: −Inf → qmin`);
   }
   assert.equal(quantizeArray(Float32Array.of(0.625, 0.375, -0.625), { scale, zeroPoint: 0, qmin: -8, qmax: 7 } as never)[0], 2, '2.5 → 2 (short arrays: the TypeScript loop)');
+});
+
+test('wasm sums of byte codes over a batch equal the integer loop (uint8 and int8, rows not a multiple of 16)', { skip: !wasmAvailable() }, () => {
+  const r = rng(21);
+  const batch = 7, per = 16 * 40 + 5;
+  for (const codes of [Uint8Array.from({ length: batch * per }, () => Math.floor(r() * 256)), Int8Array.from({ length: batch * per }, () => Math.floor(r() * 256) - 128)]) {
+    const want = new Int32Array(per);
+    for (let n = 0; n < batch; n++) for (let i = 0; i < per; i++) want[i] += codes[n * per + i];
+    setKernelPath('wasm');
+    try {
+      assert.deepEqual(trySumBytesOverBatchWasm(codes, batch, per), want, codes.constructor.name);
+    } finally {
+      setKernelPath(undefined);
+    }
+  }
 });

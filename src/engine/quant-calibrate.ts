@@ -7,6 +7,7 @@ import { InputError } from '../util/errors';
 import { attrInt, Node } from '../graph/ir';
 import type { Tensor } from '../graph/tensor';
 import { Conv2dParams, conv2dParams } from '../kernels/float/conv';
+import { trySumBytesOverBatchWasm } from '../kernels/wasm';
 import { BatchStats, GrowthStep, StreamingObserver, applyGrowth, batchStats, binInto } from '../quant/observers';
 import type { LayerInputSamples } from '../quant/weights';
 import type { RunHooks } from './types';
@@ -74,15 +75,33 @@ export interface CodeScale { scale: number; zeroPoint: number }
 function sumOverBatch(data: Tensor['data'], batch: number, per: number, codes?: CodeScale): Float64Array {
   if (data instanceof BigInt64Array) throw new InputError('column means need float or integer code data, got int64');
   const byteCodes = codes && (data instanceof Uint8Array || data instanceof Int8Array) && batch < 2 ** 23;
-  const sums = byteCodes ? new Int32Array(per) : new Float64Array(per); // integer adds where they cannot overflow
-  for (let n = 0; n < batch; n++) {
-    const base = n * per;
-    for (let i = 0; i < per; i++) sums[i] += data[base + i];
-  }
+  const sums = byteCodes ? sumBytes(data as Uint8Array | Int8Array, batch, per) : sumValues(data, batch, per);
   if (!codes) return sums as Float64Array;
   const out = new Float64Array(per);
   for (let i = 0; i < per; i++) out[i] = codes.scale * (sums[i] - batch * codes.zeroPoint);
   return out;
+}
+
+/** Σ_n q[n, i] of byte codes in int32 (no overflow below 2^23 images). */
+function sumBytes(data: Uint8Array | Int8Array, batch: number, per: number): Int32Array {
+  const simd = trySumBytesOverBatchWasm(data, batch, per);
+  if (simd) return simd;
+  const sums = new Int32Array(per);
+  for (let n = 0; n < batch; n++) {
+    const base = n * per;
+    for (let i = 0; i < per; i++) sums[i] += data[base + i];
+  }
+  return sums;
+}
+
+/** Σ_n x[n, i] in float64 (exact for integer codes below 2^53). */
+function sumValues(data: Exclude<Tensor['data'], BigInt64Array>, batch: number, per: number): Float64Array {
+  const sums = new Float64Array(per);
+  for (let n = 0; n < batch; n++) {
+    const base = n * per;
+    for (let i = 0; i < per; i++) sums[i] += data[base + i];
+  }
+  return sums;
 }
 
 /**
@@ -150,6 +169,24 @@ export class ColumnMeans {
 export function firstImages(t: Tensor, n: number): Tensor {
   if (n >= t.dims[0]) return t;
   return { ...t, dims: [n, ...t.dims.slice(1)], data: t.data.subarray(0, (t.data.length / t.dims[0]) * n) } as Tensor;
+}
+
+/** Images [start, end) of a batch tensor (a copy: a pool worker is sent these images only). */
+function imageRange(t: Tensor, start: number, end: number): Tensor {
+  const per = t.data.length / t.dims[0];
+  return { ...t, dims: [end - start, ...t.dims.slice(1)], data: t.data.slice(start * per, end * per) } as Tensor;
+}
+
+/**
+ * The first n images of a calibration batch as kept for the bias-correction pass: in two halves, so that the pass's
+ * threads (which take whole kept batches) get near-equal shares also when the batches do not divide among them.
+ */
+export function meanBatchHalves(t: Tensor, n: number): Tensor[] {
+  const kept = firstImages(t, n);
+  const count = kept.dims[0];
+  if (count < 2) return [kept];
+  const half = Math.ceil(count / 2);
+  return [imageRange(kept, 0, half), imageRange(kept, half, count)];
 }
 
 /** Runs an observation; a bad-input error (NaN / Inf activations) then names the value where it first appeared. */
@@ -325,7 +362,7 @@ export class Calibrator {
     const batch = input.dims[0] ?? 0;
     this.batchImages = batch;
     this.batchMeanImages = this.opts.keepMeans ? Math.max(0, Math.min(batch, (this.opts.meanImages ?? Infinity) - this.images)) : 0;
-    if (this.batchMeanImages > 0) this.meanBatches.push(firstImages(input, this.batchMeanImages));
+    if (this.batchMeanImages > 0) this.meanBatches.push(...meanBatchHalves(input, this.batchMeanImages));
     this.images += batch;
   }
 

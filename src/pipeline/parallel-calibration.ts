@@ -5,7 +5,7 @@
  */
 import { iterateBatches } from '../data/preprocess';
 import type { Dataset, Preprocess } from '../data/types';
-import { CalibrationMerge, CalibrationStats, CalibratorOptions, ObservedBatch, firstImages } from '../engine/quant-calibrate';
+import { CalibrationMerge, CalibrationStats, CalibratorOptions, ObservedBatch, meanBatchHalves } from '../engine/quant-calibrate';
 import type { PreparedModel } from '../engine/types';
 import type { Tensor } from '../graph/tensor';
 import { elementCount } from '../graph/tensor';
@@ -52,7 +52,7 @@ export async function calibrateInPool(
     callbacks.checkCancelled?.();
     const images = batch.labels.length;
     const meanImages = observers.keepMeans ? Math.max(0, Math.min(images, (observers.meanImages ?? Infinity) - seen)) : 0;
-    if (meanImages > 0) meanBatches.push(firstImages(batch.input, meanImages));
+    if (meanImages > 0) meanBatches.push(...meanBatchHalves(batch.input, meanImages));
     seen += images;
     const worker = index % pool.size;
     const payload: QuantizeTaskPayload = { op: 'calibrate-observe', index, inputName: prepared.inputName, input: batch.input, meanImages, sampledLayers };

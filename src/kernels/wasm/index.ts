@@ -8,7 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
-import { QuantizedCodes, SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm, quantizeWasm } from './metrics';
+import { QuantizedCodes, SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm, quantizeWasm, sumBytesOverBatchWasm } from './metrics';
 import { KernelArena, WasmMemoryFull, kernelArena, relaxedSimdInUse, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
@@ -168,4 +168,11 @@ export function tryBinIntoWasm(values: ArrayLike<number>, lo: number, inv: numbe
 export function tryQuantizeWasm(x: ArrayLike<number>, inv: number, z: number, qmin: number, qmax: number, out: QuantizedCodes): boolean {
   if (!(x instanceof Float32Array) || x.length < WASM_MIN_ELEMENTS || out.length < x.length || kernelPath() !== 'wasm') return false;
   return inArena((arena) => quantizeWasm(arena, x, inv, z, qmin, qmax, out));
+}
+
+/** Σ_n codes[n·per + i] of byte codes over a batch in wasm when selected (int32); undefined: use TypeScript. */
+export function trySumBytesOverBatchWasm(codes: Uint8Array | Int8Array, batch: number, per: number): Int32Array | undefined {
+  if (batch * per < WASM_MIN_ELEMENTS || kernelPath() !== 'wasm') return undefined;
+  let out: Int32Array | undefined;
+  return inArena((arena) => { out = sumBytesOverBatchWasm(arena, codes, batch, per); }) ? out : undefined;
 }

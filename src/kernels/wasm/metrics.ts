@@ -59,3 +59,16 @@ export function quantizeWasm(arena: KernelArena, x: Float32Array, inv: number, z
     arena.resetScratch();
   }
 }
+
+/** Σ_n codes[n·per + i] per element i of one image, over the batch (int32). */
+export function sumBytesOverBatchWasm(arena: KernelArena, codes: Uint8Array | Int8Array, batch: number, per: number): Int32Array {
+  try {
+    const pc = arena.copyIn(codes.subarray(0, batch * per));
+    const ps = arena.scratch(4 * per + 64);
+    arena.bytes().fill(0, ps, ps + 4 * per);
+    arena.exports.sumBytesOverBatch(pc, batch, per, codes instanceof Int8Array ? 1 : 0, ps);
+    return new Int32Array(arena.bytes().buffer, ps, per).slice();
+  } finally {
+    arena.resetScratch();
+  }
+}

@@ -51,6 +51,8 @@ export interface KernelExports {
   binIntoF32(x: number, n: number, lo: number, inv: number, bins: number, counts: number): void;
   /** codes (outBytes each) = clamp(round_half_even(x·inv) + z, qmin, qmax) of n float32 values; NaN → 0. */
   quantizeF32(x: number, n: number, inv: number, z: number, qmin: number, qmax: number, out: number, outBytes: number, unsigned: number): void;
+  /** sums (i32)[i] += Σ_n codes[n·per + i] of 1-byte codes. */
+  sumBytesOverBatch(codes: number, batch: number, per: number, signed: number, sums: number): void;
   depthwise_f32(
     x: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     dh: number, dw: number, padT: number, padL: number, oh: number, ow: number,

@@ -1112,3 +1112,25 @@ export function quantizeF32(x: usize, n: i32, inv: f64, z: i32, qmin: i32, qmax:
     else store<i32>(out + <usize>i * 4, c);
   }
 }
+
+/** sums (i32)[i] += Σ_n codes[n·per + i] over `batch` images of 1-byte codes (engine/quant-calibrate.ts column means). */
+export function sumBytesOverBatch(codes: usize, batch: i32, per: i32, signed: i32, sums: usize): void {
+  for (let n = 0; n < batch; n++) {
+    const row = codes + <usize>n * <usize>per;
+    let i = 0;
+    for (; i + 16 <= per; i += 16) {
+      const v = v128.load(row + <usize>i);
+      const lo = signed ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_low_i8x16_u(v);
+      const hi = signed ? i16x8.extend_high_i8x16_s(v) : i16x8.extend_high_i8x16_u(v);
+      const p = sums + <usize>i * 4;
+      v128.store(p, i32x4.add(v128.load(p), i32x4.extend_low_i16x8_s(lo)));
+      v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.extend_high_i16x8_s(lo)));
+      v128.store(p + 32, i32x4.add(v128.load(p + 32), i32x4.extend_low_i16x8_s(hi)));
+      v128.store(p + 48, i32x4.add(v128.load(p + 48), i32x4.extend_high_i16x8_s(hi)));
+    }
+    for (; i < per; i++) {
+      const p = sums + <usize>i * 4;
+      store<i32>(p, load<i32>(p) + (signed ? <i32>load<i8>(row + <usize>i) : <i32>load<u8>(row + <usize>i)));
+    }
+  }
+}
