@@ -25,7 +25,7 @@ import { imagesDigest, modelIdentity } from '../pipeline/identity';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { checkBits } from '../quant/quantizer';
 import { asFloat32 } from '../graph/tensor';
-import { InputError } from '../util/errors';
+import { CancelledError, InputError } from '../util/errors';
 import { fitImageShape, imageModel, parseImageShape } from '../graph/input-shape';
 
 export interface JobContext {
@@ -134,10 +134,13 @@ const finite = (db: number): number | undefined => (Number.isFinite(db) ? db : u
  * the ReLU after it (a conv, a residual Add: their scale comes from the activation's output) is compared after the
  * clamp, as the job's layer table does, so its raw output is not measured against the unclamped float value.
  */
-export function graphErrors(
+export async function graphErrors(
   plan: QuantPlan, prepared: PreparedModel, data: Dataset, pre: Preprocess, checkCancelled?: () => void, earlier?: EarlierGraphErrors,
   memo: GraphPassMemo = { floatValues: [], checkpoints: [], keep: false },
-): GraphErrors {
+): Promise<GraphErrors> {
+  // it runs beside the evaluation (whose batches this thread hands to the pool): short steps, each after an event-loop turn
+  const pause = () => { checkCancelled?.(); return new Promise<void>((resolve) => setImmediate(resolve)); };
+  await pause();
   const index = new Map(prepared.nodes.map((n, i) => [n.name, i]));
   // nodes before the first one the plans run differently have the earlier run's errors: not measured again
   const settled = (name: string) => earlier !== undefined && (index.get(name) ?? Infinity) < earlier.firstChanged;
@@ -166,6 +169,7 @@ export function graphErrors(
     if (memo.keep) memo.floatValues[batchIndex] = values;
     const inSegment = new Set<string>();
     for (const layer of plan.layers) {
+      await pause();
       const segment = layerSegment(fp, plan, layer);
       if (segment.every((n) => settled(n.name))) { segment.forEach((n) => inSegment.add(n.name)); continue; }
       const input = values.get(segment[0].inputs[0]);
@@ -181,6 +185,7 @@ export function graphErrors(
         /* not measurable alone: no local number */
       }
     }
+    await pause();
     for (const node of fp.nodes) {
       const mode = plan.modes.get(node.name);
       if (!mode || inSegment.has(node.name) || settled(node.name) || ['layer', 'float', 'fused'].includes(mode.kind)) continue;
@@ -197,6 +202,7 @@ export function graphErrors(
         /* not measurable alone */
       }
     }
+    await pause();
     // the integer pass resumes at the last run's checkpoint before the first changed node (what precedes is settled)
     const c = earlier ? resumeCheckpoint(at, earlier.firstChanged) : undefined;
     const from = c === undefined ? undefined : memo.checkpoints[batchIndex]?.find((x) => x.at === c);
@@ -301,17 +307,23 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const evaluation = testPath ? openForJob(model, testPath, testImages).dataset : undefined;
   let planned: { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   /** Per-node errors of the final plan on a few images; nodes before the first the last run's plan differs at keep its values. */
-  const graphErrorsOf = (plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats): GraphErrors => {
-    ctx.onProgress(0.96, 'per-node error');
+  const graphErrorsOf = async (plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats, checkCancelled: () => void): Promise<GraphErrors> => {
     const graphData = evaluation ?? calibration;
     // the same statistics object means the same model and calibration (the pipeline's cache keys it by both)
     const key = JSON.stringify([imagesDigest(graphData, Math.min(graphData.count, GRAPH_IMAGES)), pre]);
     const same = lastGraph?.key === key && lastGraph.stats === stats ? lastGraph : undefined;
     const earlier = same && { errors: same.errors, firstChanged: firstChangedNode(prepared, same.plan, plan) };
     const memo = same?.memo ?? { floatValues: [], checkpoints: [], keep: allValuesBytes(prepared, Math.min(graphData.count, GRAPH_IMAGES)) <= GRAPH_FLOAT_BUDGET_BYTES };
-    const errors = graphErrors(plan, prepared, graphData, pre, ctx.checkCancelled, earlier, memo);
+    const errors = await graphErrors(plan, prepared, graphData, pre, checkCancelled, earlier, memo);
     lastGraph = { key, stats, plan, errors, memo };
     return errors;
+  };
+  // the per-node errors start once the plan is final and run beside the evaluation (this thread is idle meanwhile)
+  let graphPass: Promise<GraphErrors> | undefined;
+  let jobFailed = false;
+  const checkGraphPass = () => {
+    if (jobFailed) throw new CancelledError('the quantize job failed');
+    ctx.checkCancelled();
   };
   const result: QuantizeResult = await quantizeJob(
     {
@@ -332,15 +344,21 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
     },
     {
       onProgress: ctx.onProgress, checkCancelled: ctx.checkCancelled,
-      onPlan: (plan, prepared, stats) => (planned = { plan, prepared, stats }),
+      onPlan: (plan, prepared, stats) => {
+        planned = { plan, prepared, stats };
+        if (options.skipEvaluation === true) return;
+        graphPass = graphErrorsOf(plan, prepared, stats, checkGraphPass);
+        graphPass.catch(() => undefined); // awaited below; a failure of the job itself wins
+      },
     },
-  );
+  ).catch((e) => { jobFailed = true; throw e; });
   ctx.onProgress(0.97, 'activation histograms');
   const activations = activationHistograms(model, calibrationPath, pre);
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
   const p = planned as { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);
-  const graph = p && options.skipEvaluation !== true ? graphErrorsOf(p.plan, p.prepared, p.stats) : undefined;
+  ctx.onProgress(0.98, 'per-node error');
+  const graph = await graphPass;
   return {
     ...result,
     ...(graph ? { graph } : {}),
