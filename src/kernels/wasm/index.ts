@@ -8,7 +8,7 @@ import { ConvGeometry, conv2dWasm } from './conv';
 import { IgemmWasmOptions, Int8Codes, SgemmWasmOptions, igemmWasm, sgemmWasm } from './gemm';
 import { IntCodes, QConvArgs, Rounding, codeBound, qconv2dWasm, qconvFitsWasm, weightBound } from './qconv';
 import { AddRescaleArgs, addCodesWasm, addFitsWasm } from './qadd';
-import { QuantizedCodes, SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm, quantizeWasm, sumBytesOverBatchWasm } from './metrics';
+import { QuantizedCodes, SumCodes, batchStatsWasm, binIntoWasm, errorSumsCodesWasm, quantizeWasm, sumBytesOverBatchWasm } from './array-loops';
 import { KernelArena, WasmMemoryFull, kernelArena, relaxedSimdInUse, releaseKernelArena, setWasmMemoryLimit, wasmAvailable, wasmUnavailableReason } from './runtime';
 
 export type KernelPath = 'ts' | 'wasm';
