@@ -24,7 +24,7 @@ import type { CalibrationStats } from '../engine/quant-calibrate';
 import { imagesDigest, modelIdentity } from '../pipeline/identity';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../quant/observers';
 import { checkBits } from '../quant/quantizer';
-import { asFloat32 } from '../graph/tensor';
+import { asFloat32, elementCount } from '../graph/tensor';
 import { CancelledError, InputError } from '../util/errors';
 import { fitImageShape, imageModel, parseImageShape } from '../graph/input-shape';
 
@@ -252,7 +252,7 @@ const GRAPH_FLOAT_BUDGET_BYTES = 256 * 1024 * 1024;
 /** Bytes of every value of a prepared graph for `images` images (float32). */
 function allValuesBytes(prepared: PreparedModel, images: number): number {
   let perImage = 0;
-  for (const dims of prepared.shapes.values()) if (dims.length > 0) perImage += dims.slice(1).reduce((a, b) => a * b, 1);
+  for (const dims of prepared.shapes.values()) if (dims.length > 0) perImage += elementCount(dims.slice(1));
   return 4 * perImage * images;
 }
 

@@ -58,6 +58,12 @@ function inArena(fn: (arena: KernelArena) => void): boolean {
   return false;
 }
 
+/** inArena for a kernel that returns a value: the value, or undefined when the caller should run TypeScript. */
+function fromArena<T>(fn: (arena: KernelArena) => T): T | undefined {
+  let out: T | undefined;
+  return inArena((arena) => { out = fn(arena); }) ? out : undefined;
+}
+
 /** Runs the float GEMM in wasm when that path is selected; returns false when the caller should use TypeScript. */
 export function trySgemmWasm(
   M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, opts?: SgemmWasmOptions,
@@ -134,8 +140,7 @@ export function tryAddIntWasm(
   rounding: Rounding = 'gemmlowp',
 ): number | undefined {
   if (kernelPath() !== 'wasm' || a.length < out.length || b.length < out.length || !addFitsWasm(a, za, b, zb, r.leftShift)) return undefined;
-  let maxAcc = 0;
-  return inArena((arena) => { maxAcc = addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding); }) ? maxAcc : undefined;
+  return fromArena((arena) => addCodesWasm(arena, a, za, b, zb, r, zOut, lo, hi, out, rounding));
 }
 
 /** Below this many elements a TypeScript loop is as fast as the copy into wasm memory. */
@@ -154,8 +159,7 @@ export function tryErrorSumsWasm(ref: Float32Array, codes: ArrayLike<number>, sc
 /** [min, max, Σx, Σx², zeros] of float32 values in wasm when selected; undefined: the caller's TypeScript loop. */
 export function tryBatchStatsWasm(values: ArrayLike<number>): Float64Array | undefined {
   if (!(values instanceof Float32Array) || values.length < WASM_MIN_ELEMENTS || kernelPath() !== 'wasm') return undefined;
-  let out: Float64Array | undefined;
-  return inArena((arena) => { out = batchStatsWasm(arena, values); }) ? out : undefined;
+  return fromArena((arena) => batchStatsWasm(arena, values));
 }
 
 /** Histogram counts of float32 values in wasm when selected (same bins as quant/observers.ts binInto); false: use TypeScript. */
@@ -173,6 +177,5 @@ export function tryQuantizeWasm(x: ArrayLike<number>, inv: number, z: number, qm
 /** Σ_n codes[n·per + i] of byte codes over a batch in wasm when selected (int32); undefined: use TypeScript. */
 export function trySumBytesOverBatchWasm(codes: Uint8Array | Int8Array, batch: number, per: number): Int32Array | undefined {
   if (batch * per < WASM_MIN_ELEMENTS || kernelPath() !== 'wasm') return undefined;
-  let out: Int32Array | undefined;
-  return inArena((arena) => { out = sumBytesOverBatchWasm(arena, codes, batch, per); }) ? out : undefined;
+  return fromArena((arena) => sumBytesOverBatchWasm(arena, codes, batch, per));
 }
