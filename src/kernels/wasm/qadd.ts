@@ -32,9 +32,10 @@ export function addCodesWasm(
     const pa = arena.copyIn(a.subarray(0, n));
     const pb = arena.copyIn(b.subarray(0, n));
     const po = arena.scratch(n * out.BYTES_PER_ELEMENT + 16);
+    const tables = arena.scratch(2 * 256 * 4);
     const maxAcc = arena.exports.addCodes(pa, a.BYTES_PER_ELEMENT, isSigned(a), za, pb, b.BYTES_PER_ELEMENT, isSigned(b), zb, n,
       r.leftShift, r.a.multiplier, r.a.shift, r.b.multiplier, r.b.shift, r.out.multiplier, r.out.shift, zOut, lo, hi,
-      po, out.BYTES_PER_ELEMENT, rounding === 'single' ? 1 : 0);
+      po, out.BYTES_PER_ELEMENT, rounding === 'single' ? 1 : 0, tables);
     const view = new (out.constructor as { new (b: ArrayBuffer, o: number, l: number): IntCodes })(arena.bytes().buffer as ArrayBuffer, po, n);
     out.set(view as unknown as ArrayLike<number>);
     return maxAcc;

@@ -41,7 +41,7 @@ export interface KernelExports {
   addCodes(
     a: number, aBytes: number, aSigned: number, za: number, b: number, bBytes: number, bSigned: number, zb: number,
     count: number, leftShift: number, ma: number, sa: number, mb: number, sb: number, mo: number, so: number,
-    zOut: number, lo: number, hi: number, out: number, outBytes: number, finalSingle: number,
+    zOut: number, lo: number, hi: number, out: number, outBytes: number, finalSingle: number, tables: number,
   ): number;
   /** out[0..4] (f64) += Σref², Σt², Σref·t, Σ(ref − t)²; out[4] = max(out[4], max |ref − t|), t = fround(s·(q − z)). */
   errorSumsCodes(ref: number, codes: number, bytes: number, signed: number, n: number, scale: number, zero: number, out: number): void;

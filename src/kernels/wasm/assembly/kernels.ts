@@ -232,13 +232,15 @@ export function gemm_i8(pa: usize, pb: usize, m: i32, n: i32, k: i32, c: usize, 
       for (let p = 0; p < pairs; p++) {
         const b0 = v128.load(pB);
         const b1 = v128.load(pB, 16);
-        let x = v128.load32_splat(pA);
+        // one load of the 4 rows' pairs, each broadcast by a shuffle (fewer loads than 4 load32_splat)
+        const rows = v128.load(pA);
+        let x = i32x4.shuffle(rows, rows, 0, 0, 0, 0);
         a00 = i32x4.add(a00, i32x4.dot_i16x8_s(x, b0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(x, b1));
-        x = v128.load32_splat(pA, 4);
+        x = i32x4.shuffle(rows, rows, 1, 1, 1, 1);
         a10 = i32x4.add(a10, i32x4.dot_i16x8_s(x, b0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(x, b1));
-        x = v128.load32_splat(pA, 8);
+        x = i32x4.shuffle(rows, rows, 2, 2, 2, 2);
         a20 = i32x4.add(a20, i32x4.dot_i16x8_s(x, b0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(x, b1));
-        x = v128.load32_splat(pA, 12);
+        x = i32x4.shuffle(rows, rows, 3, 3, 3, 3);
         a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x, b0)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x, b1));
         pA += 16;
         pB += 32;
@@ -932,18 +934,47 @@ function loadCodes4(p: usize, i: i32, bytes: i32, signed: i32): v128 {
   return signed ? i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v)) : i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v));
 }
 
+/** Byte code c (int8 if signed) → mbqm((c − z)·2^L, m0, shift) for all 256 c: the rescaled input of a byte-coded Add. */
+function tabulateRescale(table: usize, signed: i32, z: i32, leftShift: i32, m0: i32, shift: i32): void {
+  for (let c = 0; c < 256; c++) {
+    const code = signed ? <i32><i8>c : c;
+    store<i32>(table + <usize>c * 4, mbqm((code - z) << leftShift, m0, shift));
+  }
+}
+
+/** table_a[a[i]] + table_b[b[i]] (tabulateRescale) for 4 byte codes. */
+@inline
+function tabledSum(a: usize, b: usize, i: i32, tables: usize): i32 {
+  return load<i32>(tables + (<usize>load<u8>(a + <usize>i) << 2)) + load<i32>(tables + 1024 + (<usize>load<u8>(b + <usize>i) << 2));
+}
+
+@inline
+function tabledSums4(a: usize, b: usize, i: i32, tables: usize): v128 {
+  let v = i32x4.splat(tabledSum(a, b, i, tables));
+  v = i32x4.replace_lane(v, 1, tabledSum(a, b, i + 1, tables));
+  v = i32x4.replace_lane(v, 2, tabledSum(a, b, i + 2, tables));
+  return i32x4.replace_lane(v, 3, tabledSum(a, b, i + 3, tables));
+}
+
 /**
  * out = clamp(zOut + M_out·(M_a·((a − za)·2^L) + M_b·((b − zb)·2^L)), lo, hi) elementwise (kernels/int/add.ts);
- * returns the largest |sum|. Vector path for 1- or 4-byte codes and non-positive shifts.
+ * returns the largest |sum|. Vector path for 1- or 4-byte codes and non-positive shifts; with byte codes on both
+ * sides and tables (2 KiB of scratch) the two input rescales are looked up, any shift.
  */
 export function addCodes(
   a: usize, aBytes: i32, aSigned: i32, za: i32, b: usize, bBytes: i32, bSigned: i32, zb: i32, count: i32, leftShift: i32,
   ma: i32, sa: i32, mb: i32, sb: i32, mo: i32, so: i32, zOut: i32, lo: i32, hi: i32, out: usize, outBytes: i32,
-  finalSingle: i32,
+  finalSingle: i32, tables: usize,
 ): i32 {
   let i = 0;
   let maxAcc: i32 = 0;
-  const vectorOk = aBytes != 2 && bBytes != 2 && sa <= 0 && sb <= 0 && ma >= 0 && mb >= 0 && (finalSingle ? mo > 0 : so <= 0 && mo >= 0);
+  const tabled = tables != 0 && aBytes == 1 && bBytes == 1;
+  if (tabled) {
+    tabulateRescale(tables, aSigned, za, leftShift, ma, sa);
+    tabulateRescale(tables + 1024, bSigned, zb, leftShift, mb, sb);
+  }
+  const inputsOk = tabled || (aBytes != 2 && bBytes != 2 && sa <= 0 && sb <= 0 && ma >= 0 && mb >= 0);
+  const vectorOk = inputsOk && (finalSingle ? mo > 0 : so <= 0 && mo >= 0);
   if (vectorOk) {
     const vza = i32x4.splat(za);
     const vzb = i32x4.splat(zb);
@@ -956,9 +987,14 @@ export function addCodes(
     let vmax = i32x4.splat(0);
     const unsigned = lo >= 0;
     for (; i + 4 <= count; i += 4) {
-      const xa = i32x4.shl(i32x4.sub(loadCodes4(a, i, aBytes, aSigned), vza), leftShift);
-      const xb = i32x4.shl(i32x4.sub(loadCodes4(b, i, bBytes, bSigned), vzb), leftShift);
-      const sum = i32x4.add(mbqm4(xa, vma, -sa), mbqm4(xb, vmb, -sb));
+      let sum: v128;
+      if (tabled) {
+        sum = tabledSums4(a, b, i, tables);
+      } else {
+        const xa = i32x4.shl(i32x4.sub(loadCodes4(a, i, aBytes, aSigned), vza), leftShift);
+        const xb = i32x4.shl(i32x4.sub(loadCodes4(b, i, bBytes, bSigned), vzb), leftShift);
+        sum = i32x4.add(mbqm4(xa, vma, -sa), mbqm4(xb, vmb, -sb));
+      }
       vmax = i32x4.max_s(vmax, i32x4.abs(sum));
       const scaled = finalSingle ? (so <= 0 ? mulSingleSmall4(sum, vmo, 31 - so) : mulSingle4(sum, vmo, 31 - so)) : mbqm4(sum, vmo, -so);
       const q = i32x4.add(i32x4.min_s(i32x4.max_s(scaled, vlo), vhi), vz);
