@@ -1,5 +1,5 @@
 // The graph's context menu: the entries of a layer node against a non-layer node and a block (graph-menu-model.ts),
-// the keyboard in the menu, and on a small DOM (webview-dom-stub.ts) the menu itself: role="menu" / "menuitem",
+// the keyboard in the menu, and on a small DOM (webview-dom-stub.ts) the menu itself: role="menu" / "menuitem" / "menuitemradio" / "menuitemcheckbox",
 // arrow keys, the bits submenu, Escape back to the node, and a choice landing in the what-if's pending list.
 import { posted, pressKey, stubDocument, StubElement } from './webview-dom-stub';
 import { test } from 'node:test';
@@ -119,7 +119,9 @@ test('the menu on a page: role="menu" with menuitems, arrows move the focus, Wei
   const menu = stubDocument.getElementById('graph-menu')!;
   assert.equal(menu.getAttribute('role'), 'menu');
   assert.equal(menu.getAttribute('aria-label'), 'Actions for layer2.1.conv1');
-  assert.deepEqual(menu.children.map((c) => c.getAttribute('role')), ['menuitem', 'menuitem', 'menuitem', 'menuitem']);
+  assert.deepEqual(menu.children.map((c) => c.getAttribute('role')), ['menuitemcheckbox', 'menuitem', 'menuitem', 'menuitem']);
+  assert.equal(menu.children[0].getAttribute('aria-checked'), 'false', 'Keep in float is an unchecked toggle');
+  assert.equal(menu.children[1].getAttribute('aria-checked'), null, 'a submenu entry is no choice itself');
   assert.deepEqual(menu.children.map((c) => c.querySelector('.ctx-label')!.textContent), ['Keep in float', 'Weights: 8 bits', 'Activations: 8 bits', 'Show details']);
   assert.deepEqual([menu.style.left, menu.style.top], ['30px', '40px']);
   assert.equal(focused()!.id, 'graph-menu-float', 'focus on the first entry');
@@ -130,6 +132,8 @@ test('the menu on a page: role="menu" with menuitems, arrows move the focus, Wei
   assert.equal(sub.getAttribute('role'), 'menu');
   assert.equal(stubDocument.getElementById('graph-menu-w')!.getAttribute('aria-expanded'), 'true');
   assert.equal(focused()!.id, 'graph-menu-w-default');
+  assert.deepEqual(sub.children.map((c) => c.getAttribute('role')), Array(8).fill('menuitemradio'));
+  assert.deepEqual(sub.children.map((c) => c.getAttribute('aria-checked')), ['true', ...Array(7).fill('false')], 'the run default (8 bits) is the checked radio');
   for (let i = 0; i < 3; i++) pressKey('ArrowDown');
   assert.equal(focused()!.querySelector('.ctx-label')!.textContent, '4 bits');
   const enter = pressKey('Enter');

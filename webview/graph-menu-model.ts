@@ -18,7 +18,9 @@ export type MenuAction =
 export interface MenuEntry {
   id: string;
   label: string;
-  /** Marked as the current choice (✓). */
+  /** One of a set of choices (a bit width: menuitemradio) or an on/off toggle (menuitemcheckbox); else a plain item. */
+  choice?: 'radio' | 'toggle';
+  /** Marked as the current choice (✓, aria-checked). */
   checked?: boolean;
   action?: MenuAction;
   submenu?: MenuEntry[];
@@ -54,7 +56,7 @@ const FIELD_TEXT: Record<BitsField, { title: string; id: string }> = {
 function bitsEntry(layer: string, field: BitsField, c: WhatIfChoice): MenuEntry {
   const { title, id } = FIELD_TEXT[field];
   const now = c[field], fallback = c.defaults[field];
-  const entry = (key: string, label: string, bits: number, checked: boolean): MenuEntry => ({ id: `${id}-${key}`, label, checked, action: { kind: 'bits', layer, field, bits } });
+  const entry = (key: string, label: string, bits: number, checked: boolean): MenuEntry => ({ id: `${id}-${key}`, label, choice: 'radio', checked, action: { kind: 'bits', layer, field, bits } });
   const submenu = [
     entry('default', `Run default (${fallback} bits)`, fallback, !c.float && now === fallback),
     ...MENU_BITS.map((b) => entry(String(b), `${b} bits`, b, !c.float && now === b && b !== fallback)),
@@ -67,7 +69,7 @@ export function menuEntries(t: MenuTarget): MenuEntry[] {
   const out: MenuEntry[] = [];
   const layer = t.node?.layer ? t.node.name : undefined;
   if (layer && t.whatIf) {
-    out.push({ id: 'float', label: 'Keep in float', checked: t.whatIf.float, action: { kind: 'float', layer, on: !t.whatIf.float } });
+    out.push({ id: 'float', label: 'Keep in float', choice: 'toggle', checked: t.whatIf.float, action: { kind: 'float', layer, on: !t.whatIf.float } });
     out.push(bitsEntry(layer, 'weightBits', t.whatIf), bitsEntry(layer, 'activationBits', t.whatIf));
   }
   if (t.node) out.push({ id: 'details', label: 'Show details', action: { kind: 'details', node: t.node.name } });

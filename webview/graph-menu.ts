@@ -27,8 +27,11 @@ export interface MenuOptions {
   choose(a: MenuAction): void;
 }
 
+const ROLE_OF = { radio: 'menuitemradio', toggle: 'menuitemcheckbox' } as const;
+
 function itemOf(e: MenuEntry, id: string): HTMLElement {
-  const attrs: Record<string, string> = { role: 'menuitem', id, tabindex: '-1', class: `ctx-item${e.checked ? ' checked' : ''}`, 'data-entry': e.id, 'aria-label': `${e.label}${e.checked ? ' (current)' : ''}` };
+  const attrs: Record<string, string> = { role: e.choice ? ROLE_OF[e.choice] : 'menuitem', id, tabindex: '-1', class: `ctx-item${e.checked ? ' checked' : ''}`, 'data-entry': e.id };
+  if (e.choice) attrs['aria-checked'] = e.checked ? 'true' : 'false';
   if (e.submenu) Object.assign(attrs, { 'aria-haspopup': 'menu', 'aria-expanded': 'false' });
   return el('div', attrs,
     el('span', { class: 'ctx-check', 'aria-hidden': 'true' }, e.checked ? '✓' : ''),
