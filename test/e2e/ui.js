@@ -647,8 +647,9 @@ async function quantize(bits) {
   await menuNode.click({ button: 'right' });
   const menu = re.locator('#graph-menu[role="menu"]');
   await menu.waitFor({ timeout: PATIENCE });
-  assert.deepEqual(await menu.locator('[role="menuitem"] .ctx-label').allTextContents(),
+  assert.deepEqual(await menu.locator(':scope > [role^="menuitem"] .ctx-label').allTextContents(),
     ['Keep in float', 'Weights: 8 bits', 'Activations: 8 bits', 'Show details', 'Reveal source line', 'Collapse block layer1.1']);
+  assert.strictEqual(await re.locator('#graph-menu-float').getAttribute('role'), 'menuitemcheckbox');
   const menuColours = await menu.evaluate((m) => ({ bg: getComputedStyle(m).backgroundColor, fg: getComputedStyle(m).color, variable: getComputedStyle(m).getPropertyValue('--vscode-menu-background').trim() }));
   log('graph menu colours:', JSON.stringify(menuColours));
   assert.ok(menuColours.variable && menuColours.bg !== 'rgba(0, 0, 0, 0)', 'the menu takes the theme\'s menu background');
@@ -656,6 +657,7 @@ async function quantize(bits) {
   const bitsMenu = re.locator('#graph-menu-w-menu[role="menu"]');
   await bitsMenu.waitFor({ timeout: PATIENCE });
   assert.strictEqual(await re.locator('#graph-menu-w').getAttribute('aria-expanded'), 'true');
+  assert.deepEqual(await bitsMenu.locator('[role="menuitemradio"][aria-checked="true"] .ctx-label').allTextContents(), ['Run default (8 bits)']);
   await re.locator('#graph-menu-w-4').hover();
   await until(() => re.locator('#graph-menu-w-4').evaluate((e) => document.activeElement === e), 'the hovered 4 bits entry to take the focus');
   await page.screenshot({ path: path.join(out, 'editor-graph-contextmenu.png') });
