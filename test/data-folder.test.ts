@@ -102,7 +102,7 @@ test('resize: bilinear with aligned pixel centres (2× down = 2×2 block means),
   const up = resizeBilinear(Uint8Array.from([10, 10, 10, 10]), 1, { width: 2, height: 2 }, { width: 5, height: 3 });
   assert.deepEqual([...up], new Array(15).fill(10));
   const root = makeFolder(); // 4×3 images
-  inputError(() => checkDatasetFitsInput(openDataset(root), ['N', 3, 6, 8], 'm.onnx'), /expects \[3,6,8\]; pass --resize/);
+  inputError(() => checkDatasetFitsInput(openDataset(root), ['N', 3, 6, 8], 'm.onnx'), /expects \[3,6,8\]; pass --resize to resize them/);
   const resized = openDataset(root, { resize: { height: 6, width: 8 } });
   assert.deepEqual([resized.height, resized.width], [6, 8]);
   checkDatasetFitsInput(resized, ['N', 3, 6, 8], 'm.onnx');
@@ -110,6 +110,30 @@ test('resize: bilinear with aligned pixel centres (2× down = 2×2 block means),
   assert.equal(px.length, 3 * 48);
   assert.equal(px[0], 2); // top-left corner keeps the corner value
   assert.equal(px[47], 3 + 20 + 2); // bottom-right corner
+});
+
+test('resize: CIFAR-10 and IDX files are resized as they are read; the editor resizes with quantInspector.resizeImages', async () => {
+  const { resizeBilinear } = await import('../src/data/image-decode');
+  const { openForJob } = await import('../src/worker/quantize-job');
+  const { loadModel } = await import('../src/onnx/load');
+  const cifar = path.resolve(__dirname, '../../shared/data/cifar10/train_first4000.bin');
+  const plain = openDataset(cifar, { limit: 3 });
+  const big = openDataset(cifar, { limit: 3, resize: { height: 48, width: 40 } });
+  assert.deepEqual([big.count, big.channels, big.height, big.width, [...big.labels]], [3, 3, 48, 40, [...plain.labels]]);
+  const px = big.readPixels(1, 3);
+  const image2 = resizeBilinear(plain.readPixels(2, 3), 3, { height: 32, width: 32 }, { height: 48, width: 40 });
+  assert.deepEqual([...px.subarray(3 * 48 * 40)], [...image2], 'image 2 of the batch is image 2 resized');
+  assert.notDeepEqual([...px.subarray(0, 3 * 48 * 40)], [...image2]);
+  const fmnist = openDataset(path.resolve(__dirname, '../../shared/data/fmnist/calib1000-images-idx3-ubyte.gz'), { limit: 2, resize: { height: 14, width: 14 } });
+  assert.deepEqual([fmnist.channels, fmnist.height, fmnist.width, fmnist.readPixels(0, 2).length], [1, 14, 14, 2 * 196]);
+  inputError(() => checkDatasetFitsInput(plain, ['N', 3, 48, 40], 'm.onnx'), /images are \[C,H,W\] = \[3,32,32\] but m.onnx expects \[3,48,40\]; pass --resize to resize them/);
+  // the sample model (fully convolutional, global pooling) with a fixed 64×64 input
+  const sample = loadModel(path.resolve(__dirname, '../samples/resnet20_cifar10.onnx'));
+  const input = { ...sample.graph.inputs[0], dims: [1, 3, 64, 64] };
+  const at64 = { ...sample, graph: { ...sample.graph, inputs: [input, ...sample.graph.inputs.slice(1)] } };
+  inputError(() => openForJob(at64, cifar, 2), /expects \[3,64,64\]; turn on the setting quantInspector.resizeImages to resize them/);
+  const { dataset } = openForJob(at64, cifar, 2, { resizeImages: true });
+  assert.deepEqual([dataset.height, dataset.width, dataset.readPixels(0, 1).length], [64, 64, 3 * 64 * 64]);
 });
 
 test('class index: known class names (sidecar labels) win, then numeric folder names, then sorted order', () => {

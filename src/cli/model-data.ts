@@ -23,7 +23,7 @@ export const DATA_OPTIONS: Record<string, OptionSpec> = {
   scale: { type: 'string', valueName: 'S', description: 'pixel scale before mean/std, e.g. 1/255 (default: sidecar, else 1/255)' },
   limit: { type: 'string', valueName: 'N', description: 'use only the first N images' },
   batch: { type: 'string', valueName: 'N', description: 'images per batch (default 50)' },
-  resize: { type: 'boolean', description: "resize image-folder images to the model's input size (bilinear); otherwise a different size is an error" },
+  resize: { type: 'boolean', description: "resize the images (any data format) to the model's input size (bilinear); otherwise a different size is an error" },
   ...INPUT_SHAPE_OPTION,
 };
 

@@ -54,8 +54,8 @@ export function* iterateBatches(dataset: Dataset, batchSize: number, preprocess:
   }
 }
 
-/** The model input's [C,H,W] must equal the data's; symbolic dimensions accept any size. */
-export function checkDatasetFitsInput(dataset: Dataset, inputDims: readonly Dim[] | undefined, modelName: string): void {
+/** The model input's [C,H,W] must equal the data's; symbolic dimensions accept any size. `resizeHint`: how to resize. */
+export function checkDatasetFitsInput(dataset: Dataset, inputDims: readonly Dim[] | undefined, modelName: string, resizeHint = 'pass --resize to resize them'): void {
   if (!inputDims) return;
   const got = [dataset.channels, dataset.height, dataset.width];
   if (inputDims.length !== 4) {
@@ -67,7 +67,7 @@ export function checkDatasetFitsInput(dataset: Dataset, inputDims: readonly Dim[
     throw new InputError(
       `${dataset.source}: images are [C,H,W] = ${shapeString(got)} but ${modelName} expects ${shapeString(expected)}` +
         (got[0] !== expected[0] ? ' (grayscale vs RGB?)' : '') +
-        (dataset.format === 'image-folder' && (got[1] !== expected[1] || got[2] !== expected[2]) ? '; pass --resize to resize the images' : ''),
+        (got[1] !== expected[1] || got[2] !== expected[2] ? `; ${resizeHint}` : ''),
     );
   }
 }

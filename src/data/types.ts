@@ -36,6 +36,6 @@ export interface OpenOptions {
   channels?: number;
   /** Class names in label order (a sidecar's labels): image sub-folders with these names get their index. */
   classNames?: readonly string[];
-  /** Resize image-folder images to this size (bilinear); without it, a size different from the first image is an error. */
+  /** Resize the images to this size (bilinear) as they are read; without it, image-folder images of a size different from the first image are an error. */
   resize?: { height: number; width: number };
 }

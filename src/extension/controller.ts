@@ -186,7 +186,8 @@ export class Controller {
       return undefined;
     }
     const started = Date.now();
-    options = { inputShape: inputShapeFor(readSettings(vscode.Uri.file(modelPath)), modelPath), ...options };
+    const settings = readSettings(vscode.Uri.file(modelPath));
+    options = { inputShape: inputShapeFor(settings, modelPath), resizeImages: settings.resizeImages, ...options };
     this.log(`${job} started: ${JSON.stringify(options)}`);
     this.busyMessage = title;
     this.post(modelPath, { type: 'busy', busy: true, message: title, fraction: 0 });

@@ -12,6 +12,7 @@ export interface Settings {
   testImages: number;
   preprocessing: Record<string, { mean?: number[]; std?: number[] }>;
   inputShape: Record<string, number[]>;
+  resizeImages: boolean;
   modelSourceFiles: string[];
   maxModelSizeMB: number;
   maxTensorElements: number;
@@ -32,6 +33,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
     testImages: c.get('testImages', 500),
     preprocessing: c.get('preprocessing', {}),
     inputShape: c.get('inputShape', {}),
+    resizeImages: c.get('resizeImages', false),
     modelSourceFiles: c.get('modelSourceFiles', []),
     maxModelSizeMB: c.get('maxModelSizeMB', 512),
     maxTensorElements: c.get('maxTensorElements', 100_000_000),

@@ -55,13 +55,18 @@ export function loadForJob(options: Record<string, unknown>): Model {
   return imageModel(model, sidecar?.inputShape && { chw: sidecar.inputShape, source: sidecar.file });
 }
 
-/** Opens a data set for the model; a still-symbolic image size is fixed from the images (the model returned may differ). */
-export function openForJob(model: Model, dataPath: string, limit: number | undefined): { model: Model; dataset: Dataset } {
+/**
+ * Opens a data set for the model; a still-symbolic image size is fixed from the images (the model returned may differ).
+ * With option resizeImages (setting quantInspector.resizeImages) images are resized to the model's fixed height and width.
+ */
+export function openForJob(model: Model, dataPath: string, limit: number | undefined, options: Record<string, unknown> = {}): { model: Model; dataset: Dataset } {
   const input = model.graph.inputs[0];
   const channels = typeof input?.dims?.[1] === 'number' ? input.dims[1] : undefined;
-  const dataset = openDataset(dataPath, { limit, channels });
+  const [height, width] = input?.dims?.slice(2) ?? [];
+  const resize = options.resizeImages === true && typeof height === 'number' && typeof width === 'number' ? { height, width } : undefined;
+  const dataset = openDataset(dataPath, { limit, channels, resize });
   const fitted = fitImageShape(model, [dataset.channels, dataset.height, dataset.width], dataset.source);
-  checkDatasetFitsInput(dataset, fitted.graph.inputs[0]?.dims, model.path);
+  checkDatasetFitsInput(dataset, fitted.graph.inputs[0]?.dims, model.path, 'turn on the setting quantInspector.resizeImages to resize them');
   return { model: fitted, dataset };
 }
 
@@ -80,8 +85,8 @@ type ActivationHistograms = Map<string, { low: number; high: number; counts: num
 let keptHistograms: { key: string; histograms: ActivationHistograms } | undefined;
 
 /** Float output (before the activation) of every layer on a few calibration images, as 64-bin histograms. */
-function activationHistograms(model: Model, calibrationPath: string, pre: Preprocess): ActivationHistograms {
-  const data = openForJob(model, calibrationPath, HISTOGRAM_IMAGES).dataset;
+function activationHistograms(model: Model, calibrationPath: string, pre: Preprocess, options: Record<string, unknown>): ActivationHistograms {
+  const data = openForJob(model, calibrationPath, HISTOGRAM_IMAGES, options).dataset;
   const key = JSON.stringify([modelIdentity(model), imagesDigest(data, data.count), pre]);
   if (keptHistograms?.key === key) return keptHistograms.histograms;
   const floatModel = new FloatModel(model);
@@ -303,8 +308,8 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
   const granularity = str(options, 'granularity') ?? 'per-channel';
   if (granularity !== 'per-channel' && granularity !== 'per-tensor') throw new InputError(`granularity must be per-channel or per-tensor, got '${granularity}'`);
   ctx.onProgress(0.01, 'opening data');
-  const { model, dataset: calibration } = openForJob(loaded, calibrationPath, calibrationImages);
-  const evaluation = testPath ? openForJob(model, testPath, testImages).dataset : undefined;
+  const { model, dataset: calibration } = openForJob(loaded, calibrationPath, calibrationImages, options);
+  const evaluation = testPath ? openForJob(model, testPath, testImages, options).dataset : undefined;
   let planned: { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   /** Per-node errors of the final plan on a few images; nodes before the first the last run's plan differs at keep its values. */
   const graphErrorsOf = async (plan: QuantPlan, prepared: PreparedModel, stats: CalibrationStats, checkCancelled: () => void): Promise<GraphErrors> => {
@@ -353,7 +358,7 @@ export async function quantizeWorkerJob(options: Record<string, unknown>, ctx: J
     },
   ).catch((e) => { jobFailed = true; throw e; });
   ctx.onProgress(0.97, 'activation histograms');
-  const activations = activationHistograms(model, calibrationPath, pre);
+  const activations = activationHistograms(model, calibrationPath, pre, options);
   const maxAcc = new Map(result.layers.map((l) => [l.name, l.maxAccumulator]));
   const p = planned as { plan: QuantPlan; prepared: PreparedModel; stats: CalibrationStats } | undefined;
   const flows = new Map(p ? p.plan.layers.map((l) => [l.name, dataflowOf(p.prepared, p.plan, l, maxAcc.get(l.name))]) : []);

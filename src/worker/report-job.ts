@@ -35,8 +35,8 @@ export async function reportWorkerJob(options: Record<string, unknown>, ctx: Job
   const bits = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 2 && v <= 16 ? v : 8);
   const method = (pick('method', 'percentile') as CalibrationMethod);
   if (!CALIBRATION_METHODS.includes(method)) throw new InputError(`unknown calibration method '${method}'`);
-  const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256));
-  const data = openForJob(model, testPath, count(options.testImages, 200)).dataset;
+  const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256), options);
+  const data = openForJob(model, testPath, count(options.testImages, 200), options).dataset;
   requireLabels(data, 'report compares accuracies');
   const weightBits = bits(options.weightBits), activationBits = bits(options.activationBits);
   const report = await buildReport(

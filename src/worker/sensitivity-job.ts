@@ -21,8 +21,8 @@ export async function sensitivityWorkerJob(options: Record<string, unknown>, ctx
   const method = (typeof options.method === 'string' ? options.method : 'percentile') as CalibrationMethod;
   if (!CALIBRATION_METHODS.includes(method)) throw new InputError(`unknown calibration method '${method}'`);
   const count = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : d);
-  const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256));
-  const data = openForJob(model, testPath, count(options.testImages, 200)).dataset;
+  const { model, dataset: calib } = openForJob(loaded, calibPath, count(options.calibrationImages, 256), options);
+  const data = openForJob(model, testPath, count(options.testImages, 200), options).dataset;
   requireLabels(data, 'ranks layers by the accuracy they cost');
   const floatModel = new FloatModel(model);
   const layers = listLayers(floatModel.getPrepared(Math.min(BATCH, data.count)));
