@@ -11,6 +11,17 @@ function view(t: Tensor, dims: number[]): Tensor {
   return { dtype: t.dtype, dims, data: t.data };
 }
 
+type RowCopy = (s: TensorData, d: TensorData, o: number, offset: number, inner: number, step: number) => void;
+// V8 keeps element-access feedback per function literal: a loop fed float32 tensors and byte codes alike turns
+// megamorphic (about 2× slower), so 1-byte arrays (the integer engine's codes, read as Uint8Array) get a literal of their own
+const copyRowOfBytes: RowCopy = (s, d, o, offset, inner, step) => { for (let i = 0; i < inner; i++) d[o + i] = s[offset + i * step]; };
+const copyRowOfOthers: RowCopy = (s, d, o, offset, inner, step) => { for (let i = 0; i < inner; i++) d[o + i] = s[offset + i * step]; };
+
+/** A 1-byte array as Uint8Array (the same bytes), so that byte loops see one array type. */
+function asBytes(a: TensorData): TensorData {
+  return a.BYTES_PER_ELEMENT === 1 && !(a instanceof Uint8Array) ? new Uint8Array(a.buffer, a.byteOffset, a.length) : a;
+}
+
 /** dst[o] = src[base + Σ idx_d·strides_d] for every output index, innermost axis in a tight loop. */
 export function affineCopy(src: TensorData, dst: TensorData, outDims: readonly number[], base: number, strides: readonly number[]): void {
   const rank = outDims.length;
@@ -20,15 +31,16 @@ export function affineCopy(src: TensorData, dst: TensorData, outDims: readonly n
     (dst as Float32Array)[0] = (src as Float32Array)[base];
     return;
   }
-  const s = src as Float32Array; // element type is irrelevant to copying (bigint arrays copy the same way)
-  const d = dst as Float32Array;
+  const bytes = src.BYTES_PER_ELEMENT === 1 && dst.BYTES_PER_ELEMENT === 1;
+  const copyRow = bytes ? copyRowOfBytes : copyRowOfOthers; // element type is irrelevant to copying (bigint arrays copy the same way)
+  const s = bytes ? asBytes(src) : src;
+  const d = bytes ? asBytes(dst) : dst;
   const inner = outDims[rank - 1];
   const step = strides[rank - 1];
   const idx = new Array<number>(rank).fill(0);
   let offset = base;
   for (let o = 0; o < total; o += inner) {
-    if (step === 1) for (let i = 0; i < inner; i++) d[o + i] = s[offset + i];
-    else for (let i = 0; i < inner; i++) d[o + i] = s[offset + i * step];
+    copyRow(s, d, o, offset, inner, step);
     for (let ax = rank - 2; ax >= 0; ax--) {
       offset += strides[ax];
       if (++idx[ax] < outDims[ax]) break;
@@ -179,6 +191,11 @@ function padSource(o: number, before: number, size: number, mode: string): numbe
   return i < size ? i : period - i;
 }
 
+type PadRow = (xd: TensorData, od: TensorData, o: number, base: number, innerMap: Int32Array, fill: number) => void;
+// od[o + i] = xd[base + innerMap[i]], or the pad value where innerMap[i] < 0; bytes apart (see copyRowOfBytes)
+const padRowOfBytes: PadRow = (xd, od, o, base, innerMap, fill) => { for (let i = 0; i < innerMap.length; i++) od[o + i] = innerMap[i] < 0 ? fill : xd[base + innerMap[i]]; };
+const padRowOfOthers: PadRow = (xd, od, o, base, innerMap, fill) => { for (let i = 0; i < innerMap.length; i++) od[o + i] = innerMap[i] < 0 ? fill : xd[base + innerMap[i]]; };
+
 function padTensor(node: Node, x: Tensor, spec: PadSpec): Tensor {
   const rank = x.dims.length;
   const outDims = padDims(node, x.dims, spec.pads);
@@ -186,8 +203,10 @@ function padTensor(node: Node, x: Tensor, spec: PadSpec): Tensor {
   if (spec.mode !== 'constant' && x.dims.some((d, i) => d === 0 && outDims[i] > 0)) fail(node, `${spec.mode} padding of an empty axis`);
   const total = elementCount(outDims);
   if (total === 0) return out;
-  const od = out.data as Float32Array;
-  const xd = x.data as Float32Array;
+  const bytes = x.data.BYTES_PER_ELEMENT === 1;
+  const od = (bytes ? asBytes(out.data) : out.data) as Float32Array;
+  const xd = (bytes ? asBytes(x.data) : x.data) as Float32Array;
+  const padRow = bytes ? padRowOfBytes : padRowOfOthers;
   const fill = x.dtype === 'int64' ? (BigInt(Math.trunc(spec.value)) as unknown as number) : spec.value;
   if (rank === 0) {
     od[0] = xd[0];
@@ -208,10 +227,7 @@ function padTensor(node: Node, x: Tensor, spec: PadSpec): Tensor {
       base += s * inStrides[ax];
     }
     if (outside) od.fill(fill, o, o + inner);
-    else for (let i = 0; i < inner; i++) {
-      const s = innerMap[i];
-      od[o + i] = s < 0 ? fill : xd[base + s];
-    }
+    else padRow(xd, od, o, base, innerMap, fill);
     for (let ax = rank - 2; ax >= 0; ax--) {
       if (++idx[ax] < outDims[ax]) break;
       idx[ax] = 0;
