@@ -12,6 +12,7 @@ import { FloatModel } from '../src/engine/float-engine';
 import { Tensor, elementCount, floatTensor } from '../src/graph/tensor';
 import type { Model } from '../src/graph/ir';
 import { WorkerPool } from '../src/parallel/pool';
+import { closeKeptPool } from '../src/pipeline/pool-cache';
 
 export interface PartArgs {
   model: string;
@@ -210,15 +211,17 @@ const jobThroughput: Part = async (a) => {
   const model = loadModel(a.model);
   const calibration = calibrationSplit(a.model, model, 200);
   const evaluation = { dataset: randomDataset(model, a.images), preprocess: calibration.preprocess };
+  // as the editor runs them: one kept worker pool for the model (src/pipeline/pool-cache.ts)
   const job = (limit: number, bits = 8) => quantizeJob({
-    model, calibration, evaluation, batchSize: Math.min(a.batch, 50), calibrationLimit: 200, limit, workers: a.workers, quant: { weightBits: bits, activationBits: bits },
+    model, calibration, evaluation, batchSize: Math.min(a.batch, 50), calibrationLimit: 200, limit, workers: a.workers, quant: { weightBits: bits, activationBits: bits }, keepPool: true,
   });
-  await job(Math.min(a.batch, 50)); // calibrates (kept for the runs below)
+  await job(Math.min(a.batch, 50)); // calibrates (kept for the runs below) and starts the pool
   const t0 = performance.now();
   const first = await job(a.images);
   const t1 = performance.now();
   const other = await job(a.images, 6); // other bits on the same images: the float side is reused
   const t2 = performance.now();
+  await closeKeptPool();
   return {
     ips: first.images / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000,
     extra: { otherBitsIps: other.images / ((t2 - t1) / 1000), floatPassReused: other.floatPassReused, calibrationReused: first.calibrationReused },
