@@ -182,7 +182,23 @@ export class FloatModel {
 
   /** Runs any batch size: input dims [N, ...] pick the prepared graph for N. */
   run(input: Tensor, hooks?: RunHooks): Tensor {
+    return runFloat(this.preparedFor(input), input, hooks);
+  }
+
+  /**
+   * The output and the named values, with nothing watching the other nodes: a conv still runs fused with the ReLU /
+   * Clip after it when its own output is not asked for, and values read once are overwritten in place.
+   */
+  runKeeping(input: Tensor, values: Iterable<string>, checkCancelled?: () => void): { output: Tensor; values: Map<string, Tensor> } {
+    const prepared = this.preparedFor(input);
+    const kept = runGraph(prepared, checkedInput(prepared, input), { checkCancelled }, { keep: [prepared.outputName, ...values] });
+    const output = kept.get(prepared.outputName);
+    if (!output) throw new InputError(`output '${prepared.outputName}' was not produced`);
+    return { output, values: kept };
+  }
+
+  private preparedFor(input: Tensor): PreparedModel {
     if (input.dims.length === 0) throw new InputError(`input must have a batch axis, got shape ${shapeString(input.dims)}`);
-    return runFloat(this.getPrepared(input.dims[0]), input, hooks);
+    return this.getPrepared(input.dims[0]);
   }
 }

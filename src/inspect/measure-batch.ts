@@ -54,16 +54,13 @@ export function coversValues(references: FloatReferences | undefined, compared: 
   return !!references && [...compared].every((v) => references.values[v] !== undefined);
 }
 
-/** The float pass of a batch: its logits and a copy of each compared value. */
+/** The float pass of a batch (fused and in place where nothing compared is lost): its logits and each compared value. */
 function floatReferences(floatModel: FloatModel, compared: ReadonlySet<string>, input: Tensor, shared: boolean, checkCancelled?: () => void): FloatReferences {
+  const run = floatModel.runKeeping(input, compared, checkCancelled);
   const values: Record<string, Float32Array> = {};
-  const logits = floatModel.run(input, {
-    afterNode: (node, outs) => node.outputs.forEach((o, i) => {
-      // with hooks the float engine runs nothing in place, so an output is never overwritten: no copy unless shared
-      if (compared.has(o) && outs[i]) values[o] = shared ? sharedCopy(outs[i].data as Float32Array) : (outs[i].data as Float32Array);
-    }),
-    checkCancelled,
-  });
+  // a kept value is never overwritten in place: no copy unless shared
+  for (const [name, t] of run.values) if (compared.has(name) && t.data instanceof Float32Array) values[name] = shared ? sharedCopy(t.data) : t.data;
+  const logits = run.output;
   return { logits: shared ? { ...logits, data: sharedCopy(logits.data as Float32Array) } : logits, values };
 }
 
