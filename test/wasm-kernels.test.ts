@@ -335,3 +335,26 @@ test('wasm sums of byte codes over a batch equal the integer loop (uint8 and int
     }
   }
 });
+
+test('inspection histograms (StreamingHistogram) bin the same with the wasm loops as without, range growth and NaN included', { skip: !wasmAvailable() }, async () => {
+  const { StreamingHistogram } = await import('../src/inspect/stats');
+  const r = rng(31);
+  const batches = [randomFloats(3000, r), Float32Array.from(randomFloats(2000, r), (v) => v * 7 + 3), Float32Array.from(randomFloats(1500, r), (v) => v * 40 - 25)];
+  const withNaN = randomFloats(1200, r);
+  withNaN[17] = NaN;
+  const histogram = () => {
+    const h = new StreamingHistogram(64);
+    for (const b of [...batches, withNaN]) h.add(b);
+    return h.result();
+  };
+  setKernelPath('ts');
+  const ts = histogram();
+  setKernelPath('wasm');
+  assert.ok(tryBatchStatsWasm(batches[0]), 'the wasm path is taken');
+  const wasm = histogram();
+  setKernelPath(undefined);
+  assert.deepEqual(wasm, ts);
+  assert.equal(ts.total, 3000 + 2000 + 1500 + 1200);
+  assert.equal(ts.counts.reduce((a, b) => a + b, 0), ts.total - 1, 'the NaN lands in no bin');
+  assert.ok(ts.low < -60 && ts.high > 9, `range grew to [${ts.low}, ${ts.high})`);
+});

@@ -1,4 +1,5 @@
 /** Weight and activation statistics per layer: moments, ranges, clipping share, per-channel spread, histograms. */
+import { tryBatchStatsWasm, tryBinIntoWasm } from '../kernels/wasm';
 
 export interface TensorStats {
   count: number;
@@ -126,8 +127,12 @@ export class StreamingHistogram {
 
   add(values: ArrayLike<number>): this {
     if (values.length === 0) return this;
+    // wasm loops (the calibration observers' own) where the values are float32 without NaN: the same bins
+    const wasm = tryBatchStatsWasm(values);
+    const noNaN = wasm !== undefined && !Number.isNaN(wasm[2]);
     let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < values.length; i++) {
+    if (noNaN) [lo, hi] = [wasm[0], wasm[1]];
+    else for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (v < lo) lo = v;
       if (v > hi) hi = v;
@@ -138,9 +143,11 @@ export class StreamingHistogram {
     while (hi >= this.low + this.width * this.bins) this.grow(false);
     const inv = 1 / this.width;
     const last = this.bins - 1;
-    for (let i = 0; i < values.length; i++) {
-      const b = Math.floor((values[i] - this.low) * inv);
-      this.counts[b < 0 ? 0 : b > last ? last : b]++;
+    if (!(noNaN && tryBinIntoWasm(values, this.low, inv, this.counts))) {
+      for (let i = 0; i < values.length; i++) {
+        const b = Math.floor((values[i] - this.low) * inv); // NaN: no bin
+        this.counts[b < 0 ? 0 : b > last ? last : b]++;
+      }
     }
     this.total += values.length;
     return this;
