@@ -942,12 +942,13 @@ function tabulateRescale(table: usize, signed: i32, z: i32, leftShift: i32, m0: 
   }
 }
 
-/** table_a[a[i]] + table_b[b[i]] (tabulateRescale) for 4 byte codes. */
+/** table_a[a[i]] + table_b[b[i]] for byte codes a[i], b[i] (tables by tabulateRescale, b's 1 KiB after a's). */
 @inline
 function tabledSum(a: usize, b: usize, i: i32, tables: usize): i32 {
   return load<i32>(tables + (<usize>load<u8>(a + <usize>i) << 2)) + load<i32>(tables + 1024 + (<usize>load<u8>(b + <usize>i) << 2));
 }
 
+/** tabledSum of codes i..i+3, as 4 lanes. */
 @inline
 function tabledSums4(a: usize, b: usize, i: i32, tables: usize): v128 {
   let v = i32x4.splat(tabledSum(a, b, i, tables));
