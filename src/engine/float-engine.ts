@@ -153,11 +153,16 @@ function checkedInput(prepared: PreparedModel, input: Tensor): Map<string, Tenso
   return new Map([[prepared.inputName, input]]);
 }
 
-/** Runs the model on one batch; returns the output named prepared.outputName. */
-export function runFloat(prepared: PreparedModel, input: Tensor, hooks?: RunHooks): Tensor {
-  const out = runGraph(prepared, checkedInput(prepared, input), hooks, { keep: [prepared.outputName] }).get(prepared.outputName);
+/** The model's output among the values a run kept. */
+function outputOf(prepared: PreparedModel, kept: Map<string, Tensor>): Tensor {
+  const out = kept.get(prepared.outputName);
   if (!out) throw new InputError(`output '${prepared.outputName}' was not produced`);
   return out;
+}
+
+/** Runs the model on one batch; returns the output named prepared.outputName. */
+export function runFloat(prepared: PreparedModel, input: Tensor, hooks?: RunHooks): Tensor {
+  return outputOf(prepared, runGraph(prepared, checkedInput(prepared, input), hooks, { keep: [prepared.outputName] }));
 }
 
 /** Runs the model and returns every value (inputs, constants, intermediates, outputs) by name, for inspection. */
@@ -192,9 +197,7 @@ export class FloatModel {
   runKeeping(input: Tensor, values: Iterable<string>, checkCancelled?: () => void): { output: Tensor; values: Map<string, Tensor> } {
     const prepared = this.preparedFor(input);
     const kept = runGraph(prepared, checkedInput(prepared, input), { checkCancelled }, { keep: [prepared.outputName, ...values] });
-    const output = kept.get(prepared.outputName);
-    if (!output) throw new InputError(`output '${prepared.outputName}' was not produced`);
-    return { output, values: kept };
+    return { output: outputOf(prepared, kept), values: kept };
   }
 
   private preparedFor(input: Tensor): PreparedModel {

@@ -59,7 +59,10 @@ function floatReferences(floatModel: FloatModel, compared: ReadonlySet<string>, 
   const run = floatModel.runKeeping(input, compared, checkCancelled);
   const values: Record<string, Float32Array> = {};
   // a kept value is never overwritten in place: no copy unless shared
-  for (const [name, t] of run.values) if (compared.has(name) && t.data instanceof Float32Array) values[name] = shared ? sharedCopy(t.data) : t.data;
+  for (const name of compared) {
+    const data = run.values.get(name)?.data;
+    if (data instanceof Float32Array) values[name] = shared ? sharedCopy(data) : data;
+  }
   const logits = run.output;
   return { logits: shared ? { ...logits, data: sharedCopy(logits.data as Float32Array) } : logits, values };
 }
